@@ -1,0 +1,161 @@
+//! Command line: flags, subcommands, logging set-up and the mapping of results to exit
+//! codes. `main.rs` only calls [`main`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use tracing::error;
+
+use crate::config::Config;
+use crate::error::{EXIT_CODES_HELP, Error, ExitStatus};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "churnwatch",
+    version,
+    about = "Flags B2B service accounts that are about to cancel, and says why.",
+    long_about = "Flags B2B service accounts that are about to cancel, and says why.\n\n\
+        Scores every active account in the CRM exports against four stress categories \
+        (outcome, expectation, discomfort, cost) and writes flagged_accounts.csv for \
+        account managers, scores.csv, run_summary.json and quarantine/ for rejected rows.",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    /// Log only warnings and errors (stage lines are at info level).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Score every active account as of a date and write the outputs (the nightly job).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Score as of this date (YYYY-MM-DD); only data dated on or before it counts.
+        /// Default: today in the configured time zone.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<NaiveDate>,
+    },
+    /// Write realistic sample exports (and a ground-truth file outside them).
+    Sample {
+        /// Seed of the generator: the same seed gives byte-identical files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of accounts.
+        #[arg(long, default_value_t = 300)]
+        accounts: usize,
+        /// Last day of generated history (the sample's "today").
+        #[arg(long, value_name = "YYYY-MM-DD", default_value = "2026-11-20")]
+        end: NaiveDate,
+        /// Months of history.
+        #[arg(long, default_value_t = 18)]
+        months: u32,
+        /// Folder for the CSV exports.
+        #[arg(long, value_name = "DIR", default_value = "data")]
+        out: PathBuf,
+        /// Ground-truth file (scenario per account); keep it outside the data folder.
+        #[arg(long, value_name = "FILE", default_value = "truth/sample_truth.csv")]
+        truth: PathBuf,
+    },
+}
+
+/// Flags every data command takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Configuration file; relative folders in it resolve against its own folder.
+    #[arg(long, value_name = "PATH", default_value = "config.toml")]
+    pub config: PathBuf,
+    /// Folder of the CRM exports (overrides run.input_dir).
+    #[arg(long, value_name = "DIR")]
+    pub input_dir: Option<PathBuf>,
+    /// Folder for the outputs (overrides run.output_dir).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+impl Common {
+    fn load(&self) -> Result<Config, Error> {
+        Ok(Config::load(&self.config)?.with_dirs(self.input_dir.clone(), self.output_dir.clone()))
+    }
+}
+
+fn today_in(cfg: &Config) -> NaiveDate {
+    chrono::Utc::now().with_timezone(&cfg.time_zone).date_naive()
+}
+
+/// Runs a parsed command line. Callable in-process from tests: no `process::exit`.
+pub fn execute(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Run { common, as_of } => {
+            let cfg = common.load()?;
+            let as_of = as_of.unwrap_or_else(|| today_in(&cfg));
+            crate::run::run(&cfg, as_of).map(|_| ())
+        }
+        Command::Sample {
+            seed,
+            accounts,
+            end,
+            months,
+            out,
+            truth,
+        } => {
+            let opts = crate::sample::SampleOptions {
+                seed,
+                accounts,
+                end,
+                months,
+                out_dir: out.clone(),
+                truth_path: truth,
+            };
+            let summary = crate::sample::generate(&opts).map_err(|source| Error::Output {
+                path: out,
+                source,
+            })?;
+            tracing::info!(
+                accounts = summary.accounts,
+                rows = summary.rows_written,
+                "sample written"
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0, usage errors with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                ExitStatus::Usage as u8
+            } else {
+                ExitStatus::Ok as u8
+            });
+        }
+    };
+    let level = if cli.quiet {
+        tracing::Level::WARN
+    } else {
+        tracing::Level::INFO
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::from(e.exit_status() as u8)
+        }
+    }
+}

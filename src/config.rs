@@ -1,0 +1,424 @@
+//! `config.toml`: the serde mirror of the file, and its validation into a [`Config`].
+//!
+//! Two steps, as in Vector: serde structs with `deny_unknown_fields` (a typo must not
+//! silently change nightly scores), then [`RawConfig::validate`], which reports *every*
+//! problem at once with its key path and the expected vs found value.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::scoring::Signal;
+
+/// Every table of the contract, in the order the run reads them.
+pub const TABLES: [&str; 8] = [
+    "accounts",
+    "meetings",
+    "messages",
+    "action_items",
+    "study_sessions",
+    "invoices",
+    "outcomes",
+    "churn_events",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub run: RawRun,
+    pub tables: BTreeMap<String, RawTable>,
+    pub windows: Windows,
+    pub flags: Flags,
+    pub signals: Signals,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub input_dir: PathBuf,
+    pub output_dir: PathBuf,
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    pub language: Language,
+    /// Largest share of a table's rows that may be quarantined before the run fails.
+    pub max_quarantine_share: f64,
+}
+
+fn default_time_zone() -> String {
+    "Asia/Tokyo".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Ja,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncodingChoice {
+    /// UTF-8 (BOM or not) when the bytes are valid UTF-8, else Shift_JIS (CP932).
+    Auto,
+    Utf8,
+    ShiftJis,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub file: PathBuf,
+    /// A missing optional export is read as an empty table; a missing required one is
+    /// an error, so that a failed export never makes every account look quiet.
+    #[serde(default)]
+    pub optional: bool,
+    #[serde(default = "default_encoding")]
+    pub encoding: EncodingChoice,
+    /// Extra `chrono` formats tried after `%Y-%m-%d` for date columns.
+    #[serde(default)]
+    pub date_formats: Vec<String>,
+    /// Extra `chrono` formats (without offset) tried after ISO 8601 for datetime columns.
+    #[serde(default)]
+    pub datetime_formats: Vec<String>,
+    /// Source header → contract column.
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+}
+
+fn default_encoding() -> EncodingChoice {
+    EncodingChoice::Auto
+}
+
+/// Look-back windows in days. "Recent" is compared with the account's own earlier
+/// "baseline" window that ends where the recent one starts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Windows {
+    pub replies_recent_days: i32,
+    pub replies_baseline_days: i32,
+    pub meetings_recent_days: i32,
+    pub meetings_baseline_days: i32,
+    pub team_behaviour_days: i32,
+    pub attendance_recent_days: i32,
+    pub attendance_baseline_days: i32,
+    pub outcomes_recent_days: i32,
+    pub outcomes_baseline_days: i32,
+    pub invoices_recent_days: i32,
+    pub invoices_baseline_days: i32,
+    pub disputes_days: i32,
+    pub touchpoint_baseline_days: i32,
+    pub unanswered_after_hours: i64,
+    pub unanswered_lookback_days: i32,
+    pub late_minutes: i64,
+    pub promise_grace_days: i32,
+    pub payment_terms_days: i32,
+    pub trend_days: i32,
+    /// Accounts younger than this have no baseline: relative signals stay silent.
+    pub min_history_days: i32,
+    pub min_baseline_events: i64,
+    pub min_recent_events: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flags {
+    pub medium: f64,
+    pub high: f64,
+    /// How much the non-primary categories add to `risk_score` (0 = only the worst).
+    pub secondary_weight: f64,
+    pub max_reasons: usize,
+}
+
+/// One signal's scoring: `severity = clamp((value - start) / (full - start), 0, 1)`,
+/// points = `weight × severity`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalParams {
+    pub weight: f64,
+    pub start: f64,
+    pub full: f64,
+}
+
+/// Every signal must be configured: no `#[serde(default)]`, so a missing weight is an
+/// error rather than a silent zero.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signals {
+    pub kpi_shortfall: SignalParams,
+    pub kpi_decline: SignalParams,
+    pub no_outcome_definition: SignalParams,
+    pub meeting_drop: SignalParams,
+    pub client_cancellations: SignalParams,
+    pub attendance_drop: SignalParams,
+    pub proposal_gap: SignalParams,
+    pub touchpoint_gap: SignalParams,
+    pub reply_delay: SignalParams,
+    pub unanswered: SignalParams,
+    pub team_lateness: SignalParams,
+    pub team_cancellations: SignalParams,
+    pub overdue_promises: SignalParams,
+    pub fee_increase: SignalParams,
+    pub payment_delay: SignalParams,
+    pub disputes: SignalParams,
+    pub unused_service: SignalParams,
+    pub billing_without_touch: SignalParams,
+}
+
+impl Signals {
+    pub fn get(&self, signal: Signal) -> SignalParams {
+        match signal {
+            Signal::KpiShortfall => self.kpi_shortfall,
+            Signal::KpiDecline => self.kpi_decline,
+            Signal::NoOutcomeDefinition => self.no_outcome_definition,
+            Signal::MeetingDrop => self.meeting_drop,
+            Signal::ClientCancellations => self.client_cancellations,
+            Signal::AttendanceDrop => self.attendance_drop,
+            Signal::ProposalGap => self.proposal_gap,
+            Signal::TouchpointGap => self.touchpoint_gap,
+            Signal::ReplyDelay => self.reply_delay,
+            Signal::Unanswered => self.unanswered,
+            Signal::TeamLateness => self.team_lateness,
+            Signal::TeamCancellations => self.team_cancellations,
+            Signal::OverduePromises => self.overdue_promises,
+            Signal::FeeIncrease => self.fee_increase,
+            Signal::PaymentDelay => self.payment_delay,
+            Signal::Disputes => self.disputes,
+            Signal::UnusedService => self.unused_service,
+            Signal::BillingWithoutTouch => self.billing_without_touch,
+        }
+    }
+}
+
+/// A table's validated settings, with its path resolved.
+#[derive(Debug, Clone)]
+pub struct TableConfig {
+    pub name: &'static str,
+    pub path: PathBuf,
+    pub optional: bool,
+    pub encoding: EncodingChoice,
+    pub date_formats: Vec<String>,
+    pub datetime_formats: Vec<String>,
+    pub rename: BTreeMap<String, String>,
+}
+
+/// The validated configuration the run uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub digest: String,
+    pub input_dir: PathBuf,
+    pub output_dir: PathBuf,
+    pub time_zone: Tz,
+    pub language: Language,
+    pub max_quarantine_share: f64,
+    /// In [`TABLES`] order; tables the config does not list are absent.
+    pub tables: Vec<TableConfig>,
+    pub windows: Windows,
+    pub flags: Flags,
+    pub signals: Signals,
+}
+
+impl Config {
+    /// Reads and validates `path`. Relative directories resolve against its folder.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            problems: vec![e.to_string().trim_end().to_owned()],
+        })?;
+        let digest = Sha256::digest(text.as_bytes())
+            .iter()
+            .fold("sha256:".to_owned(), |mut s, b| {
+                s.push_str(&format!("{b:02x}"));
+                s
+            });
+        let base = path.parent().unwrap_or(Path::new("."));
+        raw.validate(path, base, digest)
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableConfig> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// `--input-dir` / `--output-dir` override the config; table files that were given
+    /// relative to the old input folder follow it.
+    pub fn with_dirs(mut self, input: Option<PathBuf>, output: Option<PathBuf>) -> Config {
+        if let Some(input) = input {
+            for t in &mut self.tables {
+                if let Ok(rel) = t.path.strip_prefix(&self.input_dir) {
+                    t.path = input.join(rel);
+                }
+            }
+            self.input_dir = input;
+        }
+        if let Some(output) = output {
+            self.output_dir = output;
+        }
+        self
+    }
+}
+
+impl RawConfig {
+    fn validate(self, path: &Path, base: &Path, digest: String) -> Result<Config, Error> {
+        let mut problems = Vec::new();
+        let time_zone = match self.run.time_zone.parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                problems.push(format!(
+                    "run.time_zone: expected an IANA time zone such as `Asia/Tokyo`, found `{}`",
+                    self.run.time_zone
+                ));
+                None
+            }
+        };
+        let share = self.run.max_quarantine_share;
+        if !(0.0..=1.0).contains(&share) {
+            problems.push(format!(
+                "run.max_quarantine_share: expected a share from 0 to 1, found {share}"
+            ));
+        }
+        let input_dir = base.join(&self.run.input_dir);
+        let output_dir = base.join(&self.run.output_dir);
+
+        if !self.tables.contains_key("accounts") {
+            problems.push("tables.accounts: the accounts table is required".to_owned());
+        }
+        let mut tables = Vec::new();
+        for key in self.tables.keys() {
+            if !TABLES.contains(&key.as_str()) {
+                problems.push(format!(
+                    "tables.{key}: unknown table; expected one of {}",
+                    TABLES.join(", ")
+                ));
+            }
+        }
+        for name in TABLES {
+            let Some(t) = self.tables.get(name) else {
+                continue;
+            };
+            if name == "accounts" && t.optional {
+                problems.push("tables.accounts.optional: accounts cannot be optional".to_owned());
+            }
+            for (from, to) in &t.rename {
+                if !crate::validate::spec(name).has_column(to) {
+                    problems.push(format!(
+                        "tables.{name}.rename.\"{from}\": `{to}` is not a column of {name}"
+                    ));
+                }
+            }
+            tables.push(TableConfig {
+                name,
+                path: input_dir.join(&t.file),
+                optional: t.optional,
+                encoding: t.encoding,
+                date_formats: t.date_formats.clone(),
+                datetime_formats: t.datetime_formats.clone(),
+                rename: t.rename.clone(),
+            });
+        }
+
+        let w = &self.windows;
+        for (key, value) in [
+            ("replies_recent_days", w.replies_recent_days),
+            ("replies_baseline_days", w.replies_baseline_days),
+            ("meetings_recent_days", w.meetings_recent_days),
+            ("meetings_baseline_days", w.meetings_baseline_days),
+            ("team_behaviour_days", w.team_behaviour_days),
+            ("attendance_recent_days", w.attendance_recent_days),
+            ("attendance_baseline_days", w.attendance_baseline_days),
+            ("outcomes_recent_days", w.outcomes_recent_days),
+            ("outcomes_baseline_days", w.outcomes_baseline_days),
+            ("invoices_recent_days", w.invoices_recent_days),
+            ("invoices_baseline_days", w.invoices_baseline_days),
+            ("disputes_days", w.disputes_days),
+            ("touchpoint_baseline_days", w.touchpoint_baseline_days),
+            ("unanswered_lookback_days", w.unanswered_lookback_days),
+            ("payment_terms_days", w.payment_terms_days),
+            ("trend_days", w.trend_days),
+        ] {
+            if !(1..=3660).contains(&value) {
+                problems.push(format!(
+                    "windows.{key}: expected whole days from 1 to 3660, found {value}"
+                ));
+            }
+        }
+        for (key, value) in [
+            ("min_history_days", i64::from(w.min_history_days)),
+            ("promise_grace_days", i64::from(w.promise_grace_days)),
+            ("unanswered_after_hours", w.unanswered_after_hours),
+            ("late_minutes", w.late_minutes),
+            ("min_baseline_events", w.min_baseline_events),
+            ("min_recent_events", w.min_recent_events),
+        ] {
+            if value < 0 {
+                problems.push(format!("windows.{key}: expected 0 or more, found {value}"));
+            }
+        }
+
+        let f = &self.flags;
+        if !(0.0..=100.0).contains(&f.medium) || !(0.0..=100.0).contains(&f.high) {
+            problems.push(format!(
+                "flags.medium / flags.high: expected scores from 0 to 100, found {} / {}",
+                f.medium, f.high
+            ));
+        } else if f.medium > f.high {
+            problems.push(format!(
+                "flags.medium: must not exceed flags.high ({}), found {}",
+                f.high, f.medium
+            ));
+        }
+        if !(0.0..=1.0).contains(&f.secondary_weight) {
+            problems.push(format!(
+                "flags.secondary_weight: expected a number from 0 to 1, found {}",
+                f.secondary_weight
+            ));
+        }
+        if f.max_reasons == 0 {
+            problems.push("flags.max_reasons: expected at least 1, found 0".to_owned());
+        }
+
+        for signal in Signal::ALL {
+            let p = self.signals.get(signal);
+            let key = signal.key();
+            if !(p.weight.is_finite() && (0.0..=100.0).contains(&p.weight)) {
+                problems.push(format!(
+                    "signals.{key}.weight: expected points from 0 to 100, found {}",
+                    p.weight
+                ));
+            }
+            if !(p.start.is_finite() && p.full.is_finite() && p.full > p.start) {
+                problems.push(format!(
+                    "signals.{key}: expected `full` greater than `start`, found start = {}, full = {}",
+                    p.start, p.full
+                ));
+            }
+        }
+
+        match (problems.is_empty(), time_zone) {
+            (true, Some(time_zone)) => Ok(Config {
+                path: path.to_path_buf(),
+                digest,
+                input_dir,
+                output_dir,
+                time_zone,
+                language: self.run.language,
+                max_quarantine_share: share,
+                tables,
+                windows: self.windows,
+                flags: self.flags,
+                signals: self.signals,
+            }),
+            _ => Err(Error::Config {
+                path: path.to_path_buf(),
+                problems,
+            }),
+        }
+    }
+}

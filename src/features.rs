@@ -1,0 +1,474 @@
+//! Per-account signals as of a date: pure polars lazy aggregations over the validated
+//! frames. Only rows dated on or before the as-of date are looked at.
+//!
+//! Each table is filtered to "known by the as-of date", grouped by account once, and
+//! every windowed figure is a filtered aggregation inside that one `group_by`. The
+//! results are left-joined onto the accounts frame and collected once per date.
+
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use polars::prelude::*;
+
+use crate::config::Windows;
+use crate::error::Error;
+use crate::validate::{col as c, day_number};
+
+/// The validated frames of one run; absent optional tables are empty frames.
+pub struct Frames {
+    pub accounts: DataFrame,
+    pub meetings: DataFrame,
+    pub messages: DataFrame,
+    pub action_items: DataFrame,
+    pub study_sessions: DataFrame,
+    pub invoices: DataFrame,
+    pub outcomes: DataFrame,
+    pub churn_events: DataFrame,
+}
+
+/// Everything scoring needs to know about one account on one date. Counts are 0 where
+/// the account has no rows; averages and medians are `None` where nothing was measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountFeatures {
+    pub acct: u32,
+    pub history_days: i32,
+    pub outcome_agreed: Option<bool>,
+    pub kpi_recent: Option<f64>,
+    pub kpi_recent_n: i64,
+    pub kpi_base: Option<f64>,
+    pub kpi_base_n: i64,
+    pub held_recent: i64,
+    pub held_base: i64,
+    pub scheduled_recent: i64,
+    pub client_cancelled_recent: i64,
+    pub held_team_window: i64,
+    pub late_team_window: i64,
+    pub scheduled_team_window: i64,
+    pub team_cancelled_window: i64,
+    pub last_proposal_day: Option<i32>,
+    pub last_touch_day: Option<i32>,
+    pub touches_recent: i64,
+    pub touches_base: i64,
+    pub reply_recent_h: Option<f64>,
+    pub reply_recent_n: i64,
+    pub reply_base_h: Option<f64>,
+    pub reply_base_n: i64,
+    pub unanswered: i64,
+    pub overdue_open: i64,
+    pub overdue_oldest_days: Option<i32>,
+    pub late_done_recent: i64,
+    pub invited_recent: i64,
+    pub attended_recent: i64,
+    pub invited_base: i64,
+    pub attended_base: i64,
+    pub fee_recent: Option<f64>,
+    pub fee_base: Option<f64>,
+    pub pay_late_recent: Option<f64>,
+    pub pay_late_recent_n: i64,
+    pub pay_late_base: Option<f64>,
+    pub pay_late_base_n: i64,
+    pub disputes: i64,
+    pub invoiced_recent: i64,
+}
+
+/// Features of every account active on the as-of date, plus the team's norms.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub as_of: NaiveDate,
+    pub day: i32,
+    /// Median reply delay (hours) over every account's baseline window.
+    pub team_reply_h: Option<f64>,
+    pub accounts: Vec<AccountFeatures>,
+}
+
+/// `from < day <= to`, with both ends as day numbers.
+fn within(column: &str, from: i32, to: i32) -> Expr {
+    col(column).gt(lit(from)).and(col(column).lt_eq(lit(to)))
+}
+
+fn count(predicate: Expr) -> Expr {
+    predicate.fill_null(lit(false)).cast(DataType::Int64).sum()
+}
+
+fn is_status(statuses: &[&str]) -> Expr {
+    statuses
+        .iter()
+        .map(|s| col("status").eq(lit(*s)))
+        .reduce(Expr::or)
+        .expect("at least one status")
+}
+
+/// First instant of the day after `as_of` in the zone: the end of "on or before".
+fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
+    let next = as_of.succ_opt().unwrap_or(as_of).and_hms_opt(0, 0, 0).expect("midnight");
+    tz.from_local_datetime(&next)
+        .earliest()
+        .map_or_else(|| next.and_utc().timestamp(), |t| t.timestamp())
+}
+
+/// Computes every account's features as of `as_of`.
+pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
+    let d = day_number(as_of);
+    let cutoff = cutoff_ts(as_of, tz);
+    let acct = || col(c::ACCT);
+
+    // Accounts active on d: started, and not churned on or before d.
+    let churned = frames
+        .churn_events
+        .clone()
+        .lazy()
+        .filter(col("churned_on").lt_eq(lit(d)))
+        .group_by([acct()])
+        .agg([col("churned_on").min().alias("churned_day")]);
+    let accounts = frames
+        .accounts
+        .clone()
+        .lazy()
+        .filter(col("contract_start").lt_eq(lit(d)))
+        .left_join(churned, acct(), acct())
+        .filter(col("churned_day").is_null())
+        .select([
+            acct(),
+            (lit(d) - col("contract_start")).alias("history_days"),
+            col("outcome_agreed"),
+        ]);
+
+    // Meetings.
+    let (mr, mb, tw) = (
+        w.meetings_recent_days,
+        w.meetings_baseline_days,
+        w.team_behaviour_days,
+    );
+    let held = || col("status").eq(lit("held"));
+    let day = "scheduled_at_day";
+    let touch_from = d - mr - w.touchpoint_baseline_days;
+    let meetings = frames
+        .meetings
+        .clone()
+        .lazy()
+        .filter(col(day).lt_eq(lit(d)))
+        .group_by([acct()])
+        .agg([
+            count(held().and(within(day, d - mr, d))).alias("held_recent"),
+            count(held().and(within(day, d - mr - mb, d - mr))).alias("held_base"),
+            count(within(day, d - mr, d)).alias("scheduled_recent"),
+            count(is_status(&["cancelled_by_client", "no_show_client"]).and(within(day, d - mr, d)))
+                .alias("client_cancelled_recent"),
+            count(held().and(within(day, d - tw, d))).alias("held_team_window"),
+            count(
+                held()
+                    .and(col("late_minutes").gt_eq(lit(w.late_minutes)))
+                    .and(within(day, d - tw, d)),
+            )
+            .alias("late_team_window"),
+            count(within(day, d - tw, d)).alias("scheduled_team_window"),
+            count(
+                is_status(&["cancelled_by_team", "no_show_team", "rescheduled"])
+                    .and(within(day, d - tw, d)),
+            )
+            .alias("team_cancelled_window"),
+            col(day)
+                .filter(held().and(col("purpose").eq(lit("proposal")).fill_null(lit(false))))
+                .max()
+                .alias("last_proposal_day"),
+            col(day).filter(held()).max().alias("last_meeting_day"),
+            count(held().and(within(day, d - mr, d))).alias("meeting_touches_recent"),
+            count(held().and(within(day, touch_from, d - mr))).alias("meeting_touches_base"),
+        ]);
+
+    // Messages: a message not answered by the cutoff counts with the time it has
+    // waited so far, so silence raises the median instead of vanishing from it.
+    let answered = || {
+        col("first_response_at")
+            .is_not_null()
+            .and(col("first_response_at").lt(lit(cutoff)))
+    };
+    let delay_h = when(answered())
+        .then(col("first_response_at") - col("received_at"))
+        .otherwise(lit(cutoff) - col("received_at"))
+        .cast(DataType::Float64)
+        / lit(3600.0);
+    let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
+    let rday = "received_at_day";
+    let messages = frames
+        .messages
+        .clone()
+        .lazy()
+        .filter(col("received_at").lt(lit(cutoff)))
+        .with_columns([delay_h.alias("delay_h"), answered().alias("answered")]);
+    let team_reply_h = messages
+        .clone()
+        .select([col("delay_h")
+            .filter(within(rday, d - rr - rb, d - rr))
+            .median()
+            .alias("team")])
+        .collect()
+        .map_err(Error::polars("features"))?
+        .column("team")
+        .and_then(|s| s.f64().map(|v| v.get(0)))
+        .map_err(Error::polars("features"))?;
+    let resp_day = "first_response_at_day";
+    let messages = messages.group_by([acct()]).agg([
+        col("delay_h")
+            .filter(within(rday, d - rr, d))
+            .median()
+            .alias("reply_recent_h"),
+        count(within(rday, d - rr, d)).alias("reply_recent_n"),
+        col("delay_h")
+            .filter(within(rday, d - rr - rb, d - rr))
+            .median()
+            .alias("reply_base_h"),
+        count(within(rday, d - rr - rb, d - rr)).alias("reply_base_n"),
+        count(
+            col("answered")
+                .not()
+                .and(col("received_at").lt(lit(cutoff - w.unanswered_after_hours * 3600)))
+                .and(within(rday, d - w.unanswered_lookback_days, d)),
+        )
+        .alias("unanswered"),
+        col(resp_day).filter(col("answered")).max().alias("last_reply_day"),
+        count(col("answered").and(within(resp_day, d - mr, d))).alias("reply_touches_recent"),
+        count(col("answered").and(within(resp_day, touch_from, d - mr))).alias("reply_touches_base"),
+    ]);
+
+    // Promises: open past their due date (plus grace), or kept late recently.
+    let grace = w.promise_grace_days;
+    let open = || col("done_on").is_null().or(col("done_on").gt(lit(d)));
+    let overdue = || open().and(col("due_on").lt(lit(d - grace)));
+    let action_items = frames
+        .action_items
+        .clone()
+        .lazy()
+        .filter(col("promised_on").lt_eq(lit(d)))
+        .group_by([acct()])
+        .agg([
+            count(overdue()).alias("overdue_open"),
+            (lit(d) - col("due_on"))
+                .filter(overdue())
+                .max()
+                .alias("overdue_oldest_days"),
+            count(within("done_on", d - tw, d).and((col("done_on") - col("due_on")).gt(lit(grace))))
+                .alias("late_done_recent"),
+        ]);
+
+    // Study sessions.
+    let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
+    let sday = "session_date";
+    let attended = || col("attended").fill_null(lit(false));
+    let study = frames
+        .study_sessions
+        .clone()
+        .lazy()
+        .filter(col(sday).lt_eq(lit(d)))
+        .group_by([acct()])
+        .agg([
+            count(within(sday, d - ar, d)).alias("invited_recent"),
+            count(attended().and(within(sday, d - ar, d))).alias("attended_recent"),
+            count(within(sday, d - ar - ab, d - ar)).alias("invited_base"),
+            count(attended().and(within(sday, d - ar - ab, d - ar))).alias("attended_base"),
+        ]);
+
+    // Invoices: days late per invoice that has come due; an unpaid one is late by the
+    // days it has waited so far.
+    let (ir, ib) = (w.invoices_recent_days, w.invoices_baseline_days);
+    let due = when(col("due_on").is_null())
+        .then(col("issued_on") + lit(w.payment_terms_days))
+        .otherwise(col("due_on"));
+    let paid = || col("paid_on").is_not_null().and(col("paid_on").lt_eq(lit(d)));
+    let late = when(paid())
+        .then(col("paid_on") - col("due"))
+        .otherwise(lit(d) - col("due"));
+    let positive = || col("amount").gt(lit(0.0));
+    let invoices = frames
+        .invoices
+        .clone()
+        .lazy()
+        .filter(col("issued_on").lt_eq(lit(d)))
+        .sort(["issued_on"], SortMultipleOptions::default().with_maintain_order(true))
+        .with_columns([due.alias("due")])
+        .with_columns([when(late.clone().lt(lit(0)))
+            .then(lit(0))
+            .otherwise(late)
+            .cast(DataType::Float64)
+            .alias("late_days")])
+        .group_by([acct()])
+        .agg([
+            col("amount")
+                .filter(positive().and(within("issued_on", d - ir, d)))
+                .last()
+                .alias("fee_recent"),
+            col("amount")
+                .filter(positive().and(within("issued_on", d - ir - ib, d - ir)))
+                .median()
+                .alias("fee_base"),
+            col("late_days")
+                .filter(positive().and(within("due", d - ir, d)))
+                .mean()
+                .alias("pay_late_recent"),
+            count(positive().and(within("due", d - ir, d))).alias("pay_late_recent_n"),
+            col("late_days")
+                .filter(positive().and(within("due", d - ir - ib, d - ir)))
+                .mean()
+                .alias("pay_late_base"),
+            count(positive().and(within("due", d - ir - ib, d - ir))).alias("pay_late_base_n"),
+            count(col("disputed").and(within("issued_on", d - w.disputes_days, d))).alias("disputes"),
+            count(within("issued_on", d - mr, d)).alias("invoiced_recent"),
+        ]);
+
+    // Outcomes: attainment is actual/target, inverted where lower is better, and
+    // clipped to 0..2 so one runaway month cannot hide a decline elsewhere.
+    let (or, ob) = (w.outcomes_recent_days, w.outcomes_baseline_days);
+    let raw = when(col("higher_is_better").fill_null(lit(true)))
+        .then(col("actual") / col("target"))
+        .otherwise(
+            when(col("actual").gt(lit(0.0)))
+                .then(col("target") / col("actual"))
+                .otherwise(lit(2.0)),
+        );
+    let attainment = when(raw.clone().lt(lit(0.0)))
+        .then(lit(0.0))
+        .otherwise(when(raw.clone().gt(lit(2.0))).then(lit(2.0)).otherwise(raw));
+    let outcomes = frames
+        .outcomes
+        .clone()
+        .lazy()
+        .filter(col("period_end").lt_eq(lit(d)))
+        .with_columns([attainment.alias("attainment")])
+        .group_by([acct()])
+        .agg([
+            col("attainment")
+                .filter(within("period_end", d - or, d))
+                .mean()
+                .alias("kpi_recent"),
+            count(within("period_end", d - or, d)).alias("kpi_recent_n"),
+            col("attainment")
+                .filter(within("period_end", d - or - ob, d - or))
+                .mean()
+                .alias("kpi_base"),
+            count(within("period_end", d - or - ob, d - or)).alias("kpi_base_n"),
+        ]);
+
+    let joined = [meetings, messages, action_items, study, invoices, outcomes]
+        .into_iter()
+        .fold(accounts, |lf, other| lf.left_join(other, acct(), acct()))
+        .sort([c::ACCT], SortMultipleOptions::default())
+        .collect()
+        .map_err(Error::polars("features"))?;
+
+    Ok(Snapshot {
+        as_of,
+        day: d,
+        team_reply_h,
+        accounts: extract(&joined).map_err(Error::polars("features"))?,
+    })
+}
+
+/// Reads the joined frame into plain structs for the (row-wise, pure) scoring.
+fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
+    let n = df.height();
+    let int = |name: &str| -> PolarsResult<Vec<i64>> {
+        let s = df.column(name)?.cast(&DataType::Int64)?;
+        Ok(s.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let day = |name: &str| -> PolarsResult<Vec<Option<i32>>> {
+        let s = df.column(name)?.cast(&DataType::Int32)?;
+        Ok(s.i32()?.iter().collect())
+    };
+    let num = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
+        let s = df.column(name)?.cast(&DataType::Float64)?;
+        Ok(s.f64()?.iter().collect())
+    };
+    let acct: Vec<u32> = df.column(c::ACCT)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
+    let outcome_agreed: Vec<Option<bool>> = df.column("outcome_agreed")?.bool()?.iter().collect();
+    let history_days = int("history_days")?;
+    let (kpi_recent, kpi_recent_n, kpi_base, kpi_base_n) = (
+        num("kpi_recent")?,
+        int("kpi_recent_n")?,
+        num("kpi_base")?,
+        int("kpi_base_n")?,
+    );
+    let held_recent = int("held_recent")?;
+    let held_base = int("held_base")?;
+    let scheduled_recent = int("scheduled_recent")?;
+    let client_cancelled_recent = int("client_cancelled_recent")?;
+    let held_team_window = int("held_team_window")?;
+    let late_team_window = int("late_team_window")?;
+    let scheduled_team_window = int("scheduled_team_window")?;
+    let team_cancelled_window = int("team_cancelled_window")?;
+    let last_proposal_day = day("last_proposal_day")?;
+    let last_meeting_day = day("last_meeting_day")?;
+    let last_reply_day = day("last_reply_day")?;
+    let touches_recent: Vec<i64> = int("meeting_touches_recent")?
+        .iter()
+        .zip(int("reply_touches_recent")?)
+        .map(|(a, b)| a + b)
+        .collect();
+    let touches_base: Vec<i64> = int("meeting_touches_base")?
+        .iter()
+        .zip(int("reply_touches_base")?)
+        .map(|(a, b)| a + b)
+        .collect();
+    let reply_recent_h = num("reply_recent_h")?;
+    let reply_recent_n = int("reply_recent_n")?;
+    let reply_base_h = num("reply_base_h")?;
+    let reply_base_n = int("reply_base_n")?;
+    let unanswered = int("unanswered")?;
+    let overdue_open = int("overdue_open")?;
+    let overdue_oldest_days = day("overdue_oldest_days")?;
+    let late_done_recent = int("late_done_recent")?;
+    let invited_recent = int("invited_recent")?;
+    let attended_recent = int("attended_recent")?;
+    let invited_base = int("invited_base")?;
+    let attended_base = int("attended_base")?;
+    let fee_recent = num("fee_recent")?;
+    let fee_base = num("fee_base")?;
+    let pay_late_recent = num("pay_late_recent")?;
+    let pay_late_recent_n = int("pay_late_recent_n")?;
+    let pay_late_base = num("pay_late_base")?;
+    let pay_late_base_n = int("pay_late_base_n")?;
+    let disputes = int("disputes")?;
+    let invoiced_recent = int("invoiced_recent")?;
+
+    Ok((0..n)
+        .map(|i| AccountFeatures {
+            acct: acct[i],
+            history_days: history_days[i] as i32,
+            outcome_agreed: outcome_agreed[i],
+            kpi_recent: kpi_recent[i],
+            kpi_recent_n: kpi_recent_n[i],
+            kpi_base: kpi_base[i],
+            kpi_base_n: kpi_base_n[i],
+            held_recent: held_recent[i],
+            held_base: held_base[i],
+            scheduled_recent: scheduled_recent[i],
+            client_cancelled_recent: client_cancelled_recent[i],
+            held_team_window: held_team_window[i],
+            late_team_window: late_team_window[i],
+            scheduled_team_window: scheduled_team_window[i],
+            team_cancelled_window: team_cancelled_window[i],
+            last_proposal_day: last_proposal_day[i],
+            last_touch_day: last_meeting_day[i].max(last_reply_day[i]),
+            touches_recent: touches_recent[i],
+            touches_base: touches_base[i],
+            reply_recent_h: reply_recent_h[i],
+            reply_recent_n: reply_recent_n[i],
+            reply_base_h: reply_base_h[i],
+            reply_base_n: reply_base_n[i],
+            unanswered: unanswered[i],
+            overdue_open: overdue_open[i],
+            overdue_oldest_days: overdue_oldest_days[i],
+            late_done_recent: late_done_recent[i],
+            invited_recent: invited_recent[i],
+            attended_recent: attended_recent[i],
+            invited_base: invited_base[i],
+            attended_base: attended_base[i],
+            fee_recent: fee_recent[i],
+            fee_base: fee_base[i],
+            pay_late_recent: pay_late_recent[i],
+            pay_late_recent_n: pay_late_recent_n[i],
+            pay_late_base: pay_late_base[i],
+            pay_late_base_n: pay_late_base_n[i],
+            disputes: disputes[i],
+            invoiced_recent: invoiced_recent[i],
+        })
+        .collect())
+}

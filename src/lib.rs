@@ -1,0 +1,18 @@
+//! churnwatch: a nightly batch job that scores B2B service accounts for cancellation
+//! risk in four stress categories and explains every flag.
+//!
+//! The pipeline, one module per stage: [`cli`] → [`config`] → [`ingest`] →
+//! [`validate`] → [`features`] → [`scoring`] → [`report`] / [`output`], sequenced by
+//! [`run`]. See ARCHITECTURE.md.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod features;
+pub mod ingest;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod sample;
+pub mod scoring;
+pub mod validate;

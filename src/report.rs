@@ -1,0 +1,172 @@
+//! The contract's CSV documents: scores, flagged accounts and quarantine files, built
+//! from scores and validated tables (no IO; `output` writes them).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::output::{Cell, CsvDoc};
+use crate::scoring::{AccountScore, Category, RiskLevel, reasons};
+use crate::validate::{Table, day_number};
+
+/// The contract's columns of flagged_accounts.csv, in order; scores.csv adds `flagged`.
+pub const SCORE_COLUMNS: [&str; 14] = [
+    "as_of",
+    "account_id",
+    "account_name",
+    "manager",
+    "risk_score",
+    "risk_level",
+    "primary_category",
+    "outcome",
+    "expectation",
+    "discomfort",
+    "cost",
+    "trend_28d",
+    "days_to_renewal",
+    "reasons",
+];
+
+/// The account columns the reports quote, by `acct`.
+pub struct AccountInfo {
+    pub id: Vec<String>,
+    pub name: Vec<String>,
+    pub manager: Vec<Option<String>>,
+    pub renewal_day: Vec<Option<i32>>,
+}
+
+impl AccountInfo {
+    pub fn from_frame(accounts: &DataFrame) -> Result<AccountInfo, Error> {
+        let text = |name: &str| -> PolarsResult<Vec<Option<String>>> {
+            Ok(accounts
+                .column(name)?
+                .str()?
+                .iter()
+                .map(|v| v.map(str::to_owned))
+                .collect())
+        };
+        let get = || -> PolarsResult<AccountInfo> {
+            Ok(AccountInfo {
+                id: text("account_id")?.into_iter().map(Option::unwrap_or_default).collect(),
+                name: text("account_name")?.into_iter().map(Option::unwrap_or_default).collect(),
+                manager: text("manager")?,
+                renewal_day: accounts.column("renewal_date")?.i32()?.iter().collect(),
+            })
+        };
+        get().map_err(Error::polars("report"))
+    }
+}
+
+/// One row of scores.csv, with what sorting and the summary need.
+pub struct ScoreRow {
+    pub score: AccountScore,
+    pub risk_score: i64,
+    pub trend: Option<i64>,
+}
+
+/// Whole points, as written: the CSV shows these and flags follow the written value.
+pub fn points(x: f64) -> i64 {
+    x.round() as i64
+}
+
+/// Pairs today's scores with the scores of `trend_days` earlier; sorted by risk
+/// (highest first), then account id.
+pub fn score_rows(
+    today: Vec<AccountScore>,
+    earlier: &[AccountScore],
+    info: &AccountInfo,
+) -> Vec<ScoreRow> {
+    let before: HashMap<u32, i64> = earlier.iter().map(|s| (s.acct, points(s.risk))).collect();
+    let mut rows: Vec<ScoreRow> = today
+        .into_iter()
+        .map(|score| {
+            let risk_score = points(score.risk);
+            let trend = before.get(&score.acct).map(|b| risk_score - b);
+            ScoreRow {
+                score,
+                risk_score,
+                trend,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.risk_score
+            .cmp(&a.risk_score)
+            .then_with(|| info.id[a.score.acct as usize].cmp(&info.id[b.score.acct as usize]))
+    });
+    rows
+}
+
+/// scores.csv (`with_flag`) or flagged_accounts.csv (only flagged rows).
+pub fn scores_csv(
+    rows: &[ScoreRow],
+    info: &AccountInfo,
+    cfg: &Config,
+    as_of: NaiveDate,
+    with_flag: bool,
+) -> Vec<u8> {
+    let mut header = SCORE_COLUMNS.to_vec();
+    if with_flag {
+        header.push("flagged");
+    }
+    let mut doc = CsvDoc::new(&header);
+    let as_of_text = as_of.format("%Y-%m-%d").to_string();
+    let as_of_day = day_number(as_of);
+    for row in rows {
+        let flagged = row.score.level != RiskLevel::Low;
+        if !with_flag && !flagged {
+            continue;
+        }
+        let i = row.score.acct as usize;
+        let reasons = reasons(&row.score, cfg.language, cfg.flags.max_reasons);
+        let mut cells = vec![
+            Cell::Text(&as_of_text),
+            Cell::Text(&info.id[i]),
+            Cell::Text(&info.name[i]),
+            info.manager[i].as_deref().map_or(Cell::Empty, Cell::Text),
+            Cell::Number(row.risk_score.to_string()),
+            Cell::Text(row.score.level.as_str()),
+            row.score
+                .primary
+                .map_or(Cell::Empty, |c| Cell::Text(c.as_str())),
+        ];
+        for c in Category::ALL {
+            cells.push(Cell::Number(points(row.score.category(c)).to_string()));
+        }
+        cells.push(row.trend.map_or(Cell::Empty, |t| Cell::Number(t.to_string())));
+        cells.push(
+            info.renewal_day[i].map_or(Cell::Empty, |r| Cell::Number((r - as_of_day).to_string())),
+        );
+        cells.push(Cell::Text(&reasons));
+        if with_flag {
+            cells.push(Cell::Text(if flagged { "true" } else { "false" }));
+        }
+        doc.row(&cells);
+    }
+    doc.into_bytes()
+}
+
+/// quarantine/TABLE.csv: the source columns as they were, then `line`, `reason`,
+/// `field`, `message`, and `extra_fields` for cells beyond the header's width.
+pub fn quarantine_csv(table: &Table) -> Vec<u8> {
+    let mut header: Vec<&str> = table.source_header.iter().map(String::as_str).collect();
+    header.extend(["line", "reason", "field", "message", "extra_fields"]);
+    let width = table.source_header.len();
+    let mut doc = CsvDoc::new(&header);
+    for q in &table.quarantine {
+        let mut cells: Vec<Cell> = (0..width)
+            .map(|i| q.raw.get(i).map_or(Cell::Empty, |v| Cell::Text(v)))
+            .collect();
+        let extra = q.raw.get(width..).map(|e| e.join(",")).unwrap_or_default();
+        cells.push(Cell::Number(q.line.to_string()));
+        cells.push(Cell::Text(q.reason.as_str()));
+        cells.push(Cell::Text(&q.field));
+        cells.push(Cell::Text(&q.message));
+        cells.push(Cell::Text(&extra));
+        doc.row(&cells);
+    }
+    doc.into_bytes()
+}

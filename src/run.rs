@@ -1,0 +1,279 @@
+//! The nightly job: sequences ingest → validate → features → scoring → output, with
+//! one log line per stage. Also the loading and scoring shared by backtest and
+//! post-mortem.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use tracing::{info, warn};
+
+use crate::config::{Config, TABLES};
+use crate::error::Error;
+use crate::features::{Frames, Snapshot, snapshot};
+use crate::ingest::read_source;
+use crate::output::{OutputLock, Outcome, RunSummary, TableSummary, write_atomic};
+use crate::report::{AccountInfo, quarantine_csv, score_rows, scores_csv};
+use crate::scoring::{AccountScore, RiskLevel, score};
+use crate::validate::{Table, account_index, empty_table, validate};
+
+/// Every validated table of a run, and the frames feature extraction reads.
+pub struct Loaded {
+    pub tables: Vec<Table>,
+    pub frames: Frames,
+    pub info: AccountInfo,
+}
+
+/// Reads and validates every configured table; accounts first, since the other tables
+/// are checked against its ids.
+pub fn load(cfg: &Config) -> Result<Loaded, Error> {
+    let mut tables: Vec<Table> = Vec::new();
+    let mut index = None;
+    for name in TABLES {
+        let table = match cfg.table(name) {
+            Some(tc) => match read_source(tc)? {
+                Some(source) => validate(&source, tc, cfg.time_zone, index.as_ref())?,
+                None => {
+                    warn!(table = name, path = %tc.path.display(), "optional export absent; read as empty");
+                    empty_table(name)?
+                }
+            },
+            None => empty_table(name)?,
+        };
+        info!(
+            table = name,
+            read = table.rows_read,
+            accepted = table.rows_accepted(),
+            quarantined = table.quarantine.len(),
+            encoding = table.encoding,
+            "validated"
+        );
+        if name == "accounts" {
+            index = Some(account_index(&table)?);
+        }
+        tables.push(table);
+    }
+    let frame = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.frame.clone())
+            .expect("every contract table is loaded")
+    };
+    let frames = Frames {
+        accounts: frame("accounts"),
+        meetings: frame("meetings"),
+        messages: frame("messages"),
+        action_items: frame("action_items"),
+        study_sessions: frame("study_sessions"),
+        invoices: frame("invoices"),
+        outcomes: frame("outcomes"),
+        churn_events: frame("churn_events"),
+    };
+    let info = AccountInfo::from_frame(&frames.accounts)?;
+    Ok(Loaded {
+        tables,
+        frames,
+        info,
+    })
+}
+
+/// Fails the run when a table's quarantined share is over the budget: a shifted
+/// column must not become a morning of false flags.
+pub fn check_budget(cfg: &Config, tables: &[Table]) -> Result<(), Error> {
+    for t in tables {
+        let quarantined = t.quarantine.len() as u64;
+        if t.rows_read == 0 || quarantined == 0 {
+            continue;
+        }
+        let share = quarantined as f64 / t.rows_read as f64;
+        if share > cfg.max_quarantine_share {
+            let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+            for q in &t.quarantine {
+                *counts.entry(q.reason.as_str()).or_default() += 1;
+            }
+            let mut top: Vec<(&str, u64)> = counts.into_iter().collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let example = |code: &str| {
+                t.quarantine
+                    .iter()
+                    .find(|q| q.reason.as_str() == code)
+                    .map(|q| format!("line {}: {}", q.line, q.message))
+                    .unwrap_or_default()
+            };
+            let top = top
+                .iter()
+                .take(3)
+                .map(|(code, n)| format!("{code} ×{n} (e.g. {})", example(code)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Error::QuarantineBudget {
+                table: t.name.to_owned(),
+                quarantined,
+                read: t.rows_read,
+                share: share * 100.0,
+                limit: cfg.max_quarantine_share * 100.0,
+                top,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Scores every account active on `as_of`.
+pub fn score_as_of(
+    loaded: &Loaded,
+    cfg: &Config,
+    as_of: NaiveDate,
+) -> Result<(Snapshot, Vec<AccountScore>), Error> {
+    let snap = snapshot(&loaded.frames, &cfg.windows, as_of, cfg.time_zone)?;
+    let scores = snap.accounts.iter().map(|f| score(f, &snap, cfg)).collect();
+    Ok((snap, scores))
+}
+
+fn table_summaries(tables: &[Table]) -> BTreeMap<&'static str, TableSummary> {
+    tables
+        .iter()
+        .map(|t| {
+            let mut reasons = BTreeMap::new();
+            for q in &t.quarantine {
+                *reasons.entry(q.reason.as_str().to_owned()).or_default() += 1;
+            }
+            let summary = TableSummary {
+                file: t.path.clone(),
+                encoding: t.encoding.to_owned(),
+                rows_read: t.rows_read,
+                rows_accepted: t.rows_accepted(),
+                rows_quarantined: t.quarantine.len() as u64,
+                quarantine_reasons: reasons,
+            };
+            assert_eq!(
+                summary.rows_read,
+                summary.rows_accepted + summary.rows_quarantined,
+                "row conservation for {}",
+                t.name
+            );
+            (t.name, summary)
+        })
+        .collect()
+}
+
+/// The nightly run. Writes nothing unless every stage succeeded.
+pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
+    let mut timings = BTreeMap::new();
+    let _lock = OutputLock::acquire(&cfg.output_dir)?;
+
+    let t = Instant::now();
+    let loaded = load(cfg)?;
+    timings.insert("ingest_validate", t.elapsed().as_millis());
+    if let Err(e) = check_budget(cfg, &loaded.tables) {
+        // The operator needs the rejected rows to see what shifted; the last good
+        // flagged_accounts.csv and scores.csv stay as they were.
+        write_quarantine(cfg, &loaded.tables)?;
+        let summary = RunSummary {
+            outcome: Outcome::Error {
+                error: e.to_string(),
+                exit_code: e.exit_status() as i32,
+            },
+            ..summary_base(cfg, as_of, &loaded.tables, timings)
+        };
+        write_summary(cfg, &summary)?;
+        return Err(e);
+    }
+
+    let t = Instant::now();
+    let (snap, today) = score_as_of(&loaded, cfg, as_of)?;
+    let earlier_date = as_of - chrono::Duration::days(i64::from(cfg.windows.trend_days));
+    let (_, earlier) = score_as_of(&loaded, cfg, earlier_date)?;
+    timings.insert("features_scoring", t.elapsed().as_millis());
+    info!(
+        as_of = %as_of,
+        accounts = snap.accounts.len(),
+        team_reply_h = snap.team_reply_h.unwrap_or(f64::NAN),
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "scored"
+    );
+
+    let t = Instant::now();
+    let rows = score_rows(today, &earlier, &loaded.info);
+    let mut by_level = BTreeMap::new();
+    let mut by_category = BTreeMap::new();
+    for row in rows.iter().filter(|r| r.score.level != RiskLevel::Low) {
+        *by_level.entry(row.score.level.as_str()).or_default() += 1;
+        if let Some(c) = row.score.primary {
+            *by_category.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    let flagged: usize = by_level.values().sum();
+    let out = &cfg.output_dir;
+    write_quarantine(cfg, &loaded.tables)?;
+    write_atomic(
+        &out.join("scores.csv"),
+        &scores_csv(&rows, &loaded.info, cfg, as_of, true),
+    )?;
+    write_atomic(
+        &out.join("flagged_accounts.csv"),
+        &scores_csv(&rows, &loaded.info, cfg, as_of, false),
+    )?;
+    timings.insert("output", t.elapsed().as_millis());
+
+    let summary = RunSummary {
+        accounts_scored: rows.len(),
+        accounts_flagged: flagged,
+        flagged_by_level: by_level,
+        flagged_by_category: by_category,
+        ..summary_base(cfg, as_of, &loaded.tables, timings)
+    };
+    write_summary(cfg, &summary)?;
+    info!(
+        scored = summary.accounts_scored,
+        flagged = summary.accounts_flagged,
+        high = summary.flagged_by_level.get("high").copied().unwrap_or(0),
+        medium = summary.flagged_by_level.get("medium").copied().unwrap_or(0),
+        output = %out.display(),
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "wrote outputs"
+    );
+    Ok(summary)
+}
+
+fn summary_base(
+    cfg: &Config,
+    as_of: NaiveDate,
+    tables: &[Table],
+    timings_ms: BTreeMap<&'static str, u128>,
+) -> RunSummary {
+    RunSummary {
+        as_of: as_of.format("%Y-%m-%d").to_string(),
+        version: env!("CARGO_PKG_VERSION"),
+        config: cfg.path.clone(),
+        config_digest: cfg.digest.clone(),
+        language: cfg.language,
+        tables: table_summaries(tables),
+        accounts_scored: 0,
+        accounts_flagged: 0,
+        flagged_by_level: BTreeMap::new(),
+        flagged_by_category: BTreeMap::new(),
+        timings_ms,
+        outcome: Outcome::Ok("ok"),
+    }
+}
+
+/// Every table gets its quarantine file, empty ones included, so a file never shows
+/// rows from an earlier run.
+fn write_quarantine(cfg: &Config, tables: &[Table]) -> Result<(), Error> {
+    for table in tables {
+        let path = cfg
+            .output_dir
+            .join("quarantine")
+            .join(format!("{}.csv", table.name));
+        write_atomic(&path, &quarantine_csv(table))?;
+    }
+    Ok(())
+}
+
+fn write_summary(cfg: &Config, summary: &RunSummary) -> Result<(), Error> {
+    let mut json = serde_json::to_vec_pretty(summary).expect("summary serialises");
+    json.push(b'\n');
+    write_atomic(&cfg.output_dir.join("run_summary.json"), &json)
+}

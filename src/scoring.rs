@@ -1,0 +1,632 @@
+//! Scoring: pure functions from [`AccountFeatures`] to the four category scores, the
+//! risk score and the reasons. No IO.
+//!
+//! Explainable by construction: every point comes from one named [`Signal`] with its
+//! measured value, its reference and its configured weight, and the reason text is
+//! written from those same numbers.
+
+use crate::config::{Config, Language, SignalParams, Windows};
+use crate::features::{AccountFeatures, Snapshot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Category {
+    Outcome,
+    Expectation,
+    Discomfort,
+    Cost,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Outcome,
+        Category::Expectation,
+        Category::Discomfort,
+        Category::Cost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Outcome => "outcome",
+            Category::Expectation => "expectation",
+            Category::Discomfort => "discomfort",
+            Category::Cost => "cost",
+        }
+    }
+
+    pub fn label(self, lang: Language) -> &'static str {
+        match (lang, self) {
+            (Language::En, c) => c.as_str(),
+            (Language::Ja, Category::Outcome) => "成果",
+            (Language::Ja, Category::Expectation) => "期待",
+            (Language::Ja, Category::Discomfort) => "不快",
+            (Language::Ja, Category::Cost) => "費用",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RiskLevel {
+    Low,
+    Medium,
+    High,
+}
+
+impl RiskLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Signal {
+    KpiShortfall,
+    KpiDecline,
+    NoOutcomeDefinition,
+    MeetingDrop,
+    ClientCancellations,
+    AttendanceDrop,
+    ProposalGap,
+    TouchpointGap,
+    ReplyDelay,
+    Unanswered,
+    TeamLateness,
+    TeamCancellations,
+    OverduePromises,
+    FeeIncrease,
+    PaymentDelay,
+    Disputes,
+    UnusedService,
+    BillingWithoutTouch,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 18] = [
+        Signal::KpiShortfall,
+        Signal::KpiDecline,
+        Signal::NoOutcomeDefinition,
+        Signal::MeetingDrop,
+        Signal::ClientCancellations,
+        Signal::AttendanceDrop,
+        Signal::ProposalGap,
+        Signal::TouchpointGap,
+        Signal::ReplyDelay,
+        Signal::Unanswered,
+        Signal::TeamLateness,
+        Signal::TeamCancellations,
+        Signal::OverduePromises,
+        Signal::FeeIncrease,
+        Signal::PaymentDelay,
+        Signal::Disputes,
+        Signal::UnusedService,
+        Signal::BillingWithoutTouch,
+    ];
+
+    /// The signal's key under `[signals]` in config.toml.
+    pub fn key(self) -> &'static str {
+        match self {
+            Signal::KpiShortfall => "kpi_shortfall",
+            Signal::KpiDecline => "kpi_decline",
+            Signal::NoOutcomeDefinition => "no_outcome_definition",
+            Signal::MeetingDrop => "meeting_drop",
+            Signal::ClientCancellations => "client_cancellations",
+            Signal::AttendanceDrop => "attendance_drop",
+            Signal::ProposalGap => "proposal_gap",
+            Signal::TouchpointGap => "touchpoint_gap",
+            Signal::ReplyDelay => "reply_delay",
+            Signal::Unanswered => "unanswered",
+            Signal::TeamLateness => "team_lateness",
+            Signal::TeamCancellations => "team_cancellations",
+            Signal::OverduePromises => "overdue_promises",
+            Signal::FeeIncrease => "fee_increase",
+            Signal::PaymentDelay => "payment_delay",
+            Signal::Disputes => "disputes",
+            Signal::UnusedService => "unused_service",
+            Signal::BillingWithoutTouch => "billing_without_touch",
+        }
+    }
+
+    pub fn category(self) -> Category {
+        use Signal::*;
+        match self {
+            KpiShortfall | KpiDecline | NoOutcomeDefinition => Category::Outcome,
+            MeetingDrop | ClientCancellations | AttendanceDrop | ProposalGap | TouchpointGap => {
+                Category::Expectation
+            }
+            ReplyDelay | Unanswered | TeamLateness | TeamCancellations | OverduePromises => {
+                Category::Discomfort
+            }
+            FeeIncrease | PaymentDelay | Disputes | UnusedService | BillingWithoutTouch => {
+                Category::Cost
+            }
+        }
+    }
+}
+
+/// What a signal measured: the value scored against `start`/`full`, and the figures
+/// its reason quotes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measure {
+    pub value: f64,
+    pub figures: [f64; 4],
+}
+
+/// One signal's contribution to an account's score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub signal: Signal,
+    pub measure: Measure,
+    pub severity: f64,
+    pub points: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountScore {
+    pub acct: u32,
+    /// Indexed like [`Category::ALL`].
+    pub categories: [f64; 4],
+    pub risk: f64,
+    pub level: RiskLevel,
+    pub primary: Option<Category>,
+    /// Findings with points, most important first.
+    pub findings: Vec<Finding>,
+}
+
+impl AccountScore {
+    pub fn category(&self, c: Category) -> f64 {
+        self.categories[c as usize]
+    }
+}
+
+/// `0` at `start`, `1` at `full` and beyond.
+pub fn severity(value: f64, p: SignalParams) -> f64 {
+    ((value - p.start) / (p.full - p.start)).clamp(0.0, 1.0)
+}
+
+fn ratio(n: i64, d: i64) -> f64 {
+    n as f64 / d as f64
+}
+
+/// Measures one signal, or `None` where the account lacks the data to judge it (too
+/// young, too few events): missing history is never evidence of stress.
+pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> Option<Measure> {
+    let m = |value: f64, figures: [f64; 4]| Some(Measure { value, figures });
+    let seasoned = f.history_days >= w.min_history_days;
+    let min_recent = w.min_recent_events;
+    let min_base = w.min_baseline_events;
+    match s {
+        Signal::KpiShortfall => {
+            let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
+            m(1.0 - recent, [recent * 100.0, f64::from(w.outcomes_recent_days), 0.0, 0.0])
+        }
+        Signal::KpiDecline => {
+            let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
+            let base = f.kpi_base.filter(|_| f.kpi_base_n >= 2)?;
+            m(base - recent, [recent * 100.0, base * 100.0, 0.0, 0.0])
+        }
+        Signal::NoOutcomeDefinition => (f.outcome_agreed == Some(false)).then_some(Measure {
+            value: 1.0,
+            figures: [0.0; 4],
+        }),
+        Signal::MeetingDrop => {
+            if !seasoned || f.held_base < min_base {
+                return None;
+            }
+            let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
+            let expected = f.held_base as f64 * f64::from(r) / f64::from(b);
+            m(
+                1.0 - f.held_recent as f64 / expected,
+                [f.held_recent as f64, expected, f64::from(r), 0.0],
+            )
+        }
+        Signal::ClientCancellations => {
+            if f.client_cancelled_recent < min_recent {
+                return None;
+            }
+            m(
+                ratio(f.client_cancelled_recent, f.scheduled_recent),
+                [
+                    f.client_cancelled_recent as f64,
+                    f.scheduled_recent as f64,
+                    f64::from(w.meetings_recent_days),
+                    0.0,
+                ],
+            )
+        }
+        Signal::AttendanceDrop => {
+            if !seasoned || f.invited_recent < min_recent || f.invited_base < min_base {
+                return None;
+            }
+            let recent = ratio(f.attended_recent, f.invited_recent);
+            let base = ratio(f.attended_base, f.invited_base);
+            m(
+                base - recent,
+                [
+                    recent * 100.0,
+                    base * 100.0,
+                    f64::from(w.attendance_recent_days),
+                    0.0,
+                ],
+            )
+        }
+        Signal::ProposalGap => {
+            // Counted from the contract start when there never was a proposal, so a
+            // young account is not "overdue" for one.
+            let days = f
+                .last_proposal_day
+                .map_or(f.history_days, |p| snap.day - p)
+                .min(f.history_days);
+            m(f64::from(days), [f64::from(days), 0.0, 0.0, 0.0])
+        }
+        Signal::TouchpointGap => {
+            if !seasoned || f.touches_base < min_base {
+                return None;
+            }
+            let usual = (f64::from(w.touchpoint_baseline_days) / f.touches_base as f64).max(7.0);
+            let days = f
+                .last_touch_day
+                .map_or(f.history_days, |t| snap.day - t)
+                .min(f.history_days);
+            m(f64::from(days) / usual, [f64::from(days), usual, 0.0, 0.0])
+        }
+        Signal::ReplyDelay => {
+            let recent = f.reply_recent_h.filter(|_| f.reply_recent_n >= min_recent)?;
+            let own = f.reply_base_h.filter(|_| f.reply_base_n >= min_base);
+            // Worse than both the account's own past and the team's norm: a client
+            // the team always answered slowly is judged against the team.
+            let reference = match (own, snap.team_reply_h) {
+                (Some(o), Some(t)) => o.max(t),
+                (o, t) => o.or(t)?,
+            };
+            m(
+                recent / reference.max(1.0),
+                [
+                    recent,
+                    own.unwrap_or(f64::NAN),
+                    snap.team_reply_h.unwrap_or(f64::NAN),
+                    f64::from(w.replies_recent_days),
+                ],
+            )
+        }
+        Signal::Unanswered => m(
+            f.unanswered as f64,
+            [
+                f.unanswered as f64,
+                w.unanswered_after_hours as f64,
+                f64::from(w.unanswered_lookback_days),
+                0.0,
+            ],
+        ),
+        Signal::TeamLateness => {
+            if f.late_team_window < min_recent {
+                return None;
+            }
+            m(
+                ratio(f.late_team_window, f.held_team_window),
+                [
+                    f.late_team_window as f64,
+                    f.held_team_window as f64,
+                    f64::from(w.team_behaviour_days),
+                    w.late_minutes as f64,
+                ],
+            )
+        }
+        Signal::TeamCancellations => {
+            if f.team_cancelled_window < min_recent {
+                return None;
+            }
+            m(
+                ratio(f.team_cancelled_window, f.scheduled_team_window),
+                [
+                    f.team_cancelled_window as f64,
+                    f.scheduled_team_window as f64,
+                    f64::from(w.team_behaviour_days),
+                    0.0,
+                ],
+            )
+        }
+        Signal::OverduePromises => m(
+            (f.overdue_open + f.late_done_recent) as f64,
+            [
+                f.overdue_open as f64,
+                f.overdue_oldest_days.map_or(0.0, f64::from),
+                f.late_done_recent as f64,
+                f64::from(w.team_behaviour_days),
+            ],
+        ),
+        Signal::FeeIncrease => {
+            let (recent, base) = (f.fee_recent?, f.fee_base?);
+            m(recent / base - 1.0, [recent, base, 0.0, 0.0])
+        }
+        Signal::PaymentDelay => {
+            let recent = f.pay_late_recent.filter(|_| f.pay_late_recent_n >= 1)?;
+            let base = f
+                .pay_late_base
+                .filter(|_| f.pay_late_base_n >= min_base)
+                .unwrap_or(0.0);
+            m(
+                recent - base,
+                [recent, base, f64::from(w.invoices_recent_days), 0.0],
+            )
+        }
+        Signal::Disputes => m(
+            f.disputes as f64,
+            [f.disputes as f64, f64::from(w.disputes_days), 0.0, 0.0],
+        ),
+        Signal::UnusedService => {
+            if f.invited_recent < min_base {
+                return None;
+            }
+            m(
+                1.0 - ratio(f.attended_recent, f.invited_recent),
+                [
+                    f.attended_recent as f64,
+                    f.invited_recent as f64,
+                    f64::from(w.attendance_recent_days),
+                    0.0,
+                ],
+            )
+        }
+        Signal::BillingWithoutTouch => {
+            if !seasoned || f.invoiced_recent == 0 || f.touches_base < min_base {
+                return None;
+            }
+            let r = w.meetings_recent_days;
+            let expected =
+                f.touches_base as f64 * f64::from(r) / f64::from(w.touchpoint_baseline_days);
+            m(
+                1.0 - f.touches_recent as f64 / expected,
+                [f.touches_recent as f64, expected, f64::from(r), 0.0],
+            )
+        }
+    }
+}
+
+/// Scores one account. Monotone: a larger stress value never lowers any score.
+pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore {
+    let mut findings: Vec<Finding> = Signal::ALL
+        .into_iter()
+        .filter_map(|signal| {
+            let measure = measure(signal, f, snap, &cfg.windows)?;
+            let params = cfg.signals.get(signal);
+            let severity = severity(measure.value, params);
+            let points = params.weight * severity;
+            (points > 0.0).then_some(Finding {
+                signal,
+                measure,
+                severity,
+                points,
+            })
+        })
+        .collect();
+    findings.sort_by(|a, b| b.points.total_cmp(&a.points).then(a.signal.cmp(&b.signal)));
+
+    let mut categories = [0.0; 4];
+    for finding in &findings {
+        categories[finding.signal.category() as usize] += finding.points;
+    }
+    for c in &mut categories {
+        *c = c.min(100.0);
+    }
+    let (risk, primary) = combine(categories, cfg.flags.secondary_weight);
+    let level = if risk >= cfg.flags.high {
+        RiskLevel::High
+    } else if risk >= cfg.flags.medium {
+        RiskLevel::Medium
+    } else {
+        RiskLevel::Low
+    };
+    AccountScore {
+        acct: f.acct,
+        categories,
+        risk,
+        level,
+        primary,
+        findings,
+    }
+}
+
+/// `risk = min(100, worst + secondary_weight × (sum of the others))`: the worst
+/// category drives the risk, and stress piling up elsewhere adds to it. Ties for the
+/// primary category go to the first in [`Category::ALL`] order.
+pub fn combine(categories: [f64; 4], secondary_weight: f64) -> (f64, Option<Category>) {
+    let mut primary = None;
+    let mut worst = 0.0;
+    for c in Category::ALL {
+        if categories[c as usize] > worst {
+            worst = categories[c as usize];
+            primary = Some(c);
+        }
+    }
+    let others: f64 = categories.iter().sum::<f64>() - worst;
+    ((worst + secondary_weight * others).min(100.0), primary)
+}
+
+fn num(x: f64) -> String {
+    if x.is_nan() {
+        return "?".to_owned();
+    }
+    let r = (x * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+fn yen(x: f64) -> String {
+    let whole = x.round() as i64;
+    let digits = whole.abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if whole < 0 { format!("-{out}") } else { out }
+}
+
+/// The reason text for a finding, in the configured language, from the finding's own
+/// figures.
+pub fn describe(finding: &Finding, lang: Language) -> String {
+    let [a, b, c, d] = finding.measure.figures;
+    let (a_, b_, c_, d_) = (num(a), num(b), num(c), num(d));
+    match (finding.signal, lang) {
+        (Signal::KpiShortfall, Language::En) => {
+            format!("KPI attainment {a_}% of target over the last {b_} days")
+        }
+        (Signal::KpiShortfall, Language::Ja) => format!("直近{b_}日のKPI達成率 {a_}%（目標比）"),
+        (Signal::KpiDecline, Language::En) => format!("KPI attainment fell to {a_}%, was {b_}%"),
+        (Signal::KpiDecline, Language::Ja) => format!("KPI達成率が{b_}%から{a_}%に低下"),
+        (Signal::NoOutcomeDefinition, Language::En) => {
+            "no outcome definition agreed with the client".to_owned()
+        }
+        (Signal::NoOutcomeDefinition, Language::Ja) => "成果の定義がクライアントと未合意".to_owned(),
+        (Signal::MeetingDrop, Language::En) => {
+            format!("{a_} meetings held in the last {c_} days, was {b_} per {c_} days")
+        }
+        (Signal::MeetingDrop, Language::Ja) => {
+            format!("直近{c_}日の実施会議 {a_}回（以前は{c_}日あたり{b_}回）")
+        }
+        (Signal::ClientCancellations, Language::En) => {
+            format!("{a_} of the last {b_} meetings cancelled or missed by the client ({c_} days)")
+        }
+        (Signal::ClientCancellations, Language::Ja) => {
+            format!("直近{c_}日の会議{b_}回のうち{a_}回がクライアント都合でキャンセル・欠席")
+        }
+        (Signal::AttendanceDrop, Language::En) => {
+            format!("study-session attendance {a_}% in the last {c_} days, was {b_}%")
+        }
+        (Signal::AttendanceDrop, Language::Ja) => {
+            format!("勉強会出席率 直近{c_}日 {a_}%（以前 {b_}%）")
+        }
+        (Signal::ProposalGap, Language::En) => format!("no new proposal in {a_} days"),
+        (Signal::ProposalGap, Language::Ja) => format!("{a_}日間 新しい提案なし"),
+        (Signal::TouchpointGap, Language::En) => {
+            format!("no touchpoint for {a_} days (usual gap {b_} days)")
+        }
+        (Signal::TouchpointGap, Language::Ja) => {
+            format!("{a_}日間 接点なし（通常の間隔 {b_}日）")
+        }
+        (Signal::ReplyDelay, Language::En) => format!(
+            "median reply {a_} h over the last {d_} days, was {b_} h (team norm {c_} h)"
+        ),
+        (Signal::ReplyDelay, Language::Ja) => format!(
+            "直近{d_}日の返信時間中央値 {a_}時間（以前 {b_}時間、チーム標準 {c_}時間）"
+        ),
+        (Signal::Unanswered, Language::En) => {
+            format!("{a_} client messages unanswered for over {b_} h (last {c_} days)")
+        }
+        (Signal::Unanswered, Language::Ja) => {
+            format!("{b_}時間以上未返信のメッセージ {a_}件（直近{c_}日）")
+        }
+        (Signal::TeamLateness, Language::En) => format!(
+            "team late by {d_}+ min to {a_} of {b_} meetings in the last {c_} days"
+        ),
+        (Signal::TeamLateness, Language::Ja) => {
+            format!("直近{c_}日の会議{b_}回中{a_}回でチームが{d_}分以上遅刻")
+        }
+        (Signal::TeamCancellations, Language::En) => format!(
+            "{a_} of {b_} meetings cancelled, missed or rescheduled by the team in the last {c_} days"
+        ),
+        (Signal::TeamCancellations, Language::Ja) => {
+            format!("直近{c_}日の会議{b_}回中{a_}回がチーム都合でキャンセル・変更")
+        }
+        (Signal::OverduePromises, Language::En) => format!(
+            "{a_} promises overdue (oldest {b_} days past due), {c_} kept late in the last {d_} days"
+        ),
+        (Signal::OverduePromises, Language::Ja) => format!(
+            "約束の期限超過 {a_}件（最長 {b_}日超過）、直近{d_}日の遅延完了 {c_}件"
+        ),
+        (Signal::FeeIncrease, Language::En) => format!(
+            "fee up {}% (now {}, was {})",
+            num((a / b - 1.0) * 100.0),
+            yen(a),
+            yen(b)
+        ),
+        (Signal::FeeIncrease, Language::Ja) => format!(
+            "料金 {}%増（現在 {}円、以前 {}円）",
+            num((a / b - 1.0) * 100.0),
+            yen(a),
+            yen(b)
+        ),
+        (Signal::PaymentDelay, Language::En) => format!(
+            "invoices paid {a_} days late on average over the last {c_} days, was {b_}"
+        ),
+        (Signal::PaymentDelay, Language::Ja) => {
+            format!("直近{c_}日の請求書の平均支払遅延 {a_}日（以前 {b_}日）")
+        }
+        (Signal::Disputes, Language::En) => {
+            format!("{a_} disputed invoices in the last {b_} days")
+        }
+        (Signal::Disputes, Language::Ja) => format!("直近{b_}日に請求への異議 {a_}件"),
+        (Signal::UnusedService, Language::En) => format!(
+            "attended {a_} of {b_} paid study sessions in the last {c_} days"
+        ),
+        (Signal::UnusedService, Language::Ja) => {
+            format!("有料勉強会 直近{c_}日で{b_}回中{a_}回のみ出席")
+        }
+        (Signal::BillingWithoutTouch, Language::En) => format!(
+            "billed while touchpoints dried up: {a_} in the last {c_} days, was {b_}"
+        ),
+        (Signal::BillingWithoutTouch, Language::Ja) => {
+            format!("請求は継続、接点は減少: 直近{c_}日 {a_}回（以前 {b_}回）")
+        }
+    }
+}
+
+/// The `reasons` cell: the top findings, most important first, joined by ` / `.
+pub fn reasons(score: &AccountScore, lang: Language, max: usize) -> String {
+    score
+        .findings
+        .iter()
+        .take(max)
+        .map(|f| describe(f, lang))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_is_monotone_and_bounded() {
+        let base = [10.0, 50.0, 20.0, 0.0];
+        let (r0, p0) = combine(base, 0.25);
+        assert_eq!(p0, Some(Category::Expectation));
+        assert!((r0 - 57.5).abs() < 1e-9);
+        for i in 0..4 {
+            let mut more = base;
+            more[i] += 30.0;
+            assert!(combine(more, 0.25).0 >= r0);
+        }
+        assert_eq!(combine([100.0; 4], 1.0).0, 100.0);
+        assert_eq!(combine([0.0; 4], 0.25), (0.0, None));
+    }
+
+    #[test]
+    fn severity_ramps_between_start_and_full() {
+        let p = SignalParams {
+            weight: 40.0,
+            start: 2.0,
+            full: 6.0,
+        };
+        assert_eq!(severity(1.0, p), 0.0);
+        assert_eq!(severity(4.0, p), 0.5);
+        assert_eq!(severity(60.0, p), 1.0);
+    }
+
+    #[test]
+    fn numbers_read_naturally() {
+        assert_eq!(num(52.0), "52");
+        assert_eq!(num(4.96), "5");
+        assert_eq!(num(4.25), "4.3");
+        assert_eq!(yen(1_234_567.0), "1,234,567");
+        assert_eq!(yen(-50_000.0), "-50,000");
+    }
+}

@@ -1,0 +1,770 @@
+//! Contract validation: turns decoded CSV records into typed polars frames and routes
+//! every row that breaks the contract to quarantine with a stable reason code.
+//!
+//! Invariant: for every table, `rows_read == rows_accepted + rows_quarantined`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use polars::prelude::*;
+
+use crate::config::TableConfig;
+use crate::error::Error;
+use crate::ingest::{Source, csv_reader};
+
+/// Column names of the frames that validation hands to feature extraction.
+pub mod col {
+    /// Index of the account in the accounts frame (`u32`), on every child table.
+    pub const ACCT: &str = "acct";
+    /// Suffix of the local calendar day (`i32`, days since 1970-01-01) derived from a
+    /// datetime column.
+    pub const DAY_SUFFIX: &str = "_day";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Text,
+    Date,
+    DateTime,
+    Bool,
+    Decimal,
+    /// Decimal that must be `>= 0`.
+    NonNegative,
+    /// Decimal that must be `> 0`.
+    Positive,
+    /// Whole number that must be `>= 0`.
+    Count,
+    MeetingStatus,
+}
+
+pub struct ColSpec {
+    pub name: &'static str,
+    pub ty: ColType,
+    pub required: bool,
+}
+
+pub struct TableSpec {
+    pub cols: &'static [ColSpec],
+    /// Column whose repeats are quarantined (the first occurrence is kept).
+    pub unique: Option<&'static str>,
+    /// Two columns where the second must not be earlier than the first.
+    pub ordered: Option<(&'static str, &'static str, ReasonCode)>,
+}
+
+impl TableSpec {
+    pub fn has_column(&self, name: &str) -> bool {
+        self.cols.iter().any(|c| c.name == name)
+    }
+}
+
+const fn c(name: &'static str, ty: ColType, required: bool) -> ColSpec {
+    ColSpec { name, ty, required }
+}
+
+use ColType::*;
+
+pub const MEETING_STATUSES: [&str; 6] = [
+    "held",
+    "rescheduled",
+    "cancelled_by_client",
+    "cancelled_by_team",
+    "no_show_client",
+    "no_show_team",
+];
+
+/// The contract's tables (contract.md), column by column.
+pub fn spec(table: &str) -> &'static TableSpec {
+    static ACCOUNTS: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("account_name", Text, true),
+            c("manager", Text, false),
+            c("plan", Text, false),
+            c("monthly_fee", NonNegative, true),
+            c("contract_start", Date, true),
+            c("renewal_date", Date, false),
+            c("outcome_agreed", Bool, false),
+        ],
+        unique: Some("account_id"),
+        ordered: None,
+    };
+    static MEETINGS: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("scheduled_at", DateTime, true),
+            c("status", MeetingStatus, true),
+            c("late_minutes", Count, false),
+            c("purpose", Text, false),
+        ],
+        unique: None,
+        ordered: None,
+    };
+    static MESSAGES: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("received_at", DateTime, true),
+            c("first_response_at", DateTime, false),
+            c("channel", Text, false),
+        ],
+        unique: None,
+        ordered: Some((
+            "received_at",
+            "first_response_at",
+            ReasonCode::ResponseBeforeReceived,
+        )),
+    };
+    static ACTION_ITEMS: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("promised_on", Date, true),
+            c("due_on", Date, true),
+            c("done_on", Date, false),
+        ],
+        unique: None,
+        ordered: Some(("promised_on", "due_on", ReasonCode::DueBeforePromised)),
+    };
+    static STUDY_SESSIONS: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("session_date", Date, true),
+            c("session_id", Text, false),
+            c("attended", Bool, true),
+        ],
+        unique: None,
+        ordered: None,
+    };
+    static INVOICES: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("invoice_id", Text, true),
+            c("issued_on", Date, true),
+            c("due_on", Date, false),
+            c("amount", Decimal, true),
+            c("paid_on", Date, false),
+            c("disputed", Bool, false),
+        ],
+        unique: Some("invoice_id"),
+        ordered: None,
+    };
+    static OUTCOMES: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("period_end", Date, true),
+            c("metric", Text, true),
+            c("target", Positive, true),
+            c("actual", Decimal, true),
+            c("higher_is_better", Bool, false),
+        ],
+        unique: None,
+        ordered: None,
+    };
+    static CHURN_EVENTS: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("churned_on", Date, true),
+            c("stated_reason", Text, false),
+        ],
+        unique: None,
+        ordered: None,
+    };
+    match table {
+        "accounts" => &ACCOUNTS,
+        "meetings" => &MEETINGS,
+        "messages" => &MESSAGES,
+        "action_items" => &ACTION_ITEMS,
+        "study_sessions" => &STUDY_SESSIONS,
+        "invoices" => &INVOICES,
+        "outcomes" => &OUTCOMES,
+        "churn_events" => &CHURN_EVENTS,
+        other => unreachable!("no table spec for `{other}`: config validation admits only contract tables"),
+    }
+}
+
+/// Why a row was quarantined. The snake_case codes are stable: documented in the
+/// README and read by people's filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReasonCode {
+    WrongFieldCount,
+    MissingValue,
+    BadDate,
+    BadDatetime,
+    BadBool,
+    BadNumber,
+    BadInteger,
+    BadStatus,
+    OutOfRange,
+    UnknownAccountId,
+    DuplicateKey,
+    ResponseBeforeReceived,
+    DueBeforePromised,
+}
+
+impl ReasonCode {
+    pub const ALL: [ReasonCode; 13] = [
+        ReasonCode::WrongFieldCount,
+        ReasonCode::MissingValue,
+        ReasonCode::BadDate,
+        ReasonCode::BadDatetime,
+        ReasonCode::BadBool,
+        ReasonCode::BadNumber,
+        ReasonCode::BadInteger,
+        ReasonCode::BadStatus,
+        ReasonCode::OutOfRange,
+        ReasonCode::UnknownAccountId,
+        ReasonCode::DuplicateKey,
+        ReasonCode::ResponseBeforeReceived,
+        ReasonCode::DueBeforePromised,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::WrongFieldCount => "wrong_field_count",
+            ReasonCode::MissingValue => "missing_value",
+            ReasonCode::BadDate => "bad_date",
+            ReasonCode::BadDatetime => "bad_datetime",
+            ReasonCode::BadBool => "bad_bool",
+            ReasonCode::BadNumber => "bad_number",
+            ReasonCode::BadInteger => "bad_integer",
+            ReasonCode::BadStatus => "bad_status",
+            ReasonCode::OutOfRange => "out_of_range",
+            ReasonCode::UnknownAccountId => "unknown_account_id",
+            ReasonCode::DuplicateKey => "duplicate_key",
+            ReasonCode::ResponseBeforeReceived => "response_before_received",
+            ReasonCode::DueBeforePromised => "due_before_promised",
+        }
+    }
+}
+
+/// A rejected row, kept as it was read.
+#[derive(Debug, Clone)]
+pub struct QuarantinedRow {
+    /// Line of the source file on which the record starts (header = line 1).
+    pub line: u64,
+    pub reason: ReasonCode,
+    pub field: String,
+    pub message: String,
+    pub raw: Vec<String>,
+}
+
+/// A validated table.
+pub struct Table {
+    pub name: &'static str,
+    /// `None` for an optional export that was absent.
+    pub path: Option<PathBuf>,
+    pub encoding: &'static str,
+    /// The source header as it was in the file (before renames).
+    pub source_header: Vec<String>,
+    pub frame: DataFrame,
+    pub quarantine: Vec<QuarantinedRow>,
+    pub rows_read: u64,
+}
+
+impl Table {
+    pub fn rows_accepted(&self) -> u64 {
+        self.frame.height() as u64
+    }
+}
+
+/// Days since 1970-01-01: the integer form of every date in the frames.
+pub fn day_number(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch")).num_days() as i32
+}
+
+pub fn date_of_day(day: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch") + chrono::Duration::days(i64::from(day))
+}
+
+/// Parsing settings shared by every column of a table.
+pub struct Parser<'a> {
+    pub tz: Tz,
+    pub date_formats: &'a [String],
+    pub datetime_formats: &'a [String],
+}
+
+impl Parser<'_> {
+    pub fn date(&self, s: &str) -> Option<NaiveDate> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().or_else(|| {
+            self.date_formats
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+        })
+    }
+
+    /// ISO 8601 with `T` or a space, seconds optional, offset optional (`Z`, `+09:00`).
+    /// Without an offset the value is local time in the configured zone.
+    /// Returns epoch seconds and the local calendar day.
+    pub fn datetime(&self, s: &str) -> Option<(i64, i32)> {
+        const WITH_OFFSET: [&str; 4] = [
+            "%Y-%m-%dT%H:%M:%S%.f%:z",
+            "%Y-%m-%d %H:%M:%S%.f%:z",
+            "%Y-%m-%dT%H:%M%:z",
+            "%Y-%m-%d %H:%M%:z",
+        ];
+        const NAIVE: [&str; 4] = [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ];
+        let zulu;
+        let s = match s.strip_suffix(['Z', 'z']) {
+            Some(rest) => {
+                zulu = format!("{rest}+00:00");
+                zulu.as_str()
+            }
+            None => s,
+        };
+        if let Some(dt) = WITH_OFFSET
+            .iter()
+            .find_map(|f| DateTime::parse_from_str(s, f).ok())
+        {
+            let local = dt.with_timezone(&self.tz);
+            return Some((dt.timestamp(), day_number(local.date_naive())));
+        }
+        let naive = NAIVE
+            .iter()
+            .map(|f| f.to_string())
+            .chain(self.datetime_formats.iter().cloned())
+            .find_map(|f| NaiveDateTime::parse_from_str(s, &f).ok())?;
+        // A local time skipped by a DST change does not exist; `earliest` picks the
+        // first of two ambiguous ones.
+        let local = self.tz.from_local_datetime(&naive).earliest()?;
+        Some((local.timestamp(), day_number(naive.date())))
+    }
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_decimal(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Typed values of one column while rows are being accepted.
+enum Values {
+    Text(Vec<Option<String>>),
+    Day(Vec<Option<i32>>),
+    Moment(Vec<Option<i64>>, Vec<Option<i32>>),
+    Bool(Vec<Option<bool>>),
+    Num(Vec<Option<f64>>),
+    Int(Vec<Option<i64>>),
+}
+
+/// One parsed cell, before the row is known to be good.
+#[derive(Clone)]
+enum Cell {
+    Text(Option<String>),
+    Day(Option<i32>),
+    Moment(Option<(i64, i32)>),
+    Bool(Option<bool>),
+    Num(Option<f64>),
+    Int(Option<i64>),
+}
+
+impl Cell {
+    /// A comparable instant for the `ordered` check.
+    fn instant(&self) -> Option<i64> {
+        match self {
+            Cell::Day(d) => d.map(i64::from),
+            Cell::Moment(m) => m.map(|(ts, _)| ts),
+            _ => None,
+        }
+    }
+}
+
+impl Values {
+    fn new(ty: ColType) -> Values {
+        match ty {
+            Text | MeetingStatus => Values::Text(Vec::new()),
+            Date => Values::Day(Vec::new()),
+            DateTime => Values::Moment(Vec::new(), Vec::new()),
+            Bool => Values::Bool(Vec::new()),
+            Decimal | NonNegative | Positive => Values::Num(Vec::new()),
+            Count => Values::Int(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, cell: Cell) {
+        match (self, cell) {
+            (Values::Text(v), Cell::Text(x)) => v.push(x),
+            (Values::Day(v), Cell::Day(x)) => v.push(x),
+            (Values::Moment(ts, day), Cell::Moment(x)) => {
+                ts.push(x.map(|m| m.0));
+                day.push(x.map(|m| m.1));
+            }
+            (Values::Bool(v), Cell::Bool(x)) => v.push(x),
+            (Values::Num(v), Cell::Num(x)) => v.push(x),
+            (Values::Int(v), Cell::Int(x)) => v.push(x),
+            _ => unreachable!("cell type follows the column spec"),
+        }
+    }
+
+    fn into_columns(self, name: &str) -> Vec<Column> {
+        match self {
+            Values::Text(v) => vec![Column::new(name.into(), v)],
+            Values::Day(v) => vec![Column::new(name.into(), v)],
+            Values::Moment(ts, day) => vec![
+                Column::new(name.into(), ts),
+                Column::new(format!("{name}{}", col::DAY_SUFFIX).into(), day),
+            ],
+            Values::Bool(v) => vec![Column::new(name.into(), v)],
+            Values::Num(v) => vec![Column::new(name.into(), v)],
+            Values::Int(v) => vec![Column::new(name.into(), v)],
+        }
+    }
+}
+
+type CellError = (ReasonCode, String);
+
+fn parse_cell(spec: &ColSpec, raw: &str, parser: &Parser) -> Result<Cell, CellError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        if spec.required {
+            return Err((ReasonCode::MissingValue, "required value is empty".to_owned()));
+        }
+        return Ok(match spec.ty {
+            Text | MeetingStatus => Cell::Text(None),
+            Date => Cell::Day(None),
+            DateTime => Cell::Moment(None),
+            Bool => Cell::Bool(None),
+            Decimal | NonNegative | Positive => Cell::Num(None),
+            Count => Cell::Int(None),
+        });
+    }
+    let bad = |code: ReasonCode, expected: &str| (code, format!("`{s}` is not {expected}"));
+    Ok(match spec.ty {
+        // Free text keeps its inner spacing; only the outer whitespace of ids goes.
+        Text => Cell::Text(Some(if spec.name.ends_with("_id") {
+            s.to_owned()
+        } else {
+            raw.to_owned()
+        })),
+        MeetingStatus => {
+            if !MEETING_STATUSES.contains(&s) {
+                return Err(bad(
+                    ReasonCode::BadStatus,
+                    &format!("one of {}", MEETING_STATUSES.join(", ")),
+                ));
+            }
+            Cell::Text(Some(s.to_owned()))
+        }
+        Date => Cell::Day(Some(day_number(
+            parser
+                .date(s)
+                .ok_or_else(|| bad(ReasonCode::BadDate, "a date"))?,
+        ))),
+        DateTime => Cell::Moment(Some(
+            parser
+                .datetime(s)
+                .ok_or_else(|| bad(ReasonCode::BadDatetime, "a datetime"))?,
+        )),
+        Bool => Cell::Bool(Some(
+            parse_bool(s).ok_or_else(|| bad(ReasonCode::BadBool, "true/false, 1/0 or yes/no"))?,
+        )),
+        Decimal | NonNegative | Positive => {
+            let v = parse_decimal(s).ok_or_else(|| bad(ReasonCode::BadNumber, "a number"))?;
+            if spec.ty == NonNegative && v < 0.0 {
+                return Err((ReasonCode::OutOfRange, format!("{v} is negative")));
+            }
+            if spec.ty == Positive && v <= 0.0 {
+                return Err((ReasonCode::OutOfRange, format!("{v} is not above 0")));
+            }
+            Cell::Num(Some(v))
+        }
+        Count => {
+            let v: i64 = s
+                .parse()
+                .map_err(|_| bad(ReasonCode::BadInteger, "a whole number"))?;
+            if v < 0 {
+                return Err((ReasonCode::OutOfRange, format!("{v} is negative")));
+            }
+            Cell::Int(Some(v))
+        }
+    })
+}
+
+/// Account ids of the accepted accounts, in frame order: `acct` is the index here.
+pub type AccountIndex = HashMap<String, u32>;
+
+/// Validates one export. `accounts` is `None` only while validating accounts itself.
+pub fn validate(
+    source: &Source,
+    table: &TableConfig,
+    tz: Tz,
+    accounts: Option<&AccountIndex>,
+) -> Result<Table, Error> {
+    let spec = spec(source.table);
+    let parser = Parser {
+        tz,
+        date_formats: &table.date_formats,
+        datetime_formats: &table.datetime_formats,
+    };
+    let bad_file = |message: String| Error::BadFile {
+        table: source.table.to_owned(),
+        path: source.path.clone(),
+        message,
+    };
+    let mut reader = csv_reader(&source.text);
+    let mut records = reader.records();
+    let source_header: Vec<String> = match records.next() {
+        Some(Ok(h)) => h.iter().map(|f| f.trim().to_owned()).collect(),
+        Some(Err(e)) => return Err(bad_file(format!("unreadable header: {e}"))),
+        None => Vec::new(),
+    };
+    if source_header.is_empty() && source.table == "accounts" {
+        return Err(Error::EmptyAccounts {
+            path: source.path.clone(),
+        });
+    }
+    // Where each contract column sits in the source row.
+    let mut positions: Vec<Option<usize>> = vec![None; spec.cols.len()];
+    for (i, h) in source_header.iter().enumerate() {
+        let name = table.rename.get(h).map(String::as_str).unwrap_or(h);
+        if let Some(k) = spec.cols.iter().position(|c| c.name == name) {
+            if positions[k].is_some() {
+                return Err(bad_file(format!(
+                    "two header cells map to column `{name}` (the second is `{h}`, column {})",
+                    i + 1
+                )));
+            }
+            positions[k] = Some(i);
+        }
+    }
+    for (k, c) in spec.cols.iter().enumerate() {
+        if c.required && positions[k].is_none() && !source_header.is_empty() {
+            return Err(Error::MissingColumn {
+                table: source.table.to_owned(),
+                path: source.path.clone(),
+                column: c.name.to_owned(),
+                found: source_header.join(", "),
+            });
+        }
+    }
+
+    let mut values: Vec<Values> = spec.cols.iter().map(|c| Values::new(c.ty)).collect();
+    let mut acct: Vec<u32> = Vec::new();
+    let mut quarantine = Vec::new();
+    let mut seen_keys: HashSet<String> = HashSet::new();
+    let unique_col = spec
+        .unique
+        .and_then(|u| spec.cols.iter().position(|c| c.name == u));
+    let ordered = spec.ordered.map(|(a, b, code)| {
+        let pos = |n| spec.cols.iter().position(|c| c.name == n).expect("spec column");
+        (pos(a), pos(b), code)
+    });
+    let mut rows_read = 0u64;
+    let mut cells: Vec<Cell> = Vec::with_capacity(spec.cols.len());
+
+    for record in records {
+        let record = record.map_err(|e| bad_file(format!("unreadable CSV: {e}")))?;
+        rows_read += 1;
+        let line = record.position().map_or(0, |p| p.line());
+        let raw = || record.iter().map(str::to_owned).collect::<Vec<_>>();
+        let mut reject = |reason: ReasonCode, field: &str, message: String| {
+            quarantine.push(QuarantinedRow {
+                line,
+                reason,
+                field: field.to_owned(),
+                message,
+                raw: raw(),
+            });
+        };
+        if record.len() != source_header.len() {
+            reject(
+                ReasonCode::WrongFieldCount,
+                "",
+                format!(
+                    "{} fields, the header has {}",
+                    record.len(),
+                    source_header.len()
+                ),
+            );
+            continue;
+        }
+        cells.clear();
+        let mut failed = false;
+        for (k, c) in spec.cols.iter().enumerate() {
+            let text = positions[k].and_then(|i| record.get(i)).unwrap_or("");
+            match parse_cell(c, text, &parser) {
+                Ok(cell) => cells.push(cell),
+                Err((reason, message)) => {
+                    reject(reason, c.name, format!("{}: {message}", c.name));
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if failed {
+            continue;
+        }
+        if let Some((a, b, code)) = ordered
+            && let (Some(x), Some(y)) = (cells[a].instant(), cells[b].instant())
+            && y < x
+        {
+            let (na, nb) = (spec.cols[a].name, spec.cols[b].name);
+            reject(code, nb, format!("{nb} is earlier than {na}"));
+            continue;
+        }
+        let Cell::Text(Some(account_id)) = &cells[0] else {
+            unreachable!("account_id is the required first column of every table")
+        };
+        let account = match accounts {
+            // The accounts table indexes itself: its n-th accepted row is account n.
+            None => acct.len() as u32,
+            Some(index) => match index.get(account_id) {
+                Some(&i) => i,
+                None => {
+                    reject(
+                        ReasonCode::UnknownAccountId,
+                        "account_id",
+                        format!("account_id `{account_id}` is not in accounts"),
+                    );
+                    continue;
+                }
+            },
+        };
+        if let Some(u) = unique_col {
+            let Cell::Text(Some(key)) = &cells[u] else {
+                unreachable!("unique keys are required text columns")
+            };
+            if !seen_keys.insert(key.clone()) {
+                let name = spec.cols[u].name;
+                reject(
+                    ReasonCode::DuplicateKey,
+                    name,
+                    format!("{name} `{key}` repeats an earlier row (the first is kept)"),
+                );
+                continue;
+            }
+        }
+        acct.push(account);
+        for (v, cell) in values.iter_mut().zip(cells.drain(..)) {
+            v.push(cell);
+        }
+    }
+
+    let mut columns = vec![Column::new(col::ACCT.into(), acct)];
+    for (c, v) in spec.cols.iter().zip(values) {
+        columns.extend(v.into_columns(c.name));
+    }
+    let frame = DataFrame::new_infer_height(columns).map_err(Error::polars("validate"))?;
+    if source.table == "accounts" && frame.height() == 0 {
+        return Err(Error::EmptyAccounts {
+            path: source.path.clone(),
+        });
+    }
+    Ok(Table {
+        name: source.table,
+        path: Some(source.path.clone()),
+        encoding: source.encoding,
+        source_header,
+        frame,
+        quarantine,
+        rows_read,
+    })
+}
+
+/// The frame an absent optional export stands for: the right columns, no rows.
+pub fn empty_table(name: &'static str) -> Result<Table, Error> {
+    let spec = spec(name);
+    let mut columns = vec![Column::new(col::ACCT.into(), Vec::<u32>::new())];
+    for c in spec.cols {
+        columns.extend(Values::new(c.ty).into_columns(c.name));
+    }
+    Ok(Table {
+        name,
+        path: None,
+        encoding: "",
+        source_header: spec.cols.iter().map(|c| c.name.to_owned()).collect(),
+        frame: DataFrame::new_infer_height(columns).map_err(Error::polars("validate"))?,
+        quarantine: Vec::new(),
+        rows_read: 0,
+    })
+}
+
+/// Maps account ids to their row in the accounts frame.
+pub fn account_index(accounts: &Table) -> Result<AccountIndex, Error> {
+    let ids = accounts
+        .frame
+        .column("account_id")
+        .and_then(|c| c.str().cloned())
+        .map_err(Error::polars("validate"))?;
+    Ok(ids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| id.map(|id| (id.to_owned(), i as u32)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parser() -> Parser<'static> {
+        Parser {
+            tz: chrono_tz::Asia::Tokyo,
+            date_formats: &[],
+            datetime_formats: &[],
+        }
+    }
+
+    #[test]
+    fn naive_datetime_is_local_time() {
+        let p = parser();
+        let (ts, day) = p.datetime("2026-01-02 08:30").unwrap();
+        // 08:30 in Tokyo is 23:30 UTC the day before; the local day stays Jan 2.
+        assert_eq!(ts, 1_767_310_200);
+        assert_eq!(date_of_day(day), NaiveDate::from_ymd_opt(2026, 1, 2).unwrap());
+    }
+
+    #[test]
+    fn offsets_and_zulu_are_honoured() {
+        let p = parser();
+        let a = p.datetime("2026-01-01T23:30:00Z").unwrap();
+        let b = p.datetime("2026-01-02T08:30:00+09:00").unwrap();
+        let c = p.datetime("2026-01-02T08:30").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b, c);
+    }
+
+    #[test]
+    fn extra_date_formats_apply() {
+        let formats = vec!["%Y/%m/%d".to_owned(), "%m/%d/%Y".to_owned()];
+        let p = Parser {
+            tz: chrono_tz::Asia::Tokyo,
+            date_formats: &formats,
+            datetime_formats: &[],
+        };
+        assert_eq!(p.date("2026/03/04"), NaiveDate::from_ymd_opt(2026, 3, 4));
+        assert_eq!(p.date("1/26/2013"), NaiveDate::from_ymd_opt(2013, 1, 26));
+        assert_eq!(p.date("26.1.2013"), None);
+    }
+
+    #[test]
+    fn cells_break_constraints_with_codes() {
+        let p = parser();
+        let late = ColSpec {
+            name: "late_minutes",
+            ty: Count,
+            required: false,
+        };
+        assert_eq!(parse_cell(&late, "-5", &p).err().unwrap().0, ReasonCode::OutOfRange);
+        assert_eq!(parse_cell(&late, "x", &p).err().unwrap().0, ReasonCode::BadInteger);
+        assert!(matches!(parse_cell(&late, " ", &p), Ok(Cell::Int(None))));
+        let target = ColSpec {
+            name: "target",
+            ty: Positive,
+            required: true,
+        };
+        assert_eq!(parse_cell(&target, "0", &p).err().unwrap().0, ReasonCode::OutOfRange);
+        assert_eq!(parse_cell(&target, "", &p).err().unwrap().0, ReasonCode::MissingValue);
+        assert_eq!(parse_cell(&target, "NaN", &p).err().unwrap().0, ReasonCode::BadNumber);
+    }
+}

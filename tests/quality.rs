@@ -1,0 +1,100 @@
+//! Detection quality on generated data with planted ground truth, over several seeds,
+//! with the shipped thresholds: recall and primary-category accuracy per category, and
+//! false positives over healthy, noisy-healthy, quiet and new accounts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::util::*;
+
+const SEEDS: [u64; 5] = [101, 202, 303, 404, 505];
+const CATEGORIES: [&str; 4] = ["outcome", "expectation", "discomfort", "cost"];
+
+#[derive(Default)]
+struct Tally {
+    stressed: BTreeMap<&'static str, (usize, usize, usize)>, // total, flagged, right primary
+    calm: usize,
+    calm_flagged: usize,
+    calm_flagged_ids: Vec<String>,
+}
+
+fn tally(seed: u64, t: &mut Tally) {
+    let ws = Workspace::sample(seed, 400);
+    let out = ws.run(END, &["--quiet"]);
+    assert!(out.status.success(), "seed {seed}: {}", stderr(&out));
+    let scores: HashMap<String, HashMap<String, String>> = read_csv(&ws.read("out/scores.csv"))
+        .into_iter()
+        .map(|r| (r["account_id"].clone(), r))
+        .collect();
+    for truth in ws.truth() {
+        let Some(score) = scores.get(&truth["account_id"]) else {
+            continue; // churned before the as-of date: not scored
+        };
+        let flagged = score["flagged"] == "true";
+        match truth["scenario"].as_str() {
+            "stressed" => {
+                let cat = CATEGORIES
+                    .iter()
+                    .find(|c| **c == truth["category"])
+                    .expect("stressed accounts have a category");
+                let e = t.stressed.entry(cat).or_default();
+                e.0 += 1;
+                if flagged {
+                    e.1 += 1;
+                    if score["primary_category"] == *cat {
+                        e.2 += 1;
+                    }
+                }
+            }
+            "healthy" | "healthy_blip" | "quiet" | "new" => {
+                t.calm += 1;
+                if flagged {
+                    t.calm_flagged += 1;
+                    t.calm_flagged_ids.push(format!(
+                        "seed {seed} {} ({}): {} {}",
+                        truth["account_id"], truth["scenario"], score["primary_category"], score["reasons"]
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn planted_stress_is_found_and_calm_accounts_are_not_flagged() {
+    let mut t = Tally::default();
+    for seed in SEEDS {
+        tally(seed, &mut t);
+    }
+    println!("detection quality over seeds {SEEDS:?} (400 accounts each, shipped config):");
+    let mut failures = Vec::new();
+    for cat in CATEGORIES {
+        let (total, flagged, right) = t.stressed.get(cat).copied().unwrap_or_default();
+        let recall = flagged as f64 / total.max(1) as f64;
+        let accuracy = right as f64 / flagged.max(1) as f64;
+        println!(
+            "  {cat:<12} stressed {total:>3}  recall {recall:.3}  primary accuracy {accuracy:.3}"
+        );
+        if total < 20 {
+            failures.push(format!("{cat}: only {total} planted accounts"));
+        }
+        if recall < 0.90 {
+            failures.push(format!("{cat}: recall {recall:.3} < 0.90"));
+        }
+        if accuracy < 0.80 {
+            failures.push(format!("{cat}: primary accuracy {accuracy:.3} < 0.80"));
+        }
+    }
+    let fpr = t.calm_flagged as f64 / t.calm.max(1) as f64;
+    println!(
+        "  false positives: {} of {} healthy/blip/quiet/new accounts = {fpr:.3}",
+        t.calm_flagged, t.calm
+    );
+    for id in t.calm_flagged_ids.iter().take(10) {
+        println!("    {id}");
+    }
+    if fpr > 0.05 {
+        failures.push(format!("false-positive rate {fpr:.3} > 0.05"));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

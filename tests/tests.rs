@@ -1,0 +1,399 @@
+//! Integration tests: the real binary on generated and fixture exports; outputs, exit
+//! codes, error messages and quarantine contents as a user sees them.
+
+mod quality;
+mod util;
+
+use util::*;
+
+const CONTRACT_COLUMNS: [&str; 14] = [
+    "as_of",
+    "account_id",
+    "account_name",
+    "manager",
+    "risk_score",
+    "risk_level",
+    "primary_category",
+    "outcome",
+    "expectation",
+    "discomfort",
+    "cost",
+    "trend_28d",
+    "days_to_renewal",
+    "reasons",
+];
+
+fn summary(ws: &Workspace) -> serde_json::Value {
+    serde_json::from_str(&ws.read("out/run_summary.json")).expect("run_summary.json is JSON")
+}
+
+#[test]
+fn nightly_run_writes_the_contract_outputs() {
+    let ws = Workspace::sample(11, 150);
+    let out = ws.run(END, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let flagged = std::fs::read(ws.path("out/flagged_accounts.csv")).unwrap();
+    assert!(flagged.starts_with(b"\xEF\xBB\xBF"), "flagged CSV has a BOM");
+    let flagged = String::from_utf8(flagged).unwrap();
+    assert_eq!(header_of(&flagged), CONTRACT_COLUMNS);
+    let scores = ws.read("out/scores.csv");
+    let mut with_flag = CONTRACT_COLUMNS.to_vec();
+    with_flag.push("flagged");
+    assert_eq!(header_of(&scores), with_flag);
+
+    let flagged_rows = read_csv(&flagged);
+    let score_rows = read_csv(&scores);
+    assert!(!flagged_rows.is_empty(), "the sample has stressed accounts");
+    assert_eq!(
+        flagged_rows.len(),
+        score_rows.iter().filter(|r| r["flagged"] == "true").count()
+    );
+    // Sorted by risk_score descending, ties by account_id.
+    let keys: Vec<(i64, String)> = flagged_rows
+        .iter()
+        .map(|r| (-r["risk_score"].parse::<i64>().unwrap(), r["account_id"].clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    for r in &flagged_rows {
+        assert!(["high", "medium"].contains(&r["risk_level"].as_str()));
+        assert!(!r["reasons"].is_empty(), "every flag says why");
+        assert_eq!(r["as_of"], END);
+    }
+    for r in &score_rows {
+        for c in ["risk_score", "outcome", "expectation", "discomfort", "cost"] {
+            let v: i64 = r[c].parse().unwrap();
+            assert!((0..=100).contains(&v), "{c} = {v}");
+        }
+    }
+    // Accounts older than 28 days have a trend.
+    assert!(score_rows.iter().any(|r| !r["trend_28d"].is_empty()));
+
+    let s = summary(&ws);
+    assert_eq!(s["outcome"], "ok");
+    assert_eq!(s["as_of"], END);
+    assert_eq!(s["accounts_scored"].as_u64().unwrap() as usize, score_rows.len());
+    assert_eq!(s["accounts_flagged"].as_u64().unwrap() as usize, flagged_rows.len());
+    for (table, t) in s["tables"].as_object().unwrap() {
+        let read = t["rows_read"].as_u64().unwrap();
+        let accepted = t["rows_accepted"].as_u64().unwrap();
+        let quarantined = t["rows_quarantined"].as_u64().unwrap();
+        assert_eq!(read, accepted + quarantined, "{table} reconciles");
+        assert!(ws.path(&format!("out/quarantine/{table}.csv")).exists());
+    }
+}
+
+#[test]
+fn reasons_follow_the_configured_language() {
+    let ws = Workspace::sample(12, 120);
+    assert!(ws.run(END, &[]).status.success());
+    let ja = read_csv(&ws.read("out/flagged_accounts.csv"));
+    assert!(
+        ja.iter().all(|r| r["reasons"].chars().any(|c| c > '\u{3000}')),
+        "the shipped config writes Japanese reasons"
+    );
+    ws.write(
+        "config.toml",
+        &shipped_config().replace("language = \"ja\"", "language = \"en\""),
+    );
+    assert!(ws.run(END, &[]).status.success());
+    let en = read_csv(&ws.read("out/flagged_accounts.csv"));
+    assert_eq!(ja.len(), en.len(), "language changes words, not flags");
+    assert!(en.iter().all(|r| r["reasons"].is_ascii()));
+}
+
+#[test]
+fn rerun_gives_byte_identical_csvs() {
+    let ws = Workspace::sample(13, 120);
+    assert!(ws.run(END, &["--output-dir", ws.path("a").to_str().unwrap()]).status.success());
+    assert!(ws.run(END, &["--output-dir", ws.path("b").to_str().unwrap()]).status.success());
+    for f in ["scores.csv", "flagged_accounts.csv", "quarantine/meetings.csv"] {
+        assert_eq!(
+            std::fs::read(ws.path("a").join(f)).unwrap(),
+            std::fs::read(ws.path("b").join(f)).unwrap(),
+            "{f} differs between reruns"
+        );
+    }
+}
+
+#[test]
+fn future_dated_rows_change_nothing_for_an_earlier_as_of() {
+    let ws = Workspace::sample(14, 120);
+    let as_of = "2026-09-30";
+    assert!(ws.run(as_of, &["--output-dir", ws.path("before").to_str().unwrap()]).status.success());
+    let truth = ws.truth();
+    let id = &truth.iter().find(|t| t["scenario"] == "healthy").unwrap()["account_id"];
+    // Stress that happens only after the as-of date.
+    let mut meetings = String::new();
+    let mut messages = String::new();
+    for day in 1..=20 {
+        meetings.push_str(&format!("{id},2026-10-{day:02} 10:00,cancelled_by_client,,regular\n"));
+        messages.push_str(&format!("{id},2026-10-{day:02} 09:00:00,,email\n"));
+    }
+    ws.append("data/meetings.csv", &meetings);
+    ws.append("data/messages.csv", &messages);
+    ws.append("data/churn_events.csv", &format!("{id},2026-10-15,予算削減\n"));
+    assert!(ws.run(as_of, &["--output-dir", ws.path("after").to_str().unwrap()]).status.success());
+    for f in ["scores.csv", "flagged_accounts.csv"] {
+        assert_eq!(
+            std::fs::read(ws.path("before").join(f)).unwrap(),
+            std::fs::read(ws.path("after").join(f)).unwrap(),
+            "{f} changed by rows dated after the as-of date"
+        );
+    }
+}
+
+#[test]
+fn bad_rows_are_quarantined_with_line_and_reason() {
+    let ws = Workspace::sample(15, 200);
+    let first_id = read_csv(&ws.read("data/accounts.csv"))[0]["account_id"].clone();
+    let lines_before = ws.read("data/meetings.csv").lines().count() as u64;
+    ws.append(
+        "data/meetings.csv",
+        &format!(
+            "{first_id},2026-11-01 10:00,held,-5,regular\n\
+             {first_id},2026-11-02 10:00,postponed,,regular\n\
+             NOPE-1,2026-11-03 10:00,held,0,regular\n\
+             {first_id},2026-11-04 10:00,held\n\
+             {first_id},not a date,held,0,regular\n\
+             ,2026-11-05 10:00,held,0,regular\n\
+             {first_id},2026-11-06 10:00,held,0,\"=HYPERLINK(\"\"http://x\"\")\",extra\n"
+        ),
+    );
+    let out = ws.run(END, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let q = read_csv(&ws.read("out/quarantine/meetings.csv"));
+    let got: Vec<(u64, &str)> = q
+        .iter()
+        .map(|r| (r["line"].parse().unwrap(), r["reason"].as_str()))
+        .collect();
+    let l = lines_before;
+    assert_eq!(
+        got,
+        vec![
+            (l + 1, "out_of_range"),
+            (l + 2, "bad_status"),
+            (l + 3, "unknown_account_id"),
+            (l + 4, "wrong_field_count"),
+            (l + 5, "bad_datetime"),
+            (l + 6, "missing_value"),
+            (l + 7, "wrong_field_count"),
+        ]
+    );
+    // The raw row is kept as it was, neutralised for spreadsheets.
+    assert_eq!(q[0]["late_minutes"], "'-5");
+    assert_eq!(q[2]["account_id"], "NOPE-1");
+    assert_eq!(q[6]["purpose"], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(q[6]["extra_fields"], "extra");
+    let s = summary(&ws);
+    let m = &s["tables"]["meetings"];
+    assert_eq!(m["rows_quarantined"], 7);
+    assert_eq!(
+        m["rows_read"].as_u64().unwrap(),
+        lines_before - 1 + 7,
+        "every data line is read"
+    );
+    assert_eq!(m["quarantine_reasons"]["wrong_field_count"], 2);
+}
+
+#[test]
+fn duplicate_keys_keep_the_first_row() {
+    let ws = Workspace::sample(16, 100);
+    let invoices = read_csv(&ws.read("data/invoices.csv"));
+    let first = &invoices[0];
+    ws.append(
+        "data/invoices.csv",
+        &format!(
+            "{},{},2026-11-01,,999,,\n",
+            first["account_id"], first["invoice_id"]
+        ),
+    );
+    let accounts = read_csv(&ws.read("data/accounts.csv"));
+    let a = &accounts[0];
+    ws.append(
+        "data/accounts.csv",
+        &format!("{},Copy Ltd,,standard,1,2020-01-01,,true\n", a["account_id"]),
+    );
+    let out = ws.run(END, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let qi = read_csv(&ws.read("out/quarantine/invoices.csv"));
+    assert_eq!(qi.len(), 1);
+    assert_eq!(qi[0]["reason"], "duplicate_key");
+    let qa = read_csv(&ws.read("out/quarantine/accounts.csv"));
+    assert_eq!(qa.len(), 1);
+    assert_eq!(qa[0]["account_name"], "Copy Ltd");
+    let scores = read_csv(&ws.read("out/scores.csv"));
+    let kept = scores.iter().find(|r| r["account_id"] == a["account_id"]);
+    if let Some(kept) = kept {
+        assert_eq!(kept["account_name"], a["account_name"], "the first row is kept");
+    }
+}
+
+#[test]
+fn formula_like_names_are_neutralised_in_outputs() {
+    let ws = Workspace::sample(17, 60);
+    let text = ws.read("data/accounts.csv");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // Give the first account a name a spreadsheet would execute.
+    let fields: Vec<&str> = lines[1].splitn(3, ',').collect();
+    lines[1] = format!("{},\"=cmd|' /C calc'!A0\",{}", fields[0], fields[2]);
+    ws.write("data/accounts.csv", &(lines.join("\n") + "\n"));
+    assert!(ws.run(END, &[]).status.success());
+    let scores = read_csv(&ws.read("out/scores.csv"));
+    let row = scores.iter().find(|r| r["account_id"] == fields[0]);
+    if let Some(row) = row {
+        assert_eq!(row["account_name"], "'=cmd|' /C calc'!A0");
+    }
+    for r in &scores {
+        assert!(!r["account_name"].starts_with('='));
+    }
+}
+
+#[test]
+fn missing_export_exits_3_naming_the_file() {
+    let ws = Workspace::sample(18, 40);
+    std::fs::remove_file(ws.path("data/messages.csv")).unwrap();
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("missing messages export"), "{err}");
+    assert!(err.contains("messages.csv"), "{err}");
+    assert!(!ws.path("out/scores.csv").exists(), "nothing is written");
+}
+
+#[test]
+fn optional_missing_export_is_read_as_empty() {
+    let ws = Workspace::sample(18, 40);
+    std::fs::remove_file(ws.path("data/study_sessions.csv")).unwrap();
+    ws.write(
+        "config.toml",
+        &shipped_config().replace(
+            "file = \"study_sessions.csv\"",
+            "file = \"study_sessions.csv\"\noptional = true",
+        ),
+    );
+    let out = ws.run(END, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(summary(&ws)["tables"]["study_sessions"]["rows_read"], 0);
+}
+
+#[test]
+fn missing_column_exits_3_naming_the_column() {
+    let ws = Workspace::sample(19, 40);
+    let text = ws.read("data/meetings.csv").replacen("status", "state", 1);
+    ws.write("data/meetings.csv", &text);
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("missing required column `status`"), "{err}");
+    assert!(err.contains("meetings.csv"), "{err}");
+}
+
+#[test]
+fn empty_accounts_exits_3() {
+    let ws = Workspace::sample(20, 40);
+    ws.write(
+        "data/accounts.csv",
+        "account_id,account_name,manager,plan,monthly_fee,contract_start,renewal_date,outcome_agreed\n",
+    );
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("no usable account rows"), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_config_key_exits_2_naming_the_key() {
+    let ws = Workspace::sample(21, 40);
+    ws.write(
+        "config.toml",
+        &shipped_config().replace("[flags]\n", "[flags]\nmediun = 30\n"),
+    );
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("mediun"), "{err}");
+    assert!(err.contains("config.toml"), "{err}");
+}
+
+#[test]
+fn bad_config_values_are_all_reported_at_once() {
+    let ws = Workspace::sample(22, 40);
+    let cfg = shipped_config()
+        .replace("time_zone = \"Asia/Tokyo\"", "time_zone = \"Mars/Olympus\"")
+        .replace("medium = 40", "medium = 90")
+        .replace(
+            "disputes = { weight = 30, start = 0.0, full = 2.0 }",
+            "disputes = { weight = 30, start = 2.0, full = 1.0 }",
+        );
+    ws.write("config.toml", &cfg);
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for key in ["run.time_zone", "flags.medium", "signals.disputes"] {
+        assert!(err.contains(key), "{key} not named in: {err}");
+    }
+}
+
+#[test]
+fn quarantine_budget_exits_4_and_keeps_last_good_outputs() {
+    let ws = Workspace::sample(23, 60);
+    assert!(ws.run(END, &[]).status.success());
+    let good = ws.read("out/scores.csv");
+    // A shifted column: every outcome row's target becomes text.
+    let text = ws.read("data/outcomes.csv");
+    let mut lines = text.lines();
+    let mut shifted = format!("{}\n", lines.next().unwrap());
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        shifted.push_str(&format!("{},{},{},{},{},{}\n", f[0], f[1], f[2], f[2], f[4], f[5]));
+    }
+    ws.write("data/outcomes.csv", &shifted);
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert!(err.contains("outcomes"), "{err}");
+    assert!(err.contains("bad_number"), "{err}");
+    assert_eq!(ws.read("out/scores.csv"), good, "last good scores kept");
+    let s = summary(&ws);
+    assert_eq!(s["outcome"]["exit_code"], 4);
+    assert!(!read_csv(&ws.read("out/quarantine/outcomes.csv")).is_empty());
+}
+
+#[test]
+fn unwritable_output_exits_5() {
+    let ws = Workspace::sample(24, 40);
+    ws.write("blocker", "a file where the output folder should be");
+    let out = ws.run(END, &["--output-dir", ws.path("blocker").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr(&out).contains("cannot write output"), "{}", stderr(&out));
+}
+
+#[test]
+fn second_run_on_a_locked_output_exits_6() {
+    let ws = Workspace::sample(25, 40);
+    std::fs::create_dir_all(ws.path("out")).unwrap();
+    let lock = std::fs::File::create(ws.path("out/.churnwatch.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(stderr(&out).contains("another churnwatch run"), "{}", stderr(&out));
+    drop(lock);
+    assert!(ws.run(END, &[]).status.success(), "the lock dies with its holder");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_lists_exit_codes() {
+    let out = churnwatch(&["run", "--as-of", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+    let help = churnwatch(&["run", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for needle in ["--as-of", "--config", "--input-dir", "--output-dir", "Exit codes", "6  another"] {
+        assert!(text.contains(needle), "help lacks {needle}: {text}");
+    }
+    let out = churnwatch(&["run", "--config", "/nonexistent/churnwatch.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot read config"));
+}

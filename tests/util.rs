@@ -1,0 +1,116 @@
+//! Helpers for the integration tests: a scratch workspace with generated sample
+//! exports and a config, the real binary, and CSV readers for its outputs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const END: &str = "2026-11-20";
+
+/// A temporary folder holding `data/`, `truth.csv`, `config.toml` and `out/`.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// Generates a sample with `seed` and writes the shipped config next to it.
+    pub fn sample(seed: u64, accounts: usize) -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ws = Workspace { dir };
+        let out = churnwatch(&[
+            "sample",
+            "--seed",
+            &seed.to_string(),
+            "--accounts",
+            &accounts.to_string(),
+            "--end",
+            END,
+            "--out",
+            ws.path("data").to_str().unwrap(),
+            "--truth",
+            ws.path("truth.csv").to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "sample failed: {}", stderr(&out));
+        ws.write("config.toml", &shipped_config());
+        ws
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Appends lines to a data file (which ends with a newline).
+    pub fn append(&self, rel: &str, lines: &str) {
+        let mut text = self.read(rel);
+        text.push_str(lines);
+        self.write(rel, &text);
+    }
+
+    /// `churnwatch run --config <ws>/config.toml --as-of <as_of> [extra]`.
+    pub fn run(&self, as_of: &str, extra: &[&str]) -> Output {
+        let config = self.path("config.toml");
+        let mut args = vec![
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--as-of",
+            as_of,
+        ];
+        args.extend_from_slice(extra);
+        churnwatch(&args)
+    }
+
+    pub fn truth(&self) -> Vec<HashMap<String, String>> {
+        read_csv(&self.read("truth.csv"))
+    }
+}
+
+pub fn project_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The config.toml the project ships (relative folders resolve against the copy).
+pub fn shipped_config() -> String {
+    std::fs::read_to_string(project_root().join("config.toml")).expect("shipped config.toml")
+}
+
+pub fn churnwatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_churnwatch"))
+        .args(args)
+        .output()
+        .expect("run churnwatch")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Parses a CSV (BOM tolerated) into rows keyed by header.
+pub fn read_csv(text: &str) -> Vec<HashMap<String, String>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header.iter().cloned().zip(r.iter().map(String::from)).collect()
+        })
+        .collect()
+}
+
+pub fn header_of(text: &str) -> Vec<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader.headers().unwrap().iter().map(String::from).collect()
+}
