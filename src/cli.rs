@@ -86,7 +86,9 @@ impl Common {
 }
 
 fn today_in(cfg: &Config) -> NaiveDate {
-    chrono::Utc::now().with_timezone(&cfg.time_zone).date_naive()
+    chrono::Utc::now()
+        .with_timezone(&cfg.time_zone)
+        .date_naive()
 }
 
 /// Runs a parsed command line. Callable in-process from tests: no `process::exit`.
@@ -113,10 +115,8 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
                 out_dir: out.clone(),
                 truth_path: truth,
             };
-            let summary = crate::sample::generate(&opts).map_err(|source| Error::Output {
-                path: out,
-                source,
-            })?;
+            let summary = crate::sample::generate(&opts)
+                .map_err(|source| Error::Output { path: out, source })?;
             tracing::info!(
                 accounts = summary.accounts,
                 rows = summary.rows_written,

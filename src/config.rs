@@ -121,6 +121,9 @@ pub struct Windows {
     pub min_history_days: i32,
     pub min_baseline_events: i64,
     pub min_recent_events: i64,
+    /// Pseudo-events at the account's own baseline that every recent share or rate
+    /// is blended with, so that "2 of 4" weighs less than "10 of 20".
+    pub prior_events: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +155,7 @@ pub struct Signals {
     pub kpi_decline: SignalParams,
     pub no_outcome_definition: SignalParams,
     pub meeting_drop: SignalParams,
+    pub contact_drop: SignalParams,
     pub client_cancellations: SignalParams,
     pub attendance_drop: SignalParams,
     pub proposal_gap: SignalParams,
@@ -175,6 +179,7 @@ impl Signals {
             Signal::KpiDecline => self.kpi_decline,
             Signal::NoOutcomeDefinition => self.no_outcome_definition,
             Signal::MeetingDrop => self.meeting_drop,
+            Signal::ContactDrop => self.contact_drop,
             Signal::ClientCancellations => self.client_cancellations,
             Signal::AttendanceDrop => self.attendance_drop,
             Signal::ProposalGap => self.proposal_gap,
@@ -233,12 +238,13 @@ impl Config {
             path: path.to_path_buf(),
             problems: vec![e.to_string().trim_end().to_owned()],
         })?;
-        let digest = Sha256::digest(text.as_bytes())
-            .iter()
-            .fold("sha256:".to_owned(), |mut s, b| {
-                s.push_str(&format!("{b:02x}"));
-                s
-            });
+        let digest =
+            Sha256::digest(text.as_bytes())
+                .iter()
+                .fold("sha256:".to_owned(), |mut s, b| {
+                    s.push_str(&format!("{b:02x}"));
+                    s
+                });
         let base = path.parent().unwrap_or(Path::new("."));
         raw.validate(path, base, digest)
     }
@@ -362,6 +368,12 @@ impl RawConfig {
             }
         }
 
+        if !(w.prior_events.is_finite() && w.prior_events >= 0.0) {
+            problems.push(format!(
+                "windows.prior_events: expected 0 or more, found {}",
+                w.prior_events
+            ));
+        }
         let f = &self.flags;
         if !(0.0..=100.0).contains(&f.medium) || !(0.0..=100.0).contains(&f.high) {
             problems.push(format!(

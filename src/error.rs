@@ -67,7 +67,9 @@ pub enum Error {
     },
     #[error("accounts export `{}` has no usable account rows", path.display())]
     EmptyAccounts { path: PathBuf },
-    #[error("quarantine budget exceeded: {table} has {quarantined} of {read} rows quarantined ({share:.1}%, limit {limit:.1}% = run.max_quarantine_share); top reasons: {top}")]
+    #[error(
+        "quarantine budget exceeded: {table} has {quarantined} of {read} rows quarantined ({share:.1}%, limit {limit:.1}% = run.max_quarantine_share); top reasons: {top}"
+    )]
     QuarantineBudget {
         table: String,
         quarantined: u64,
@@ -84,7 +86,10 @@ pub enum Error {
     #[error("another churnwatch run is using `{}` (lock file `{}`); try again when it has finished", dir.display(), lock.display())]
     Locked { dir: PathBuf, lock: PathBuf },
     #[error("internal error in {stage}: {message}")]
-    Internal { stage: &'static str, message: String },
+    Internal {
+        stage: &'static str,
+        message: String,
+    },
 }
 
 impl Error {

@@ -44,6 +44,12 @@ pub struct AccountFeatures {
     pub late_team_window: i64,
     pub scheduled_team_window: i64,
     pub team_cancelled_window: i64,
+    pub scheduled_base: i64,
+    pub client_cancelled_base: i64,
+    pub held_team_base: i64,
+    pub late_team_base: i64,
+    pub scheduled_team_base: i64,
+    pub team_cancelled_base: i64,
     pub last_proposal_day: Option<i32>,
     pub last_touch_day: Option<i32>,
     pub touches_recent: i64,
@@ -53,6 +59,8 @@ pub struct AccountFeatures {
     pub reply_base_h: Option<f64>,
     pub reply_base_n: i64,
     pub unanswered: i64,
+    pub client_messages_recent: i64,
+    pub client_messages_base: i64,
     pub overdue_open: i64,
     pub overdue_oldest_days: Option<i32>,
     pub late_done_recent: i64,
@@ -97,9 +105,19 @@ fn is_status(statuses: &[&str]) -> Expr {
         .expect("at least one status")
 }
 
+/// Saturdays on or before a day number (1970-01-01 was a Thursday, so day 2 was the
+/// first Saturday); the difference of two counts is the Saturdays in between.
+fn saturdays_before(day: Expr) -> Expr {
+    (day.cast(DataType::Int64) + lit(5i64)) / lit(7i64)
+}
+
 /// First instant of the day after `as_of` in the zone: the end of "on or before".
 fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
-    let next = as_of.succ_opt().unwrap_or(as_of).and_hms_opt(0, 0, 0).expect("midnight");
+    let next = as_of
+        .succ_opt()
+        .unwrap_or(as_of)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
     tz.from_local_datetime(&next)
         .earliest()
         .map_or_else(|| next.and_utc().timestamp(), |t| t.timestamp())
@@ -151,8 +169,10 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             count(held().and(within(day, d - mr, d))).alias("held_recent"),
             count(held().and(within(day, d - mr - mb, d - mr))).alias("held_base"),
             count(within(day, d - mr, d)).alias("scheduled_recent"),
-            count(is_status(&["cancelled_by_client", "no_show_client"]).and(within(day, d - mr, d)))
-                .alias("client_cancelled_recent"),
+            count(
+                is_status(&["cancelled_by_client", "no_show_client"]).and(within(day, d - mr, d)),
+            )
+            .alias("client_cancelled_recent"),
             count(held().and(within(day, d - tw, d))).alias("held_team_window"),
             count(
                 held()
@@ -161,9 +181,37 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             )
             .alias("late_team_window"),
             count(within(day, d - tw, d)).alias("scheduled_team_window"),
+            count(within(day, d - mr - mb, d - mr)).alias("scheduled_base"),
             count(
-                is_status(&["cancelled_by_team", "no_show_team", "rescheduled"])
-                    .and(within(day, d - tw, d)),
+                is_status(&["cancelled_by_client", "no_show_client"]).and(within(
+                    day,
+                    d - mr - mb,
+                    d - mr,
+                )),
+            )
+            .alias("client_cancelled_base"),
+            count(held().and(within(day, d - tw - mb, d - tw))).alias("held_team_base"),
+            count(
+                held()
+                    .and(col("late_minutes").gt_eq(lit(w.late_minutes)))
+                    .and(within(day, d - tw - mb, d - tw)),
+            )
+            .alias("late_team_base"),
+            count(within(day, d - tw - mb, d - tw)).alias("scheduled_team_base"),
+            count(
+                is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]).and(within(
+                    day,
+                    d - tw - mb,
+                    d - tw,
+                )),
+            )
+            .alias("team_cancelled_base"),
+            count(
+                is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]).and(within(
+                    day,
+                    d - tw,
+                    d,
+                )),
             )
             .alias("team_cancelled_window"),
             col(day)
@@ -182,11 +230,21 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             .is_not_null()
             .and(col("first_response_at").lt(lit(cutoff)))
     };
-    let delay_h = when(answered())
+    // Weekends do not count: a Friday-evening message answered on Monday morning is
+    // not a slow reply. Each Saturday between receipt and answer takes 48 h off.
+    let answered_day = when(answered())
+        .then(col("first_response_at_day"))
+        .otherwise(lit(d));
+    let saturdays = saturdays_before(answered_day) - saturdays_before(col("received_at_day"));
+    let clock_h = when(answered())
         .then(col("first_response_at") - col("received_at"))
         .otherwise(lit(cutoff) - col("received_at"))
         .cast(DataType::Float64)
         / lit(3600.0);
+    let business_h = clock_h - saturdays.cast(DataType::Float64) * lit(48.0);
+    let delay_h = when(business_h.clone().lt(lit(0.0)))
+        .then(lit(0.0))
+        .otherwise(business_h);
     let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
     let rday = "received_at_day";
     let messages = frames
@@ -225,9 +283,15 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 .and(within(rday, d - w.unanswered_lookback_days, d)),
         )
         .alias("unanswered"),
-        col(resp_day).filter(col("answered")).max().alias("last_reply_day"),
+        col(resp_day)
+            .filter(col("answered"))
+            .max()
+            .alias("last_reply_day"),
+        count(within(rday, d - mr, d)).alias("client_messages_recent"),
+        count(within(rday, d - mr - mb, d - mr)).alias("client_messages_base"),
         count(col("answered").and(within(resp_day, d - mr, d))).alias("reply_touches_recent"),
-        count(col("answered").and(within(resp_day, touch_from, d - mr))).alias("reply_touches_base"),
+        count(col("answered").and(within(resp_day, touch_from, d - mr)))
+            .alias("reply_touches_base"),
     ]);
 
     // Promises: open past their due date (plus grace), or kept late recently.
@@ -246,8 +310,10 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 .filter(overdue())
                 .max()
                 .alias("overdue_oldest_days"),
-            count(within("done_on", d - tw, d).and((col("done_on") - col("due_on")).gt(lit(grace))))
-                .alias("late_done_recent"),
+            count(
+                within("done_on", d - tw, d).and((col("done_on") - col("due_on")).gt(lit(grace))),
+            )
+            .alias("late_done_recent"),
         ]);
 
     // Study sessions.
@@ -273,7 +339,11 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
     let due = when(col("due_on").is_null())
         .then(col("issued_on") + lit(w.payment_terms_days))
         .otherwise(col("due_on"));
-    let paid = || col("paid_on").is_not_null().and(col("paid_on").lt_eq(lit(d)));
+    let paid = || {
+        col("paid_on")
+            .is_not_null()
+            .and(col("paid_on").lt_eq(lit(d)))
+    };
     let late = when(paid())
         .then(col("paid_on") - col("due"))
         .otherwise(lit(d) - col("due"));
@@ -283,7 +353,10 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         .clone()
         .lazy()
         .filter(col("issued_on").lt_eq(lit(d)))
-        .sort(["issued_on"], SortMultipleOptions::default().with_maintain_order(true))
+        .sort(
+            ["issued_on"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
         .with_columns([due.alias("due")])
         .with_columns([when(late.clone().lt(lit(0)))
             .then(lit(0))
@@ -310,7 +383,8 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 .mean()
                 .alias("pay_late_base"),
             count(positive().and(within("due", d - ir - ib, d - ir))).alias("pay_late_base_n"),
-            count(col("disputed").and(within("issued_on", d - w.disputes_days, d))).alias("disputes"),
+            count(col("disputed").and(within("issued_on", d - w.disputes_days, d)))
+                .alias("disputes"),
             count(within("issued_on", d - mr, d)).alias("invoiced_recent"),
         ]);
 
@@ -363,112 +437,65 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
 }
 
 /// Reads the joined frame into plain structs for the (row-wise, pure) scoring.
+/// Counts read as 0 where an account had no rows in a table (a left join's null).
 fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
-    let n = df.height();
-    let int = |name: &str| -> PolarsResult<Vec<i64>> {
-        let s = df.column(name)?.cast(&DataType::Int64)?;
+    let column = |name: &str, dtype: DataType| df.column(name)?.cast(&dtype);
+    let counts = |name: &str| -> PolarsResult<Vec<i64>> {
+        let s = column(name, DataType::Int64)?;
         Ok(s.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
     };
-    let day = |name: &str| -> PolarsResult<Vec<Option<i32>>> {
-        let s = df.column(name)?.cast(&DataType::Int32)?;
-        Ok(s.i32()?.iter().collect())
+    let days = |name: &str| -> PolarsResult<Vec<Option<i32>>> {
+        Ok(column(name, DataType::Int32)?.i32()?.iter().collect())
     };
-    let num = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
-        let s = df.column(name)?.cast(&DataType::Float64)?;
-        Ok(s.f64()?.iter().collect())
+    let nums = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
+        Ok(column(name, DataType::Float64)?.f64()?.iter().collect())
     };
-    let acct: Vec<u32> = df.column(c::ACCT)?.u32()?.iter().map(|v| v.unwrap_or(0)).collect();
+    let acct: Vec<u32> = df
+        .column(c::ACCT)?
+        .u32()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect();
     let outcome_agreed: Vec<Option<bool>> = df.column("outcome_agreed")?.bool()?.iter().collect();
-    let history_days = int("history_days")?;
-    let (kpi_recent, kpi_recent_n, kpi_base, kpi_base_n) = (
-        num("kpi_recent")?,
-        int("kpi_recent_n")?,
-        num("kpi_base")?,
-        int("kpi_base_n")?,
-    );
-    let held_recent = int("held_recent")?;
-    let held_base = int("held_base")?;
-    let scheduled_recent = int("scheduled_recent")?;
-    let client_cancelled_recent = int("client_cancelled_recent")?;
-    let held_team_window = int("held_team_window")?;
-    let late_team_window = int("late_team_window")?;
-    let scheduled_team_window = int("scheduled_team_window")?;
-    let team_cancelled_window = int("team_cancelled_window")?;
-    let last_proposal_day = day("last_proposal_day")?;
-    let last_meeting_day = day("last_meeting_day")?;
-    let last_reply_day = day("last_reply_day")?;
-    let touches_recent: Vec<i64> = int("meeting_touches_recent")?
-        .iter()
-        .zip(int("reply_touches_recent")?)
-        .map(|(a, b)| a + b)
-        .collect();
-    let touches_base: Vec<i64> = int("meeting_touches_base")?
-        .iter()
-        .zip(int("reply_touches_base")?)
-        .map(|(a, b)| a + b)
-        .collect();
-    let reply_recent_h = num("reply_recent_h")?;
-    let reply_recent_n = int("reply_recent_n")?;
-    let reply_base_h = num("reply_base_h")?;
-    let reply_base_n = int("reply_base_n")?;
-    let unanswered = int("unanswered")?;
-    let overdue_open = int("overdue_open")?;
-    let overdue_oldest_days = day("overdue_oldest_days")?;
-    let late_done_recent = int("late_done_recent")?;
-    let invited_recent = int("invited_recent")?;
-    let attended_recent = int("attended_recent")?;
-    let invited_base = int("invited_base")?;
-    let attended_base = int("attended_base")?;
-    let fee_recent = num("fee_recent")?;
-    let fee_base = num("fee_base")?;
-    let pay_late_recent = num("pay_late_recent")?;
-    let pay_late_recent_n = int("pay_late_recent_n")?;
-    let pay_late_base = num("pay_late_base")?;
-    let pay_late_base_n = int("pay_late_base_n")?;
-    let disputes = int("disputes")?;
-    let invoiced_recent = int("invoiced_recent")?;
+    let history = counts("history_days")?;
+    let last_meeting = days("last_meeting_day")?;
+    let last_reply = days("last_reply_day")?;
+    let touches = |kind: &str| -> PolarsResult<Vec<i64>> {
+        let meetings = counts(&format!("meeting_touches_{kind}"))?;
+        let replies = counts(&format!("reply_touches_{kind}"))?;
+        Ok(meetings.iter().zip(replies).map(|(a, b)| a + b).collect())
+    };
+    let touches_recent = touches("recent")?;
+    let touches_base = touches("base")?;
 
-    Ok((0..n)
+    let mut out: Vec<AccountFeatures> = (0..df.height())
         .map(|i| AccountFeatures {
             acct: acct[i],
-            history_days: history_days[i] as i32,
+            history_days: history[i] as i32,
             outcome_agreed: outcome_agreed[i],
-            kpi_recent: kpi_recent[i],
-            kpi_recent_n: kpi_recent_n[i],
-            kpi_base: kpi_base[i],
-            kpi_base_n: kpi_base_n[i],
-            held_recent: held_recent[i],
-            held_base: held_base[i],
-            scheduled_recent: scheduled_recent[i],
-            client_cancelled_recent: client_cancelled_recent[i],
-            held_team_window: held_team_window[i],
-            late_team_window: late_team_window[i],
-            scheduled_team_window: scheduled_team_window[i],
-            team_cancelled_window: team_cancelled_window[i],
-            last_proposal_day: last_proposal_day[i],
-            last_touch_day: last_meeting_day[i].max(last_reply_day[i]),
+            last_touch_day: last_meeting[i].max(last_reply[i]),
             touches_recent: touches_recent[i],
             touches_base: touches_base[i],
-            reply_recent_h: reply_recent_h[i],
-            reply_recent_n: reply_recent_n[i],
-            reply_base_h: reply_base_h[i],
-            reply_base_n: reply_base_n[i],
-            unanswered: unanswered[i],
-            overdue_open: overdue_open[i],
-            overdue_oldest_days: overdue_oldest_days[i],
-            late_done_recent: late_done_recent[i],
-            invited_recent: invited_recent[i],
-            attended_recent: attended_recent[i],
-            invited_base: invited_base[i],
-            attended_base: attended_base[i],
-            fee_recent: fee_recent[i],
-            fee_base: fee_base[i],
-            pay_late_recent: pay_late_recent[i],
-            pay_late_recent_n: pay_late_recent_n[i],
-            pay_late_base: pay_late_base[i],
-            pay_late_base_n: pay_late_base_n[i],
-            disputes: disputes[i],
-            invoiced_recent: invoiced_recent[i],
+            ..AccountFeatures::default()
         })
-        .collect())
+        .collect();
+    // Each named column goes into the field of the same name.
+    macro_rules! fill {
+        ($reader:ident: $($field:ident),+ $(,)?) => {$(
+            for (f, v) in out.iter_mut().zip($reader(stringify!($field))?) {
+                f.$field = v;
+            }
+        )+};
+    }
+    fill!(counts: kpi_recent_n, kpi_base_n, held_recent, held_base, scheduled_recent,
+        client_cancelled_recent, held_team_window, late_team_window, scheduled_team_window,
+        team_cancelled_window, scheduled_base, client_cancelled_base, held_team_base,
+        late_team_base, scheduled_team_base, team_cancelled_base, reply_recent_n, reply_base_n,
+        unanswered, client_messages_recent, client_messages_base, overdue_open,
+        late_done_recent, invited_recent, attended_recent, invited_base, attended_base,
+        pay_late_recent_n, pay_late_base_n, disputes, invoiced_recent);
+    fill!(nums: kpi_recent, kpi_base, reply_recent_h, reply_base_h, fee_recent, fee_base,
+        pay_late_recent, pay_late_base);
+    fill!(days: last_proposal_day, overdue_oldest_days);
+    Ok(out)
 }

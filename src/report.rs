@@ -50,8 +50,14 @@ impl AccountInfo {
         };
         let get = || -> PolarsResult<AccountInfo> {
             Ok(AccountInfo {
-                id: text("account_id")?.into_iter().map(Option::unwrap_or_default).collect(),
-                name: text("account_name")?.into_iter().map(Option::unwrap_or_default).collect(),
+                id: text("account_id")?
+                    .into_iter()
+                    .map(Option::unwrap_or_default)
+                    .collect(),
+                name: text("account_name")?
+                    .into_iter()
+                    .map(Option::unwrap_or_default)
+                    .collect(),
                 manager: text("manager")?,
                 renewal_day: accounts.column("renewal_date")?.i32()?.iter().collect(),
             })
@@ -136,7 +142,10 @@ pub fn scores_csv(
         for c in Category::ALL {
             cells.push(Cell::Number(points(row.score.category(c)).to_string()));
         }
-        cells.push(row.trend.map_or(Cell::Empty, |t| Cell::Number(t.to_string())));
+        cells.push(
+            row.trend
+                .map_or(Cell::Empty, |t| Cell::Number(t.to_string())),
+        );
         cells.push(
             info.renewal_day[i].map_or(Cell::Empty, |r| Cell::Number((r - as_of_day).to_string())),
         );

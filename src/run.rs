@@ -12,7 +12,7 @@ use crate::config::{Config, TABLES};
 use crate::error::Error;
 use crate::features::{Frames, Snapshot, snapshot};
 use crate::ingest::read_source;
-use crate::output::{OutputLock, Outcome, RunSummary, TableSummary, write_atomic};
+use crate::output::{Outcome, OutputLock, RunSummary, TableSummary, write_atomic};
 use crate::report::{AccountInfo, quarantine_csv, score_rows, scores_csv};
 use crate::scoring::{AccountScore, RiskLevel, score};
 use crate::validate::{Table, account_index, empty_table, validate};

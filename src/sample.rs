@@ -395,7 +395,9 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
     };
     let onset = match (has_stress, churned_on) {
         (false, _) => None,
-        (true, None) => Some(end - days(rng.range(30..=120))),
+        // At least six weeks before `end`: monthly KPIs and fortnightly meetings need
+        // that long to show a change at all, so earlier "onsets" are not yet evidence.
+        (true, None) => Some(end - days(rng.range(45..=150))),
         (true, Some(churned)) => Some(churned - days(rng.range(60..=150))),
     };
     let (plan, fees) = match rng.f64() {

@@ -67,6 +67,7 @@ pub enum Signal {
     KpiDecline,
     NoOutcomeDefinition,
     MeetingDrop,
+    ContactDrop,
     ClientCancellations,
     AttendanceDrop,
     ProposalGap,
@@ -84,11 +85,12 @@ pub enum Signal {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 18] = [
+    pub const ALL: [Signal; 19] = [
         Signal::KpiShortfall,
         Signal::KpiDecline,
         Signal::NoOutcomeDefinition,
         Signal::MeetingDrop,
+        Signal::ContactDrop,
         Signal::ClientCancellations,
         Signal::AttendanceDrop,
         Signal::ProposalGap,
@@ -112,6 +114,7 @@ impl Signal {
             Signal::KpiDecline => "kpi_decline",
             Signal::NoOutcomeDefinition => "no_outcome_definition",
             Signal::MeetingDrop => "meeting_drop",
+            Signal::ContactDrop => "contact_drop",
             Signal::ClientCancellations => "client_cancellations",
             Signal::AttendanceDrop => "attendance_drop",
             Signal::ProposalGap => "proposal_gap",
@@ -133,9 +136,8 @@ impl Signal {
         use Signal::*;
         match self {
             KpiShortfall | KpiDecline | NoOutcomeDefinition => Category::Outcome,
-            MeetingDrop | ClientCancellations | AttendanceDrop | ProposalGap | TouchpointGap => {
-                Category::Expectation
-            }
+            MeetingDrop | ContactDrop | ClientCancellations | AttendanceDrop | ProposalGap
+            | TouchpointGap => Category::Expectation,
             ReplyDelay | Unanswered | TeamLateness | TeamCancellations | OverduePromises => {
                 Category::Discomfort
             }
@@ -190,6 +192,23 @@ fn ratio(n: i64, d: i64) -> f64 {
     n as f64 / d as f64
 }
 
+/// A recent share `k / n` blended with `prior` pseudo-events at the usual share `p0`:
+/// small samples move little from what is usual for the account, large ones speak
+/// for themselves.
+fn shrunk_share(k: i64, n: i64, p0: f64, prior: f64) -> f64 {
+    (k as f64 + prior * p0) / (n as f64 + prior)
+}
+
+/// The account's usual share, or 0 (no stress assumed) without enough baseline.
+fn usual_share(k: i64, n: i64, min_base: i64) -> f64 {
+    if n >= min_base { ratio(k, n) } else { 0.0 }
+}
+
+/// Recent count over expected count, blended with `prior` events at the usual rate.
+fn shrunk_rate(k: i64, expected: f64, prior: f64) -> f64 {
+    (k as f64 + prior) / (expected + prior)
+}
+
 /// Measures one signal, or `None` where the account lacks the data to judge it (too
 /// young, too few events): missing history is never evidence of stress.
 pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> Option<Measure> {
@@ -197,15 +216,26 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
     let seasoned = f.history_days >= w.min_history_days;
     let min_recent = w.min_recent_events;
     let min_base = w.min_baseline_events;
+    let prior = w.prior_events;
     match s {
         Signal::KpiShortfall => {
             let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
-            m(1.0 - recent, [recent * 100.0, f64::from(w.outcomes_recent_days), 0.0, 0.0])
+            m(
+                1.0 - recent,
+                [recent * 100.0, f64::from(w.outcomes_recent_days), 0.0, 0.0],
+            )
         }
         Signal::KpiDecline => {
             let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
-            let base = f.kpi_base.filter(|_| f.kpi_base_n >= 2)?;
-            m(base - recent, [recent * 100.0, base * 100.0, 0.0, 0.0])
+            let base = f
+                .kpi_base
+                .filter(|_| f.kpi_base_n >= 2 && f.kpi_base.is_some_and(|b| b > 0.0))?;
+            // Relative to the account's own level: 120% falling to 90% is a decline
+            // the client feels even though the target is still nearly met.
+            m(
+                1.0 - recent / base,
+                [recent * 100.0, base * 100.0, 0.0, 0.0],
+            )
         }
         Signal::NoOutcomeDefinition => (f.outcome_agreed == Some(false)).then_some(Measure {
             value: 1.0,
@@ -218,16 +248,29 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
             let expected = f.held_base as f64 * f64::from(r) / f64::from(b);
             m(
-                1.0 - f.held_recent as f64 / expected,
+                1.0 - shrunk_rate(f.held_recent, expected, prior),
                 [f.held_recent as f64, expected, f64::from(r), 0.0],
+            )
+        }
+        Signal::ContactDrop => {
+            // The client writing less than it used to: interest fading.
+            if !seasoned || f.client_messages_base < min_base {
+                return None;
+            }
+            let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
+            let expected = f.client_messages_base as f64 * f64::from(r) / f64::from(b);
+            m(
+                1.0 - shrunk_rate(f.client_messages_recent, expected, prior),
+                [f.client_messages_recent as f64, expected, f64::from(r), 0.0],
             )
         }
         Signal::ClientCancellations => {
             if f.client_cancelled_recent < min_recent {
                 return None;
             }
+            let usual = usual_share(f.client_cancelled_base, f.scheduled_base, min_base);
             m(
-                ratio(f.client_cancelled_recent, f.scheduled_recent),
+                shrunk_share(f.client_cancelled_recent, f.scheduled_recent, usual, prior),
                 [
                     f.client_cancelled_recent as f64,
                     f.scheduled_recent as f64,
@@ -240,8 +283,8 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if !seasoned || f.invited_recent < min_recent || f.invited_base < min_base {
                 return None;
             }
-            let recent = ratio(f.attended_recent, f.invited_recent);
             let base = ratio(f.attended_base, f.invited_base);
+            let recent = shrunk_share(f.attended_recent, f.invited_recent, base, prior);
             m(
                 base - recent,
                 [
@@ -273,12 +316,13 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             m(f64::from(days) / usual, [f64::from(days), usual, 0.0, 0.0])
         }
         Signal::ReplyDelay => {
-            let recent = f.reply_recent_h.filter(|_| f.reply_recent_n >= min_recent)?;
+            let recent = f.reply_recent_h.filter(|_| f.reply_recent_n >= min_base)?;
             let own = f.reply_base_h.filter(|_| f.reply_base_n >= min_base);
-            // Worse than both the account's own past and the team's norm: a client
-            // the team always answered slowly is judged against the team.
+            // Against the account's own past, but never against less than half the
+            // team's norm: a client used to 1 h answers should not raise an alarm at
+            // 4 h. Without a past of its own, the team's norm is the reference.
             let reference = match (own, snap.team_reply_h) {
-                (Some(o), Some(t)) => o.max(t),
+                (Some(o), Some(t)) => o.max(t / 2.0),
                 (o, t) => o.or(t)?,
             };
             m(
@@ -304,8 +348,9 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.late_team_window < min_recent {
                 return None;
             }
+            let usual = usual_share(f.late_team_base, f.held_team_base, min_base);
             m(
-                ratio(f.late_team_window, f.held_team_window),
+                shrunk_share(f.late_team_window, f.held_team_window, usual, prior),
                 [
                     f.late_team_window as f64,
                     f.held_team_window as f64,
@@ -318,8 +363,14 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.team_cancelled_window < min_recent {
                 return None;
             }
+            let usual = usual_share(f.team_cancelled_base, f.scheduled_team_base, min_base);
             m(
-                ratio(f.team_cancelled_window, f.scheduled_team_window),
+                shrunk_share(
+                    f.team_cancelled_window,
+                    f.scheduled_team_window,
+                    usual,
+                    prior,
+                ),
                 [
                     f.team_cancelled_window as f64,
                     f.scheduled_team_window as f64,
@@ -360,8 +411,15 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.invited_recent < min_base {
                 return None;
             }
+            // Blended with the usual attendance when there is one (a member who always
+            // came and missed a few is not yet "not using" the service).
+            let usual = if f.invited_base >= min_base {
+                ratio(f.attended_base, f.invited_base)
+            } else {
+                ratio(f.attended_recent, f.invited_recent)
+            };
             m(
-                1.0 - ratio(f.attended_recent, f.invited_recent),
+                1.0 - shrunk_share(f.attended_recent, f.invited_recent, usual, prior),
                 [
                     f.attended_recent as f64,
                     f.invited_recent as f64,
@@ -485,12 +543,20 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
         (Signal::NoOutcomeDefinition, Language::En) => {
             "no outcome definition agreed with the client".to_owned()
         }
-        (Signal::NoOutcomeDefinition, Language::Ja) => "成果の定義がクライアントと未合意".to_owned(),
+        (Signal::NoOutcomeDefinition, Language::Ja) => {
+            "成果の定義がクライアントと未合意".to_owned()
+        }
         (Signal::MeetingDrop, Language::En) => {
             format!("{a_} meetings held in the last {c_} days, was {b_} per {c_} days")
         }
         (Signal::MeetingDrop, Language::Ja) => {
             format!("直近{c_}日の実施会議 {a_}回（以前は{c_}日あたり{b_}回）")
+        }
+        (Signal::ContactDrop, Language::En) => {
+            format!("{a_} client messages in the last {c_} days, was {b_} per {c_} days")
+        }
+        (Signal::ContactDrop, Language::Ja) => {
+            format!("直近{c_}日のクライアントからの連絡 {a_}件（以前は{c_}日あたり{b_}件）")
         }
         (Signal::ClientCancellations, Language::En) => {
             format!("{a_} of the last {b_} meetings cancelled or missed by the client ({c_} days)")
@@ -512,21 +578,21 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
         (Signal::TouchpointGap, Language::Ja) => {
             format!("{a_}日間 接点なし（通常の間隔 {b_}日）")
         }
-        (Signal::ReplyDelay, Language::En) => format!(
-            "median reply {a_} h over the last {d_} days, was {b_} h (team norm {c_} h)"
-        ),
-        (Signal::ReplyDelay, Language::Ja) => format!(
-            "直近{d_}日の返信時間中央値 {a_}時間（以前 {b_}時間、チーム標準 {c_}時間）"
-        ),
+        (Signal::ReplyDelay, Language::En) => {
+            format!("median reply {a_} h over the last {d_} days, was {b_} h (team norm {c_} h)")
+        }
+        (Signal::ReplyDelay, Language::Ja) => {
+            format!("直近{d_}日の返信時間中央値 {a_}時間（以前 {b_}時間、チーム標準 {c_}時間）")
+        }
         (Signal::Unanswered, Language::En) => {
             format!("{a_} client messages unanswered for over {b_} h (last {c_} days)")
         }
         (Signal::Unanswered, Language::Ja) => {
             format!("{b_}時間以上未返信のメッセージ {a_}件（直近{c_}日）")
         }
-        (Signal::TeamLateness, Language::En) => format!(
-            "team late by {d_}+ min to {a_} of {b_} meetings in the last {c_} days"
-        ),
+        (Signal::TeamLateness, Language::En) => {
+            format!("team late by {d_}+ min to {a_} of {b_} meetings in the last {c_} days")
+        }
         (Signal::TeamLateness, Language::Ja) => {
             format!("直近{c_}日の会議{b_}回中{a_}回でチームが{d_}分以上遅刻")
         }
@@ -539,9 +605,9 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
         (Signal::OverduePromises, Language::En) => format!(
             "{a_} promises overdue (oldest {b_} days past due), {c_} kept late in the last {d_} days"
         ),
-        (Signal::OverduePromises, Language::Ja) => format!(
-            "約束の期限超過 {a_}件（最長 {b_}日超過）、直近{d_}日の遅延完了 {c_}件"
-        ),
+        (Signal::OverduePromises, Language::Ja) => {
+            format!("約束の期限超過 {a_}件（最長 {b_}日超過）、直近{d_}日の遅延完了 {c_}件")
+        }
         (Signal::FeeIncrease, Language::En) => format!(
             "fee up {}% (now {}, was {})",
             num((a / b - 1.0) * 100.0),
@@ -554,9 +620,9 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
             yen(a),
             yen(b)
         ),
-        (Signal::PaymentDelay, Language::En) => format!(
-            "invoices paid {a_} days late on average over the last {c_} days, was {b_}"
-        ),
+        (Signal::PaymentDelay, Language::En) => {
+            format!("invoices paid {a_} days late on average over the last {c_} days, was {b_}")
+        }
         (Signal::PaymentDelay, Language::Ja) => {
             format!("直近{c_}日の請求書の平均支払遅延 {a_}日（以前 {b_}日）")
         }
@@ -564,15 +630,15 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
             format!("{a_} disputed invoices in the last {b_} days")
         }
         (Signal::Disputes, Language::Ja) => format!("直近{b_}日に請求への異議 {a_}件"),
-        (Signal::UnusedService, Language::En) => format!(
-            "attended {a_} of {b_} paid study sessions in the last {c_} days"
-        ),
+        (Signal::UnusedService, Language::En) => {
+            format!("attended {a_} of {b_} paid study sessions in the last {c_} days")
+        }
         (Signal::UnusedService, Language::Ja) => {
             format!("有料勉強会 直近{c_}日で{b_}回中{a_}回のみ出席")
         }
-        (Signal::BillingWithoutTouch, Language::En) => format!(
-            "billed while touchpoints dried up: {a_} in the last {c_} days, was {b_}"
-        ),
+        (Signal::BillingWithoutTouch, Language::En) => {
+            format!("billed while touchpoints dried up: {a_} in the last {c_} days, was {b_}")
+        }
         (Signal::BillingWithoutTouch, Language::Ja) => {
             format!("請求は継続、接点は減少: 直近{c_}日 {a_}回（以前 {b_}回）")
         }

@@ -178,7 +178,9 @@ pub fn spec(table: &str) -> &'static TableSpec {
         "invoices" => &INVOICES,
         "outcomes" => &OUTCOMES,
         "churn_events" => &CHURN_EVENTS,
-        other => unreachable!("no table spec for `{other}`: config validation admits only contract tables"),
+        other => unreachable!(
+            "no table spec for `{other}`: config validation admits only contract tables"
+        ),
     }
 }
 
@@ -273,7 +275,8 @@ pub fn day_number(date: NaiveDate) -> i32 {
 }
 
 pub fn date_of_day(day: i32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch") + chrono::Duration::days(i64::from(day))
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch")
+        + chrono::Duration::days(i64::from(day))
 }
 
 /// Parsing settings shared by every column of a table.
@@ -427,7 +430,10 @@ fn parse_cell(spec: &ColSpec, raw: &str, parser: &Parser) -> Result<Cell, CellEr
     let s = raw.trim();
     if s.is_empty() {
         if spec.required {
-            return Err((ReasonCode::MissingValue, "required value is empty".to_owned()));
+            return Err((
+                ReasonCode::MissingValue,
+                "required value is empty".to_owned(),
+            ));
         }
         return Ok(match spec.ty {
             Text | MeetingStatus => Cell::Text(None),
@@ -465,9 +471,11 @@ fn parse_cell(spec: &ColSpec, raw: &str, parser: &Parser) -> Result<Cell, CellEr
                 .datetime(s)
                 .ok_or_else(|| bad(ReasonCode::BadDatetime, "a datetime"))?,
         )),
-        Bool => Cell::Bool(Some(
-            parse_bool(s).ok_or_else(|| bad(ReasonCode::BadBool, "true/false, 1/0 or yes/no"))?,
-        )),
+        Bool => {
+            Cell::Bool(Some(parse_bool(s).ok_or_else(|| {
+                bad(ReasonCode::BadBool, "true/false, 1/0 or yes/no")
+            })?))
+        }
         Decimal | NonNegative | Positive => {
             let v = parse_decimal(s).ok_or_else(|| bad(ReasonCode::BadNumber, "a number"))?;
             if spec.ty == NonNegative && v < 0.0 {
@@ -556,7 +564,12 @@ pub fn validate(
         .unique
         .and_then(|u| spec.cols.iter().position(|c| c.name == u));
     let ordered = spec.ordered.map(|(a, b, code)| {
-        let pos = |n| spec.cols.iter().position(|c| c.name == n).expect("spec column");
+        let pos = |n| {
+            spec.cols
+                .iter()
+                .position(|c| c.name == n)
+                .expect("spec column")
+        };
         (pos(a), pos(b), code)
     });
     let mut rows_read = 0u64;
@@ -721,7 +734,10 @@ mod tests {
         let (ts, day) = p.datetime("2026-01-02 08:30").unwrap();
         // 08:30 in Tokyo is 23:30 UTC the day before; the local day stays Jan 2.
         assert_eq!(ts, 1_767_310_200);
-        assert_eq!(date_of_day(day), NaiveDate::from_ymd_opt(2026, 1, 2).unwrap());
+        assert_eq!(
+            date_of_day(day),
+            NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()
+        );
     }
 
     #[test]
@@ -755,16 +771,31 @@ mod tests {
             ty: Count,
             required: false,
         };
-        assert_eq!(parse_cell(&late, "-5", &p).err().unwrap().0, ReasonCode::OutOfRange);
-        assert_eq!(parse_cell(&late, "x", &p).err().unwrap().0, ReasonCode::BadInteger);
+        assert_eq!(
+            parse_cell(&late, "-5", &p).err().unwrap().0,
+            ReasonCode::OutOfRange
+        );
+        assert_eq!(
+            parse_cell(&late, "x", &p).err().unwrap().0,
+            ReasonCode::BadInteger
+        );
         assert!(matches!(parse_cell(&late, " ", &p), Ok(Cell::Int(None))));
         let target = ColSpec {
             name: "target",
             ty: Positive,
             required: true,
         };
-        assert_eq!(parse_cell(&target, "0", &p).err().unwrap().0, ReasonCode::OutOfRange);
-        assert_eq!(parse_cell(&target, "", &p).err().unwrap().0, ReasonCode::MissingValue);
-        assert_eq!(parse_cell(&target, "NaN", &p).err().unwrap().0, ReasonCode::BadNumber);
+        assert_eq!(
+            parse_cell(&target, "0", &p).err().unwrap().0,
+            ReasonCode::OutOfRange
+        );
+        assert_eq!(
+            parse_cell(&target, "", &p).err().unwrap().0,
+            ReasonCode::MissingValue
+        );
+        assert_eq!(
+            parse_cell(&target, "NaN", &p).err().unwrap().0,
+            ReasonCode::BadNumber
+        );
     }
 }

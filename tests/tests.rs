@@ -34,7 +34,10 @@ fn nightly_run_writes_the_contract_outputs() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let flagged = std::fs::read(ws.path("out/flagged_accounts.csv")).unwrap();
-    assert!(flagged.starts_with(b"\xEF\xBB\xBF"), "flagged CSV has a BOM");
+    assert!(
+        flagged.starts_with(b"\xEF\xBB\xBF"),
+        "flagged CSV has a BOM"
+    );
     let flagged = String::from_utf8(flagged).unwrap();
     assert_eq!(header_of(&flagged), CONTRACT_COLUMNS);
     let scores = ws.read("out/scores.csv");
@@ -52,7 +55,12 @@ fn nightly_run_writes_the_contract_outputs() {
     // Sorted by risk_score descending, ties by account_id.
     let keys: Vec<(i64, String)> = flagged_rows
         .iter()
-        .map(|r| (-r["risk_score"].parse::<i64>().unwrap(), r["account_id"].clone()))
+        .map(|r| {
+            (
+                -r["risk_score"].parse::<i64>().unwrap(),
+                r["account_id"].clone(),
+            )
+        })
         .collect();
     let mut sorted = keys.clone();
     sorted.sort();
@@ -74,8 +82,14 @@ fn nightly_run_writes_the_contract_outputs() {
     let s = summary(&ws);
     assert_eq!(s["outcome"], "ok");
     assert_eq!(s["as_of"], END);
-    assert_eq!(s["accounts_scored"].as_u64().unwrap() as usize, score_rows.len());
-    assert_eq!(s["accounts_flagged"].as_u64().unwrap() as usize, flagged_rows.len());
+    assert_eq!(
+        s["accounts_scored"].as_u64().unwrap() as usize,
+        score_rows.len()
+    );
+    assert_eq!(
+        s["accounts_flagged"].as_u64().unwrap() as usize,
+        flagged_rows.len()
+    );
     for (table, t) in s["tables"].as_object().unwrap() {
         let read = t["rows_read"].as_u64().unwrap();
         let accepted = t["rows_accepted"].as_u64().unwrap();
@@ -91,7 +105,8 @@ fn reasons_follow_the_configured_language() {
     assert!(ws.run(END, &[]).status.success());
     let ja = read_csv(&ws.read("out/flagged_accounts.csv"));
     assert!(
-        ja.iter().all(|r| r["reasons"].chars().any(|c| c > '\u{3000}')),
+        ja.iter()
+            .all(|r| r["reasons"].chars().any(|c| c > '\u{3000}')),
         "the shipped config writes Japanese reasons"
     );
     ws.write(
@@ -107,9 +122,21 @@ fn reasons_follow_the_configured_language() {
 #[test]
 fn rerun_gives_byte_identical_csvs() {
     let ws = Workspace::sample(13, 120);
-    assert!(ws.run(END, &["--output-dir", ws.path("a").to_str().unwrap()]).status.success());
-    assert!(ws.run(END, &["--output-dir", ws.path("b").to_str().unwrap()]).status.success());
-    for f in ["scores.csv", "flagged_accounts.csv", "quarantine/meetings.csv"] {
+    assert!(
+        ws.run(END, &["--output-dir", ws.path("a").to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        ws.run(END, &["--output-dir", ws.path("b").to_str().unwrap()])
+            .status
+            .success()
+    );
+    for f in [
+        "scores.csv",
+        "flagged_accounts.csv",
+        "quarantine/meetings.csv",
+    ] {
         assert_eq!(
             std::fs::read(ws.path("a").join(f)).unwrap(),
             std::fs::read(ws.path("b").join(f)).unwrap(),
@@ -122,20 +149,36 @@ fn rerun_gives_byte_identical_csvs() {
 fn future_dated_rows_change_nothing_for_an_earlier_as_of() {
     let ws = Workspace::sample(14, 120);
     let as_of = "2026-09-30";
-    assert!(ws.run(as_of, &["--output-dir", ws.path("before").to_str().unwrap()]).status.success());
+    assert!(
+        ws.run(
+            as_of,
+            &["--output-dir", ws.path("before").to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
     let truth = ws.truth();
     let id = &truth.iter().find(|t| t["scenario"] == "healthy").unwrap()["account_id"];
     // Stress that happens only after the as-of date.
     let mut meetings = String::new();
     let mut messages = String::new();
     for day in 1..=20 {
-        meetings.push_str(&format!("{id},2026-10-{day:02} 10:00,cancelled_by_client,,regular\n"));
+        meetings.push_str(&format!(
+            "{id},2026-10-{day:02} 10:00,cancelled_by_client,,regular\n"
+        ));
         messages.push_str(&format!("{id},2026-10-{day:02} 09:00:00,,email\n"));
     }
     ws.append("data/meetings.csv", &meetings);
     ws.append("data/messages.csv", &messages);
-    ws.append("data/churn_events.csv", &format!("{id},2026-10-15,予算削減\n"));
-    assert!(ws.run(as_of, &["--output-dir", ws.path("after").to_str().unwrap()]).status.success());
+    ws.append(
+        "data/churn_events.csv",
+        &format!("{id},2026-10-15,予算削減\n"),
+    );
+    assert!(
+        ws.run(as_of, &["--output-dir", ws.path("after").to_str().unwrap()])
+            .status
+            .success()
+    );
     for f in ["scores.csv", "flagged_accounts.csv"] {
         assert_eq!(
             std::fs::read(ws.path("before").join(f)).unwrap(),
@@ -214,7 +257,10 @@ fn duplicate_keys_keep_the_first_row() {
     let a = &accounts[0];
     ws.append(
         "data/accounts.csv",
-        &format!("{},Copy Ltd,,standard,1,2020-01-01,,true\n", a["account_id"]),
+        &format!(
+            "{},Copy Ltd,,standard,1,2020-01-01,,true\n",
+            a["account_id"]
+        ),
     );
     let out = ws.run(END, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -227,22 +273,37 @@ fn duplicate_keys_keep_the_first_row() {
     let scores = read_csv(&ws.read("out/scores.csv"));
     let kept = scores.iter().find(|r| r["account_id"] == a["account_id"]);
     if let Some(kept) = kept {
-        assert_eq!(kept["account_name"], a["account_name"], "the first row is kept");
+        assert_eq!(
+            kept["account_name"], a["account_name"],
+            "the first row is kept"
+        );
     }
 }
 
 #[test]
 fn formula_like_names_are_neutralised_in_outputs() {
     let ws = Workspace::sample(17, 60);
-    let text = ws.read("data/accounts.csv");
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
     // Give the first account a name a spreadsheet would execute.
-    let fields: Vec<&str> = lines[1].splitn(3, ',').collect();
-    lines[1] = format!("{},\"=cmd|' /C calc'!A0\",{}", fields[0], fields[2]);
-    ws.write("data/accounts.csv", &(lines.join("\n") + "\n"));
+    let text = ws.read("data/accounts.csv");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(reader.headers().unwrap()).unwrap();
+    let mut target = String::new();
+    for (i, record) in reader.records().enumerate() {
+        let mut fields: Vec<String> = record.unwrap().iter().map(String::from).collect();
+        if i == 0 {
+            target = fields[0].clone();
+            fields[1] = "=cmd|' /C calc'!A0".to_owned();
+        }
+        writer.write_record(&fields).unwrap();
+    }
+    ws.write(
+        "data/accounts.csv",
+        &String::from_utf8(writer.into_inner().unwrap()).unwrap(),
+    );
     assert!(ws.run(END, &[]).status.success());
     let scores = read_csv(&ws.read("out/scores.csv"));
-    let row = scores.iter().find(|r| r["account_id"] == fields[0]);
+    let row = scores.iter().find(|r| r["account_id"] == target);
     if let Some(row) = row {
         assert_eq!(row["account_name"], "'=cmd|' /C calc'!A0");
     }
@@ -300,7 +361,11 @@ fn empty_accounts_exits_3() {
     );
     let out = ws.run(END, &[]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("no usable account rows"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no usable account rows"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -323,10 +388,16 @@ fn bad_config_values_are_all_reported_at_once() {
     let cfg = shipped_config()
         .replace("time_zone = \"Asia/Tokyo\"", "time_zone = \"Mars/Olympus\"")
         .replace("medium = 40", "medium = 90")
-        .replace(
-            "disputes = { weight = 30, start = 0.0, full = 2.0 }",
-            "disputes = { weight = 30, start = 2.0, full = 1.0 }",
-        );
+        .lines()
+        .map(|l| {
+            if l.starts_with("disputes = ") {
+                "disputes = { weight = 30, start = 2.0, full = 1.0 }"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     ws.write("config.toml", &cfg);
     let out = ws.run(END, &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -347,7 +418,10 @@ fn quarantine_budget_exits_4_and_keeps_last_good_outputs() {
     let mut shifted = format!("{}\n", lines.next().unwrap());
     for l in lines {
         let f: Vec<&str> = l.split(',').collect();
-        shifted.push_str(&format!("{},{},{},{},{},{}\n", f[0], f[1], f[2], f[2], f[4], f[5]));
+        shifted.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            f[0], f[1], f[2], f[2], f[4], f[5]
+        ));
     }
     ws.write("data/outcomes.csv", &shifted);
     let out = ws.run(END, &[]);
@@ -367,7 +441,11 @@ fn unwritable_output_exits_5() {
     ws.write("blocker", "a file where the output folder should be");
     let out = ws.run(END, &["--output-dir", ws.path("blocker").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(5));
-    assert!(stderr(&out).contains("cannot write output"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot write output"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -378,9 +456,16 @@ fn second_run_on_a_locked_output_exits_6() {
     lock.try_lock().unwrap();
     let out = ws.run(END, &[]);
     assert_eq!(out.status.code(), Some(6));
-    assert!(stderr(&out).contains("another churnwatch run"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another churnwatch run"),
+        "{}",
+        stderr(&out)
+    );
     drop(lock);
-    assert!(ws.run(END, &[]).status.success(), "the lock dies with its holder");
+    assert!(
+        ws.run(END, &[]).status.success(),
+        "the lock dies with its holder"
+    );
 }
 
 #[test]
@@ -390,7 +475,14 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     let help = churnwatch(&["run", "--help"]);
     assert_eq!(help.status.code(), Some(0));
     let text = String::from_utf8_lossy(&help.stdout);
-    for needle in ["--as-of", "--config", "--input-dir", "--output-dir", "Exit codes", "6  another"] {
+    for needle in [
+        "--as-of",
+        "--config",
+        "--input-dir",
+        "--output-dir",
+        "Exit codes",
+        "6  another",
+    ] {
         assert!(text.contains(needle), "help lacks {needle}: {text}");
     }
     let out = churnwatch(&["run", "--config", "/nonexistent/churnwatch.toml"]);
