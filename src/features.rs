@@ -51,6 +51,7 @@ pub struct AccountFeatures {
     pub scheduled_team_base: i64,
     pub team_cancelled_base: i64,
     pub last_proposal_day: Option<i32>,
+    pub last_meeting_day: Option<i32>,
     pub last_touch_day: Option<i32>,
     pub touches_recent: i64,
     pub touches_base: i64,
@@ -353,10 +354,6 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         .clone()
         .lazy()
         .filter(col("issued_on").lt_eq(lit(d)))
-        .sort(
-            ["issued_on"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
         .with_columns([due.alias("due")])
         .with_columns([when(late.clone().lt(lit(0)))
             .then(lit(0))
@@ -365,9 +362,10 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             .alias("late_days")])
         .group_by([acct()])
         .agg([
+            // Medians on both sides: one-off extra invoices are not a fee increase.
             col("amount")
                 .filter(positive().and(within("issued_on", d - ir, d)))
-                .last()
+                .median()
                 .alias("fee_recent"),
             col("amount")
                 .filter(positive().and(within("issued_on", d - ir - ib, d - ir)))
@@ -496,6 +494,6 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         pay_late_recent_n, pay_late_base_n, disputes, invoiced_recent);
     fill!(nums: kpi_recent, kpi_base, reply_recent_h, reply_base_h, fee_recent, fee_base,
         pay_late_recent, pay_late_base);
-    fill!(days: last_proposal_day, overdue_oldest_days);
+    fill!(days: last_proposal_day, last_meeting_day, overdue_oldest_days);
     Ok(out)
 }

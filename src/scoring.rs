@@ -296,8 +296,10 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             )
         }
         Signal::ProposalGap => {
-            // Counted from the contract start when there never was a proposal, so a
-            // young account is not "overdue" for one.
+            // Only where meetings happen at all: an export without meetings says
+            // nothing about proposals. Counted from the contract start when there
+            // never was a proposal, so a young account is not "overdue" for one.
+            f.last_meeting_day?;
             let days = f
                 .last_proposal_day
                 .map_or(f.history_days, |p| snap.day - p)
@@ -520,7 +522,7 @@ fn yen(x: f64) -> String {
     let digits = whole.abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -1,7 +1,9 @@
 //! Integration tests: the real binary on generated and fixture exports; outputs, exit
 //! codes, error messages and quarantine contents as a user sees them.
 
+mod props;
 mod quality;
+mod robustness;
 mod util;
 
 use util::*;

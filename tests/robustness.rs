@@ -1,0 +1,310 @@
+//! Messy real-world inputs and failures: foreign exports, Excel encodings, inputs left
+//! untouched, and outputs that survive the process being killed mid-write.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::*;
+
+#[test]
+fn real_foreign_invoices_export_is_read_through_renames_and_date_formats() {
+    let cfg_path = project_root().join("data/realdata/config.toml");
+    let cfg = churnwatch::config::Config::load(&cfg_path).expect("example config loads");
+    let loaded = churnwatch::run::load(&cfg).expect("real export loads");
+    let invoices = loaded.tables.iter().find(|t| t.name == "invoices").unwrap();
+    assert_eq!(invoices.rows_read, 2466);
+    assert_eq!(invoices.rows_accepted(), 2466);
+    assert!(
+        invoices.quarantine.is_empty(),
+        "{:?}",
+        invoices.quarantine.first()
+    );
+
+    // Check every invoice against an independent reading of the source file.
+    let text = std::fs::read_to_string(
+        project_root().join("../shared/realdata/WA_Fn-UseC_-Accounts-Receivable.csv"),
+    )
+    .unwrap();
+    let source = read_csv(&text);
+    let frame = &invoices.frame;
+    let ids = frame.column("invoice_id").unwrap().str().unwrap();
+    let issued = frame.column("issued_on").unwrap().i32().unwrap();
+    let due = frame.column("due_on").unwrap().i32().unwrap();
+    let paid = frame.column("paid_on").unwrap().i32().unwrap();
+    let amount = frame.column("amount").unwrap().f64().unwrap();
+    let disputed = frame.column("disputed").unwrap().bool().unwrap();
+    let day = |s: &str| {
+        churnwatch::validate::day_number(chrono::NaiveDate::parse_from_str(s, "%m/%d/%Y").unwrap())
+    };
+    let mut disputes = 0;
+    for (i, row) in source.iter().enumerate() {
+        assert_eq!(
+            ids.get(i),
+            Some(row["invoiceNumber"].as_str()),
+            "leading zeros kept"
+        );
+        assert_eq!(issued.get(i), Some(day(&row["InvoiceDate"])));
+        assert_eq!(due.get(i), Some(day(&row["DueDate"])));
+        assert_eq!(paid.get(i), Some(day(&row["SettledDate"])));
+        assert_eq!(
+            amount.get(i),
+            Some(row["InvoiceAmount"].parse::<f64>().unwrap())
+        );
+        assert_eq!(disputed.get(i), Some(row["Disputed"] == "Yes"));
+        disputes += usize::from(row["Disputed"] == "Yes");
+    }
+    assert!(disputes > 0 && disputes < 2466);
+
+    // And the whole run works on it.
+    let ws = tempfile::tempdir().unwrap();
+    let out = churnwatch(&[
+        "run",
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--as-of",
+        "2013-12-31",
+        "--output-dir",
+        ws.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn example_config_scores_like_the_shipped_one() {
+    let shipped = shipped_config();
+    let example =
+        std::fs::read_to_string(project_root().join("data/realdata/config.toml")).unwrap();
+    let tail = |s: &str| s[s.find("\n[windows]").unwrap()..].to_owned();
+    assert_eq!(
+        tail(&example),
+        tail(&shipped),
+        "data/realdata/config.toml drifted"
+    );
+}
+
+/// Rewrites a CSV: new header names, optional BOM, CRLF, and a cell transform.
+fn rewrite(text: &str, rename: &HashMap<&str, &str>, map: impl Fn(&str, &str) -> String) -> String {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    writer
+        .write_record(
+            header
+                .iter()
+                .map(|h| rename.get(h.as_str()).copied().unwrap_or(h)),
+        )
+        .unwrap();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let cells: Vec<String> = header
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| map(h, v))
+            .collect();
+        writer.write_record(&cells).unwrap();
+    }
+    String::from_utf8(writer.into_inner().unwrap()).unwrap()
+}
+
+#[test]
+fn excel_style_exports_score_exactly_like_clean_ones() {
+    let ws = Workspace::sample(31, 120);
+    assert!(
+        ws.run(END, &["--output-dir", ws.path("clean").to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // accounts: Shift_JIS (CP932), Japanese headers, CRLF, dates as 2026/03/04.
+    let ja: HashMap<&str, &str> = [
+        ("account_id", "取引先ID"),
+        ("account_name", "取引先名"),
+        ("manager", "担当者"),
+        ("contract_start", "契約開始日"),
+    ]
+    .into_iter()
+    .collect();
+    let slash_dates = |h: &str, v: &str| {
+        if h.ends_with("_start") || h.ends_with("_date") {
+            v.replace('-', "/")
+        } else {
+            v.to_owned()
+        }
+    };
+    let accounts = rewrite(&ws.read("data/accounts.csv"), &ja, slash_dates);
+    let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&accounts);
+    assert!(!unmappable, "sample names are CP932-representable");
+    std::fs::write(ws.path("data/accounts.csv"), &sjis).unwrap();
+
+    // messages: UTF-8 with BOM, CRLF, datetimes with a T and an explicit offset.
+    let none = HashMap::new();
+    let messages = rewrite(&ws.read("data/messages.csv"), &none, |h, v| {
+        if h.ends_with("_at") && !v.is_empty() {
+            format!("{}+09:00", v.replacen(' ', "T", 1))
+        } else {
+            v.to_owned()
+        }
+    });
+    ws.write("data/messages.csv", &format!("\u{feff}{messages}"));
+
+    // invoices: dates as 2026/03/04.
+    let invoices = rewrite(&ws.read("data/invoices.csv"), &none, |h, v| {
+        if h.ends_with("_on") {
+            v.replace('-', "/")
+        } else {
+            v.to_owned()
+        }
+    });
+    ws.write("data/invoices.csv", &invoices);
+
+    let cfg = shipped_config()
+        .replace(
+            "[tables.accounts]\nfile = \"accounts.csv\"\n",
+            "[tables.accounts]\nfile = \"accounts.csv\"\ndate_formats = [\"%Y/%m/%d\"]\n\
+             rename = { \"取引先ID\" = \"account_id\", \"取引先名\" = \"account_name\", \
+             \"担当者\" = \"manager\", \"契約開始日\" = \"contract_start\" }\n",
+        )
+        .replace(
+            "[tables.invoices]\nfile = \"invoices.csv\"\n",
+            "[tables.invoices]\nfile = \"invoices.csv\"\ndate_formats = [\"%Y/%m/%d\"]\n",
+        );
+    ws.write("config.toml", &cfg);
+    let out = ws.run(END, &["--output-dir", ws.path("messy").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&ws.read("messy/run_summary.json")).unwrap();
+    assert_eq!(summary["tables"]["accounts"]["encoding"], "shift_jis");
+    for (table, t) in summary["tables"].as_object().unwrap() {
+        assert_eq!(
+            t["rows_quarantined"], 0,
+            "{table}: {}",
+            t["quarantine_reasons"]
+        );
+    }
+    for f in ["scores.csv", "flagged_accounts.csv"] {
+        assert_eq!(
+            ws.read(&format!("clean/{f}")),
+            ws.read(&format!("messy/{f}")),
+            "{f}: encodings and formats must not change scores or names"
+        );
+    }
+}
+
+#[test]
+fn inputs_are_never_modified() {
+    let ws = Workspace::sample(32, 60);
+    let snapshot = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(ws.path("data"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+            .collect()
+    };
+    let before = snapshot();
+    assert!(ws.run(END, &[]).status.success());
+    ws.append("data/meetings.csv", "BAD,row\n");
+    let before_bad = snapshot();
+    assert!(ws.run(END, &[]).status.success());
+    assert_eq!(snapshot(), before_bad);
+    assert_ne!(before, before_bad);
+}
+
+/// Kills the run at many points while it writes and checks that every output is
+/// either the previous complete file or the new complete file.
+#[test]
+fn killed_runs_leave_old_or_new_outputs_never_partial() {
+    let ws = Workspace::sample(33, 1500);
+    let old_as_of = "2026-10-01";
+    let out_dir = ws.path("out");
+    let files = [
+        "scores.csv",
+        "flagged_accounts.csv",
+        "run_summary.json",
+        "quarantine/meetings.csv",
+    ];
+    let read_all = |dir: &std::path::Path| -> Vec<Option<Vec<u8>>> {
+        files
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)).ok())
+            .collect()
+    };
+    assert!(
+        ws.run(END, &["--output-dir", ws.path("new").to_str().unwrap()])
+            .status
+            .success()
+    );
+    let new = read_all(&ws.path("new"));
+    assert!(ws.run(old_as_of, &[]).status.success());
+    let old = read_all(&out_dir);
+    assert_ne!(old[0], new[0]);
+
+    // Time one run to spread the kill points over it.
+    let started = std::time::Instant::now();
+    assert!(ws.run(old_as_of, &[]).status.success());
+    let span = started.elapsed().as_micros() as u64;
+
+    let config = ws.path("config.toml");
+    let points = 40u64;
+    let mut saw_old = 0;
+    let mut saw_new = 0;
+    for k in 0..points {
+        // Reset to the old outputs, then start a run for the new date and kill it.
+        assert!(ws.run(old_as_of, &[]).status.success());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_churnwatch"))
+            .args([
+                "-q",
+                "run",
+                "--config",
+                config.to_str().unwrap(),
+                "--as-of",
+                END,
+            ])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(
+            span * k / points + span / 10 * (k % 3),
+        ));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = read_all(&out_dir);
+        for (i, f) in files.iter().enumerate() {
+            let state = if now[i] == new[i] {
+                "new"
+            } else if now[i] == old[i] {
+                "old"
+            } else if *f == "run_summary.json" {
+                // Timings differ run to run: the summary must be complete JSON of
+                // either run.
+                let json: serde_json::Value =
+                    serde_json::from_slice(now[i].as_deref().expect("summary exists"))
+                        .unwrap_or_else(|e| panic!("partial run_summary.json after kill {k}: {e}"));
+                if json["as_of"] == END { "new" } else { "old" }
+            } else {
+                panic!("{f} after kill point {k} is neither the old nor the new file");
+            };
+            if state == "new" {
+                saw_new += 1;
+            } else {
+                saw_old += 1;
+            }
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        // A temp file may survive a kill; it is never a named output.
+        assert!(leftovers.iter().all(|n| n.starts_with(".churnwatch-")));
+    }
+    println!(
+        "kill test: {points} kill points over a {span} µs run; files seen old {saw_old}, new {saw_new}"
+    );
+    assert!(saw_old > 0, "some kills landed before the writes");
+}
