@@ -42,6 +42,34 @@ pub enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<NaiveDate>,
     },
+    /// Replay the scoring as of past dates and measure it against the cancellations
+    /// that followed (lead time, precision, alert load, calibration). Writes
+    /// backtest.csv to the output folder and prints a table.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Backtest {
+        #[command(flatten)]
+        common: Common,
+        /// First replayed date.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: NaiveDate,
+        /// Last replayed date.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: NaiveDate,
+        /// Days between replayed dates, as `7d` or `7`.
+        #[arg(long, value_name = "DAYS", default_value = "7d", value_parser = parse_step)]
+        step: i64,
+    },
+    /// For every past cancellation: the stated reason beside the stress the data
+    /// showed in the 90 days before. Writes postmortem.csv, postmortem_crosstab.csv and
+    /// postmortem.txt (in the configured language) and prints the text.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Postmortem {
+        #[command(flatten)]
+        common: Common,
+        /// Cancellations up to this date (default: today in the configured time zone).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        as_of: Option<NaiveDate>,
+    },
     /// Write realistic sample exports (and a ground-truth file outside them).
     Sample {
         /// Seed of the generator: the same seed gives byte-identical files.
@@ -85,6 +113,19 @@ impl Common {
     }
 }
 
+fn parse_step(s: &str) -> Result<i64, String> {
+    let n: i64 = s
+        .strip_suffix('d')
+        .unwrap_or(s)
+        .parse()
+        .map_err(|_| format!("expected a number of days such as `7d`, found `{s}`"))?;
+    if (1..=366).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("expected 1 to 366 days, found {n}"))
+    }
+}
+
 fn today_in(cfg: &Config) -> NaiveDate {
     chrono::Utc::now()
         .with_timezone(&cfg.time_zone)
@@ -98,6 +139,26 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
             let cfg = common.load()?;
             let as_of = as_of.unwrap_or_else(|| today_in(&cfg));
             crate::run::run(&cfg, as_of).map(|_| ())
+        }
+        Command::Backtest {
+            common,
+            from,
+            to,
+            step,
+        } => {
+            if from > to {
+                return Err(Error::Usage(format!("--from {from} is after --to {to}")));
+            }
+            let cfg = common.load()?;
+            let report = crate::run::backtest(&cfg, from, to, step)?;
+            print!("{}", report.text);
+            Ok(())
+        }
+        Command::Postmortem { common, as_of } => {
+            let cfg = common.load()?;
+            let as_of = as_of.unwrap_or_else(|| today_in(&cfg));
+            print!("{}", crate::run::postmortem(&cfg, as_of)?);
+            Ok(())
         }
         Command::Sample {
             seed,

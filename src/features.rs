@@ -51,6 +51,7 @@ pub struct AccountFeatures {
     pub scheduled_team_base: i64,
     pub team_cancelled_base: i64,
     pub last_proposal_day: Option<i32>,
+    pub first_meeting_day: Option<i32>,
     pub last_meeting_day: Option<i32>,
     pub last_touch_day: Option<i32>,
     pub touches_recent: i64,
@@ -220,6 +221,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 .max()
                 .alias("last_proposal_day"),
             col(day).filter(held()).max().alias("last_meeting_day"),
+            col(day).min().alias("first_meeting_day"),
             count(held().and(within(day, d - mr, d))).alias("meeting_touches_recent"),
             count(held().and(within(day, touch_from, d - mr))).alias("meeting_touches_base"),
         ]);
@@ -494,6 +496,6 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         pay_late_recent_n, pay_late_base_n, disputes, invoiced_recent);
     fill!(nums: kpi_recent, kpi_base, reply_recent_h, reply_base_h, fee_recent, fee_base,
         pay_late_recent, pay_late_base);
-    fill!(days: last_proposal_day, last_meeting_day, overdue_oldest_days);
+    fill!(days: last_proposal_day, first_meeting_day, last_meeting_day, overdue_oldest_days);
     Ok(out)
 }

@@ -5,12 +5,15 @@
 //! [`validate`] → [`features`] → [`scoring`] → [`report`] / [`output`], sequenced by
 //! [`run`]. See ARCHITECTURE.md.
 
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod features;
+pub mod history;
 pub mod ingest;
 pub mod output;
+pub mod postmortem;
 pub mod report;
 pub mod run;
 pub mod sample;

@@ -158,6 +158,43 @@ fn table_summaries(tables: &[Table]) -> BTreeMap<&'static str, TableSummary> {
         .collect()
 }
 
+/// `churnwatch backtest`: replays and measures, writes `backtest.csv`.
+pub fn backtest(
+    cfg: &Config,
+    from: NaiveDate,
+    to: NaiveDate,
+    step_days: i64,
+) -> Result<crate::backtest::BacktestReport, Error> {
+    let _lock = OutputLock::acquire(&cfg.output_dir)?;
+    let loaded = load(cfg)?;
+    check_budget(cfg, &loaded.tables)?;
+    let t = Instant::now();
+    let report = crate::backtest::backtest(&loaded, cfg, from, to, step_days)?;
+    write_atomic(&cfg.output_dir.join("backtest.csv"), &report.csv())?;
+    info!(from = %from, to = %to, step_days, elapsed_ms = t.elapsed().as_millis() as u64, "backtest written");
+    Ok(report)
+}
+
+/// `churnwatch postmortem`: writes the cases, the crosstab and the text; returns the text.
+pub fn postmortem(cfg: &Config, as_of: NaiveDate) -> Result<String, Error> {
+    let _lock = OutputLock::acquire(&cfg.output_dir)?;
+    let loaded = load(cfg)?;
+    check_budget(cfg, &loaded.tables)?;
+    let t = Instant::now();
+    let report = crate::postmortem::postmortem(&loaded, cfg, as_of)?;
+    let text = report.text(&loaded, cfg.language);
+    let out = &cfg.output_dir;
+    write_atomic(&out.join("postmortem.csv"), &report.cases_csv(&loaded))?;
+    write_atomic(&out.join("postmortem_crosstab.csv"), &report.crosstab_csv())?;
+    write_atomic(&out.join("postmortem.txt"), text.as_bytes())?;
+    info!(
+        cases = report.cases.len(),
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "postmortem written"
+    );
+    Ok(text)
+}
+
 /// The nightly run. Writes nothing unless every stage succeeded.
 pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     let mut timings = BTreeMap::new();

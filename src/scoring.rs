@@ -300,10 +300,10 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             // nothing about proposals. Counted from the contract start when there
             // never was a proposal, so a young account is not "overdue" for one.
             f.last_meeting_day?;
-            let days = f
-                .last_proposal_day
-                .map_or(f.history_days, |p| snap.day - p)
-                .min(f.history_days);
+            // Without a proposal on record, count from the first meeting the export
+            // holds: an export covering 18 months cannot speak for the years before.
+            let since = f.last_proposal_day.or(f.first_meeting_day)?;
+            let days = (snap.day - since).min(f.history_days);
             m(f64::from(days), [f64::from(days), 0.0, 0.0, 0.0])
         }
         Signal::TouchpointGap => {

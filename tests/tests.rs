@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on generated and fixture exports; outputs, exit
 //! codes, error messages and quarantine contents as a user sees them.
 
+mod history;
 mod props;
 mod quality;
 mod robustness;

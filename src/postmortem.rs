@@ -1,0 +1,308 @@
+//! `churnwatch postmortem`: for every past cancellation, the reason the client stated
+//! beside what the data says — which stress categories were elevated in the 90 days
+//! before, when each first crossed the flag threshold, and the top evidence — plus a
+//! crosstab of stated reason × real primary category.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+
+use crate::config::{Config, Language};
+use crate::error::Error;
+use crate::history::{churns, date_grid, replay};
+use crate::output::{Cell, CsvDoc};
+use crate::run::Loaded;
+use crate::scoring::{AccountScore, Category, reasons};
+
+const LOOKBACK_DAYS: i64 = 90;
+const STEP_DAYS: i64 = 7;
+/// Crosstab column for cancellations with no category over the threshold.
+const NO_STRESS: &str = "none";
+
+/// One cancellation, explained.
+pub struct Case {
+    pub acct: u32,
+    pub churned_on: NaiveDate,
+    pub stated_reason: String,
+    /// The category driving the risk at its peak, if any category crossed the threshold.
+    pub real: Option<Category>,
+    pub peak_risk: i64,
+    pub peak_date: Option<NaiveDate>,
+    /// First replayed date each category was at or above `flags.medium`.
+    pub first_crossed: [Option<NaiveDate>; 4],
+    pub evidence: String,
+}
+
+pub struct PostmortemReport {
+    pub cases: Vec<Case>,
+    /// stated reason → real category (or `none`) → count.
+    pub crosstab: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+pub fn postmortem(
+    loaded: &Loaded,
+    cfg: &Config,
+    as_of: NaiveDate,
+) -> Result<PostmortemReport, Error> {
+    let churns: Vec<_> = churns(loaded)?
+        .into_values()
+        .filter(|c| c.churned_on <= as_of)
+        .collect();
+    let Some(earliest) = churns.iter().map(|c| c.churned_on).min() else {
+        return Ok(PostmortemReport {
+            cases: Vec::new(),
+            crosstab: BTreeMap::new(),
+        });
+    };
+    // One weekly grid ending at the as-of date serves every cancellation.
+    let span = (as_of - earliest).num_days() + LOOKBACK_DAYS;
+    let start = as_of - chrono::Duration::days(span - span % STEP_DAYS);
+    let series = replay(loaded, cfg, &date_grid(start, as_of, STEP_DAYS))?;
+
+    let mut cases = Vec::new();
+    for churn in churns {
+        let window: Vec<(NaiveDate, &AccountScore)> = series
+            .iter()
+            .filter(|s| {
+                s.date < churn.churned_on && (churn.churned_on - s.date).num_days() <= LOOKBACK_DAYS
+            })
+            .filter_map(|s| {
+                s.scores
+                    .iter()
+                    .find(|x| x.acct == churn.acct)
+                    .map(|x| (s.date, x))
+            })
+            .collect();
+        let mut first_crossed = [None; 4];
+        for (date, score) in &window {
+            for c in Category::ALL {
+                if score.category(c) >= cfg.flags.medium && first_crossed[c as usize].is_none() {
+                    first_crossed[c as usize] = Some(*date);
+                }
+            }
+        }
+        let peak = window
+            .iter()
+            .max_by(|a, b| a.1.risk.total_cmp(&b.1.risk).then(a.0.cmp(&b.0)));
+        let real = peak
+            .filter(|(_, s)| s.risk >= cfg.flags.medium)
+            .and_then(|(_, s)| s.primary);
+        cases.push(Case {
+            acct: churn.acct,
+            churned_on: churn.churned_on,
+            stated_reason: churn.stated_reason,
+            real,
+            peak_risk: peak.map_or(0, |(_, s)| crate::report::points(s.risk)),
+            peak_date: peak.map(|(d, _)| *d),
+            first_crossed,
+            evidence: peak.map_or_else(String::new, |(_, s)| {
+                reasons(s, cfg.language, cfg.flags.max_reasons)
+            }),
+        });
+    }
+    cases.sort_by(|a, b| b.churned_on.cmp(&a.churned_on).then(a.acct.cmp(&b.acct)));
+    let mut crosstab: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for case in &cases {
+        let stated = if case.stated_reason.is_empty() {
+            "(none)".to_owned()
+        } else {
+            case.stated_reason.clone()
+        };
+        let real = case.real.map_or(NO_STRESS, Category::as_str).to_owned();
+        *crosstab.entry(stated).or_default().entry(real).or_default() += 1;
+    }
+    Ok(PostmortemReport { cases, crosstab })
+}
+
+fn date_cell(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+impl PostmortemReport {
+    /// postmortem.csv: one row per cancellation.
+    pub fn cases_csv(&self, loaded: &Loaded) -> Vec<u8> {
+        let mut header = vec![
+            "account_id",
+            "account_name",
+            "manager",
+            "churned_on",
+            "stated_reason",
+            "real_category",
+            "peak_risk",
+            "peak_date",
+        ];
+        let first: Vec<String> = Category::ALL
+            .iter()
+            .map(|c| format!("{}_first_crossed", c.as_str()))
+            .collect();
+        header.extend(first.iter().map(String::as_str));
+        header.push("evidence");
+        let mut doc = CsvDoc::new(&header);
+        let info = &loaded.info;
+        for case in &self.cases {
+            let i = case.acct as usize;
+            let churned = date_cell(Some(case.churned_on));
+            let peak_date = date_cell(case.peak_date);
+            let crossed: Vec<String> = case.first_crossed.iter().map(|d| date_cell(*d)).collect();
+            let mut cells = vec![
+                Cell::Text(&info.id[i]),
+                Cell::Text(&info.name[i]),
+                info.manager[i].as_deref().map_or(Cell::Empty, Cell::Text),
+                Cell::Text(&churned),
+                Cell::Text(&case.stated_reason),
+                Cell::Text(case.real.map_or(NO_STRESS, Category::as_str)),
+                Cell::Number(case.peak_risk.to_string()),
+                Cell::Text(&peak_date),
+            ];
+            cells.extend(crossed.iter().map(|d| Cell::Text(d)));
+            cells.push(Cell::Text(&case.evidence));
+            doc.row(&cells);
+        }
+        doc.into_bytes()
+    }
+
+    fn columns(&self) -> Vec<&'static str> {
+        let mut cols: Vec<&'static str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+        cols.push(NO_STRESS);
+        cols
+    }
+
+    /// postmortem_crosstab.csv: stated reason × real category.
+    pub fn crosstab_csv(&self) -> Vec<u8> {
+        let cols = self.columns();
+        let mut header = vec!["stated_reason"];
+        header.extend(&cols);
+        let mut doc = CsvDoc::new(&header);
+        for (stated, row) in &self.crosstab {
+            let counts: Vec<String> = cols
+                .iter()
+                .map(|c| row.get(*c).copied().unwrap_or(0).to_string())
+                .collect();
+            let mut cells = vec![Cell::Text(stated)];
+            cells.extend(counts.into_iter().map(Cell::Number));
+            doc.row(&cells);
+        }
+        doc.into_bytes()
+    }
+
+    /// The morning-meeting text, in the configured language.
+    pub fn text(&self, loaded: &Loaded, lang: Language) -> String {
+        let ja = lang == Language::Ja;
+        let label = |c: Option<Category>| {
+            c.map_or(if ja { "該当なし" } else { "none" }, |c| c.label(lang))
+        };
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "{}",
+            if ja {
+                format!(
+                    "解約の振り返り: {}件（解約前{LOOKBACK_DAYS}日間のデータから）",
+                    self.cases.len()
+                )
+            } else {
+                format!(
+                    "Cancellation post-mortem: {} cases (data from the {LOOKBACK_DAYS} days before each)",
+                    self.cases.len()
+                )
+            }
+        );
+        for case in &self.cases {
+            let i = case.acct as usize;
+            let crossed: Vec<String> = Category::ALL
+                .iter()
+                .filter_map(|c| {
+                    case.first_crossed[*c as usize]
+                        .map(|d| format!("{} {}", c.label(lang), d.format("%m/%d")))
+                })
+                .collect();
+            let _ = writeln!(
+                t,
+                "\n{} {} ({})",
+                loaded.info.id[i],
+                loaded.info.name[i],
+                case.churned_on.format("%Y-%m-%d")
+            );
+            if ja {
+                let _ = writeln!(t, "  表明された理由: {}", or_dash(&case.stated_reason));
+                let _ = writeln!(
+                    t,
+                    "  データが示す理由: {}（ピーク {}）",
+                    label(case.real),
+                    case.peak_risk
+                );
+                let _ = writeln!(t, "  しきい値超え: {}", or_dash(&crossed.join("、")));
+                let _ = writeln!(t, "  根拠: {}", or_dash(&case.evidence));
+            } else {
+                let _ = writeln!(t, "  stated reason: {}", or_dash(&case.stated_reason));
+                let _ = writeln!(
+                    t,
+                    "  what the data says: {} (peak risk {})",
+                    label(case.real),
+                    case.peak_risk
+                );
+                let _ = writeln!(
+                    t,
+                    "  crossed the threshold: {}",
+                    or_dash(&crossed.join(", "))
+                );
+                let _ = writeln!(t, "  evidence: {}", or_dash(&case.evidence));
+            }
+        }
+        let cols = self.columns();
+        let _ = writeln!(
+            t,
+            "\n{}",
+            if ja {
+                "表明された理由 × データが示す理由"
+            } else {
+                "stated reason × real category"
+            }
+        );
+        let width = self
+            .crosstab
+            .keys()
+            .map(|k| display_width(k))
+            .max()
+            .unwrap_or(10)
+            .max(10);
+        let _ = write!(t, "{:<width$}", "");
+        for c in &cols {
+            let name = Category::ALL
+                .iter()
+                .find(|x| x.as_str() == *c)
+                .map_or(label(None), |x| x.label(lang));
+            let pad = 12usize.saturating_sub(display_width(name));
+            let _ = write!(t, " {}{name}", " ".repeat(pad));
+        }
+        let _ = writeln!(t);
+        for (stated, row) in &self.crosstab {
+            let pad = width.saturating_sub(display_width(stated));
+            let _ = write!(t, "{stated}{}", " ".repeat(pad));
+            for c in &cols {
+                let _ = write!(t, " {:>12}", row.get(*c).copied().unwrap_or(0));
+            }
+            let _ = writeln!(t);
+        }
+        t
+    }
+}
+
+/// Columns a string takes in a terminal: East Asian wide characters take two.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            if ('\u{1100}'..='\u{FFEF}').contains(&c) && !('\u{2000}'..='\u{2E7F}').contains(&c) {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
