@@ -111,6 +111,7 @@ pub struct Windows {
     pub invoices_baseline_days: i32,
     pub disputes_days: i32,
     pub touchpoint_baseline_days: i32,
+    pub baseline_gap_days: i32,
     pub unanswered_after_hours: i64,
     pub unanswered_lookback_days: i32,
     pub late_minutes: i64,
@@ -357,6 +358,7 @@ impl RawConfig {
         }
         for (key, value) in [
             ("min_history_days", i64::from(w.min_history_days)),
+            ("baseline_gap_days", i64::from(w.baseline_gap_days)),
             ("promise_grace_days", i64::from(w.promise_grace_days)),
             ("unanswered_after_hours", w.unanswered_after_hours),
             ("late_minutes", w.late_minutes),

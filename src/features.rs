@@ -129,6 +129,9 @@ fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
 pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
     let d = day_number(as_of);
     let cutoff = cutoff_ts(as_of, tz);
+    // Baselines end this long before the recent window starts, so that stress which
+    // set in a few months ago is not already part of the account's "usual".
+    let gap = w.baseline_gap_days;
     let acct = || col(c::ACCT);
 
     // Accounts active on d: started, and not churned on or before d.
@@ -160,7 +163,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
     );
     let held = || col("status").eq(lit("held"));
     let day = "scheduled_at_day";
-    let touch_from = d - mr - w.touchpoint_baseline_days;
+    let touch_from = d - mr - gap - w.touchpoint_baseline_days;
     let meetings = frames
         .meetings
         .clone()
@@ -169,7 +172,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         .group_by([acct()])
         .agg([
             count(held().and(within(day, d - mr, d))).alias("held_recent"),
-            count(held().and(within(day, d - mr - mb, d - mr))).alias("held_base"),
+            count(held().and(within(day, d - mr - gap - mb, d - mr - gap))).alias("held_base"),
             count(within(day, d - mr, d)).alias("scheduled_recent"),
             count(
                 is_status(&["cancelled_by_client", "no_show_client"]).and(within(day, d - mr, d)),
@@ -183,7 +186,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             )
             .alias("late_team_window"),
             count(within(day, d - tw, d)).alias("scheduled_team_window"),
-            count(within(day, d - mr - mb, d - mr)).alias("scheduled_base"),
+            count(within(day, d - mr - gap - mb, d - mr - gap)).alias("scheduled_base"),
             count(
                 is_status(&["cancelled_by_client", "no_show_client"]).and(within(
                     day,
@@ -192,14 +195,14 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 )),
             )
             .alias("client_cancelled_base"),
-            count(held().and(within(day, d - tw - mb, d - tw))).alias("held_team_base"),
+            count(held().and(within(day, d - tw - gap - mb, d - tw - gap))).alias("held_team_base"),
             count(
                 held()
                     .and(col("late_minutes").gt_eq(lit(w.late_minutes)))
-                    .and(within(day, d - tw - mb, d - tw)),
+                    .and(within(day, d - tw - gap - mb, d - tw - gap)),
             )
             .alias("late_team_base"),
-            count(within(day, d - tw - mb, d - tw)).alias("scheduled_team_base"),
+            count(within(day, d - tw - gap - mb, d - tw - gap)).alias("scheduled_team_base"),
             count(
                 is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]).and(within(
                     day,
@@ -223,7 +226,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             col(day).filter(held()).max().alias("last_meeting_day"),
             col(day).min().alias("first_meeting_day"),
             count(held().and(within(day, d - mr, d))).alias("meeting_touches_recent"),
-            count(held().and(within(day, touch_from, d - mr))).alias("meeting_touches_base"),
+            count(held().and(within(day, touch_from, d - mr - gap))).alias("meeting_touches_base"),
         ]);
 
     // Messages: a message not answered by the cutoff counts with the time it has
@@ -259,7 +262,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
     let team_reply_h = messages
         .clone()
         .select([col("delay_h")
-            .filter(within(rday, d - rr - rb, d - rr))
+            .filter(within(rday, d - rr - gap - rb, d - rr - gap))
             .median()
             .alias("team")])
         .collect()
@@ -275,10 +278,10 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             .alias("reply_recent_h"),
         count(within(rday, d - rr, d)).alias("reply_recent_n"),
         col("delay_h")
-            .filter(within(rday, d - rr - rb, d - rr))
+            .filter(within(rday, d - rr - gap - rb, d - rr - gap))
             .median()
             .alias("reply_base_h"),
-        count(within(rday, d - rr - rb, d - rr)).alias("reply_base_n"),
+        count(within(rday, d - rr - gap - rb, d - rr - gap)).alias("reply_base_n"),
         count(
             col("answered")
                 .not()
@@ -291,9 +294,9 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             .max()
             .alias("last_reply_day"),
         count(within(rday, d - mr, d)).alias("client_messages_recent"),
-        count(within(rday, d - mr - mb, d - mr)).alias("client_messages_base"),
+        count(within(rday, d - mr - gap - mb, d - mr - gap)).alias("client_messages_base"),
         count(col("answered").and(within(resp_day, d - mr, d))).alias("reply_touches_recent"),
-        count(col("answered").and(within(resp_day, touch_from, d - mr)))
+        count(col("answered").and(within(resp_day, touch_from, d - mr - gap)))
             .alias("reply_touches_base"),
     ]);
 
@@ -332,8 +335,9 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         .agg([
             count(within(sday, d - ar, d)).alias("invited_recent"),
             count(attended().and(within(sday, d - ar, d))).alias("attended_recent"),
-            count(within(sday, d - ar - ab, d - ar)).alias("invited_base"),
-            count(attended().and(within(sday, d - ar - ab, d - ar))).alias("attended_base"),
+            count(within(sday, d - ar - gap - ab, d - ar - gap)).alias("invited_base"),
+            count(attended().and(within(sday, d - ar - gap - ab, d - ar - gap)))
+                .alias("attended_base"),
         ]);
 
     // Invoices: days late per invoice that has come due; an unpaid one is late by the
@@ -370,7 +374,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 .median()
                 .alias("fee_recent"),
             col("amount")
-                .filter(positive().and(within("issued_on", d - ir - ib, d - ir)))
+                .filter(positive().and(within("issued_on", d - ir - gap - ib, d - ir - gap)))
                 .median()
                 .alias("fee_base"),
             col("late_days")
@@ -379,10 +383,11 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 .alias("pay_late_recent"),
             count(positive().and(within("due", d - ir, d))).alias("pay_late_recent_n"),
             col("late_days")
-                .filter(positive().and(within("due", d - ir - ib, d - ir)))
+                .filter(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
                 .mean()
                 .alias("pay_late_base"),
-            count(positive().and(within("due", d - ir - ib, d - ir))).alias("pay_late_base_n"),
+            count(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
+                .alias("pay_late_base_n"),
             count(col("disputed").and(within("issued_on", d - w.disputes_days, d)))
                 .alias("disputes"),
             count(within("issued_on", d - mr, d)).alias("invoiced_recent"),
@@ -415,10 +420,10 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
                 .alias("kpi_recent"),
             count(within("period_end", d - or, d)).alias("kpi_recent_n"),
             col("attainment")
-                .filter(within("period_end", d - or - ob, d - or))
+                .filter(within("period_end", d - or - gap - ob, d - or - gap))
                 .mean()
                 .alias("kpi_base"),
-            count(within("period_end", d - or - ob, d - or)).alias("kpi_base_n"),
+            count(within("period_end", d - or - gap - ob, d - or - gap)).alias("kpi_base_n"),
         ]);
 
     let joined = [meetings, messages, action_items, study, invoices, outcomes]

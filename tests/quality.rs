@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::util::*;
 
-const SEEDS: [u64; 5] = [101, 202, 303, 404, 505];
+// Not the seeds the thresholds were developed on (101..=505 by 101).
+const SEEDS: [u64; 5] = [7, 19, 23, 57, 88];
 const CATEGORIES: [&str; 4] = ["outcome", "expectation", "discomfort", "cost"];
 
 #[derive(Default)]
@@ -82,10 +83,10 @@ fn planted_stress_is_found_and_calm_accounts_are_not_flagged() {
             failures.push(format!("{cat}: only {total} planted accounts"));
         }
         // Issue #3 asks 0.90 in every category. Expectation stress (fewer meetings and
-        // messages, more client cancellations) is still found only ~0.7 of the time
+        // messages, more client cancellations) is found about 0.8 of the time
         // without raising false positives; its floor here guards against regressions
         // until that is solved, and the issue stays open.
-        let floor = if cat == "expectation" { 0.65 } else { 0.90 };
+        let floor = if cat == "expectation" { 0.70 } else { 0.90 };
         if recall < floor {
             failures.push(format!("{cat}: recall {recall:.3} < {floor}"));
         }
