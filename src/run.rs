@@ -3,6 +3,8 @@
 //! post-mortem.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -15,7 +17,7 @@ use crate::ingest::read_source;
 use crate::output::{Outcome, OutputLock, RunSummary, TableSummary, write_atomic};
 use crate::report::{AccountInfo, quarantine_csv, score_rows, scores_csv};
 use crate::scoring::{AccountScore, RiskLevel, score};
-use crate::validate::{Table, account_index, empty_table, validate};
+use crate::validate::{AccountIndex, Table, account_index, empty_table, validate};
 
 /// Every validated table of a run, and the frames feature extraction reads.
 pub struct Loaded {
@@ -24,34 +26,61 @@ pub struct Loaded {
     pub info: AccountInfo,
 }
 
-/// Reads and validates every configured table; accounts first, since the other tables
-/// are checked against its ids.
+fn load_table(
+    cfg: &Config,
+    name: &'static str,
+    index: Option<&AccountIndex>,
+) -> Result<Table, Error> {
+    let table = match cfg.table(name) {
+        Some(tc) => match read_source(tc)? {
+            Some(source) => validate(&source, tc, cfg.time_zone, index)?,
+            None => {
+                warn!(table = name, path = %tc.path.display(), "optional export absent; read as empty");
+                empty_table(name)?
+            }
+        },
+        None => empty_table(name)?,
+    };
+    info!(
+        table = name,
+        read = table.rows_read,
+        accepted = table.rows_accepted(),
+        quarantined = table.quarantine.len(),
+        encoding = table.encoding,
+        "validated"
+    );
+    Ok(table)
+}
+
+/// Reads and validates every configured table: accounts first, since the other
+/// tables are checked against its ids, then the others in parallel (each file is
+/// independent; errors are reported in table order, so the message is stable).
 pub fn load(cfg: &Config) -> Result<Loaded, Error> {
-    let mut tables: Vec<Table> = Vec::new();
-    let mut index = None;
-    for name in TABLES {
-        let table = match cfg.table(name) {
-            Some(tc) => match read_source(tc)? {
-                Some(source) => validate(&source, tc, cfg.time_zone, index.as_ref())?,
-                None => {
-                    warn!(table = name, path = %tc.path.display(), "optional export absent; read as empty");
-                    empty_table(name)?
+    let accounts = load_table(cfg, "accounts", None)?;
+    let index = account_index(&accounts)?;
+    let rest = &TABLES[1..];
+    let slots: Vec<Mutex<Option<Result<Table, Error>>>> =
+        rest.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(rest.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&name) = rest.get(i) else { break };
+                    let table = load_table(cfg, name, Some(&index));
+                    *slots[i].lock().expect("a slot is written once") = Some(table);
                 }
-            },
-            None => empty_table(name)?,
-        };
-        info!(
-            table = name,
-            read = table.rows_read,
-            accepted = table.rows_accepted(),
-            quarantined = table.quarantine.len(),
-            encoding = table.encoding,
-            "validated"
-        );
-        if name == "accounts" {
-            index = Some(account_index(&table)?);
+            });
         }
-        tables.push(table);
+    });
+    let mut tables = vec![accounts];
+    for slot in slots {
+        let table = slot.into_inner().expect("a slot is written once");
+        tables.push(table.expect("every table was loaded")?);
     }
     let frame = |name: &str| {
         tables

@@ -3,7 +3,6 @@
 //!
 //! Invariant: for every table, `rows_read == rows_accepted + rows_quarantined`.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
@@ -288,7 +287,7 @@ pub struct Parser<'a> {
 
 impl Parser<'_> {
     pub fn date(&self, s: &str) -> Option<NaiveDate> {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().or_else(|| {
+        iso_date(s.as_bytes()).or_else(|| {
             self.date_formats
                 .iter()
                 .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
@@ -311,6 +310,9 @@ impl Parser<'_> {
             "%Y-%m-%dT%H:%M",
             "%Y-%m-%d %H:%M",
         ];
+        if let Some(naive) = iso_naive_datetime(s.as_bytes()) {
+            return self.local(naive);
+        }
         let zulu;
         let s = match s.strip_suffix(['Z', 'z']) {
             Some(rest) => {
@@ -331,11 +333,45 @@ impl Parser<'_> {
             .map(|f| f.to_string())
             .chain(self.datetime_formats.iter().cloned())
             .find_map(|f| NaiveDateTime::parse_from_str(s, &f).ok())?;
-        // A local time skipped by a DST change does not exist; `earliest` picks the
-        // first of two ambiguous ones.
+        self.local(naive)
+    }
+
+    /// A wall-clock time in the configured zone. A local time skipped by a DST change
+    /// does not exist; `earliest` picks the first of two ambiguous ones.
+    fn local(&self, naive: NaiveDateTime) -> Option<(i64, i32)> {
         let local = self.tz.from_local_datetime(&naive).earliest()?;
         Some((local.timestamp(), day_number(naive.date())))
     }
+}
+
+/// Whole number from ASCII digits only (no sign, no spaces).
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// Fast path for the contract's canonical `YYYY-MM-DD` (the bulk of every export);
+/// anything else goes to chrono's format parsing.
+fn iso_date(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..])?)
+}
+
+/// Fast path for `YYYY-MM-DD HH:MM[:SS]` (space or `T`) without offset.
+fn iso_naive_datetime(b: &[u8]) -> Option<NaiveDateTime> {
+    if !(b.len() == 16 || b.len() == 19) || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' {
+        return None;
+    }
+    let seconds = match b.len() {
+        19 if b[16] == b':' => digits(&b[17..])?,
+        19 => return None,
+        _ => 0,
+    };
+    let time = chrono::NaiveTime::from_hms_opt(digits(&b[11..13])?, digits(&b[14..16])?, seconds)?;
+    Some(iso_date(&b[..10])?.and_time(time))
 }
 
 pub fn parse_bool(s: &str) -> Option<bool> {
@@ -499,7 +535,7 @@ fn parse_cell(spec: &ColSpec, raw: &str, parser: &Parser) -> Result<Cell, CellEr
 }
 
 /// Account ids of the accepted accounts, in frame order: `acct` is the index here.
-pub type AccountIndex = HashMap<String, u32>;
+pub type AccountIndex = PlHashMap<String, u32>;
 
 /// Validates one export. `accounts` is `None` only while validating accounts itself.
 pub fn validate(
@@ -520,11 +556,12 @@ pub fn validate(
         message,
     };
     let mut reader = csv_reader(&source.text);
-    let mut records = reader.records();
-    let source_header: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(|f| f.trim().to_owned()).collect(),
-        Some(Err(e)) => return Err(bad_file(format!("unreadable header: {e}"))),
-        None => Vec::new(),
+    // One record buffer for the whole file: no allocation per row.
+    let mut record = csv::StringRecord::new();
+    let source_header: Vec<String> = match reader.read_record(&mut record) {
+        Ok(true) => record.iter().map(|f| f.trim().to_owned()).collect(),
+        Ok(false) => Vec::new(),
+        Err(e) => return Err(bad_file(format!("unreadable header: {e}"))),
     };
     if source_header.is_empty() && source.table == "accounts" {
         return Err(Error::EmptyAccounts {
@@ -559,7 +596,7 @@ pub fn validate(
     let mut values: Vec<Values> = spec.cols.iter().map(|c| Values::new(c.ty)).collect();
     let mut acct: Vec<u32> = Vec::new();
     let mut quarantine = Vec::new();
-    let mut seen_keys: HashSet<String> = HashSet::new();
+    let mut seen_keys: PlHashSet<String> = PlHashSet::new();
     let unique_col = spec
         .unique
         .and_then(|u| spec.cols.iter().position(|c| c.name == u));
@@ -575,8 +612,10 @@ pub fn validate(
     let mut rows_read = 0u64;
     let mut cells: Vec<Cell> = Vec::with_capacity(spec.cols.len());
 
-    for record in records {
-        let record = record.map_err(|e| bad_file(format!("unreadable CSV: {e}")))?;
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| bad_file(format!("unreadable CSV: {e}")))?
+    {
         rows_read += 1;
         let line = record.position().map_or(0, |p| p.line());
         let raw = || record.iter().map(str::to_owned).collect::<Vec<_>>();
@@ -605,6 +644,21 @@ pub fn validate(
         let mut failed = false;
         for (k, c) in spec.cols.iter().enumerate() {
             let text = positions[k].and_then(|i| record.get(i)).unwrap_or("");
+            if k == 0 && accounts.is_some() {
+                // A child table's account_id is looked up, never stored: `acct`
+                // stands for it, so no string is allocated per row.
+                if text.trim().is_empty() {
+                    reject(
+                        ReasonCode::MissingValue,
+                        c.name,
+                        format!("{}: required value is empty", c.name),
+                    );
+                    failed = true;
+                    break;
+                }
+                cells.push(Cell::Text(None));
+                continue;
+            }
             match parse_cell(c, text, &parser) {
                 Ok(cell) => cells.push(cell),
                 Err((reason, message)) => {
@@ -625,19 +679,25 @@ pub fn validate(
             reject(code, nb, format!("{nb} is earlier than {na}"));
             continue;
         }
-        let Cell::Text(Some(account_id)) = &cells[0] else {
-            unreachable!("account_id is the required first column of every table")
-        };
         let account = match accounts {
             // The accounts table indexes itself: its n-th accepted row is account n.
             None => acct.len() as u32,
-            Some(index) => match index.get(account_id) {
+            Some(index) => match index.get(
+                positions[0]
+                    .and_then(|i| record.get(i))
+                    .unwrap_or("")
+                    .trim(),
+            ) {
                 Some(&i) => i,
                 None => {
+                    let id = positions[0]
+                        .and_then(|i| record.get(i))
+                        .unwrap_or("")
+                        .trim();
                     reject(
                         ReasonCode::UnknownAccountId,
                         "account_id",
-                        format!("account_id `{account_id}` is not in accounts"),
+                        format!("account_id `{id}` is not in accounts"),
                     );
                     continue;
                 }
@@ -665,6 +725,9 @@ pub fn validate(
 
     let mut columns = vec![Column::new(col::ACCT.into(), acct)];
     for (c, v) in spec.cols.iter().zip(values) {
+        if accounts.is_some() && c.name == "account_id" {
+            continue;
+        }
         columns.extend(v.into_columns(c.name));
     }
     let frame = DataFrame::new_infer_height(columns).map_err(Error::polars("validate"))?;
@@ -688,7 +751,7 @@ pub fn validate(
 pub fn empty_table(name: &'static str) -> Result<Table, Error> {
     let spec = spec(name);
     let mut columns = vec![Column::new(col::ACCT.into(), Vec::<u32>::new())];
-    for c in spec.cols {
+    for c in spec.cols.iter().filter(|c| c.name != "account_id") {
         columns.extend(Values::new(c.ty).into_columns(c.name));
     }
     Ok(Table {
