@@ -1,23 +1,32 @@
-//! Reading exports: the only module that opens input files. Decodes bytes (UTF-8 with or
-//! without BOM, or Shift_JIS/CP932) and yields CSV records with their source line.
+//! Reading exports: the only module that opens input files. Streams bytes (never the
+//! whole file in memory), decodes UTF-8 (with or without BOM) or Shift_JIS/CP932 and
+//! hands validation a CSV reader whose records carry their source line.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use encoding_rs::{Decoder, SHIFT_JIS};
 
 use crate::config::{EncodingChoice, TableConfig};
 use crate::error::Error;
 
-/// One export, decoded to UTF-8 text.
+/// How much of a file `auto` looks at to choose between UTF-8 and Shift_JIS.
+const SNIFF_BYTES: usize = 64 * 1024;
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One export, opened and decoding to UTF-8 as it is read.
 pub struct Source {
     pub table: &'static str,
     pub path: PathBuf,
     pub encoding: &'static str,
-    pub text: String,
+    pub reader: Box<dyn Read + Send>,
 }
 
-/// Reads a table's export. `Ok(None)` when an optional export is absent.
-pub fn read_source(table: &TableConfig) -> Result<Option<Source>, Error> {
-    let bytes = match std::fs::read(&table.path) {
-        Ok(bytes) => bytes,
+/// Opens a table's export. `Ok(None)` when an optional export is absent.
+pub fn open_source(table: &TableConfig) -> Result<Option<Source>, Error> {
+    let file = match File::open(&table.path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if table.optional {
                 return Ok(None);
@@ -35,87 +44,192 @@ pub fn read_source(table: &TableConfig) -> Result<Option<Source>, Error> {
             });
         }
     };
-    let (text, encoding) = decode(bytes, table.encoding).map_err(|message| Error::BadFile {
-        table: table.name.to_owned(),
-        path: table.path.clone(),
-        message,
-    })?;
-    Ok(Some(Source {
-        table: table.name,
-        path: table.path.clone(),
-        encoding,
-        text,
-    }))
+    let reader = BufReader::with_capacity(1 << 20, file);
+    Source::new(table.name, &table.path, reader, table.encoding).map(Some)
 }
 
-/// Decodes an export. `Auto` takes UTF-8 when the bytes are valid UTF-8 (a BOM is
-/// dropped) and otherwise Shift_JIS, which is what Excel in Japan writes; a file that
-/// is neither is refused whole rather than turned into replacement characters.
-pub fn decode(bytes: Vec<u8>, choice: EncodingChoice) -> Result<(String, &'static str), String> {
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
-    let utf8 = |bytes: Vec<u8>| -> Result<String, String> {
-        let bytes = match bytes.strip_prefix(BOM) {
-            Some(rest) => rest.to_vec(),
-            None => bytes,
+impl Source {
+    /// Chooses the encoding from the first bytes and wraps `reader` to yield UTF-8.
+    /// `auto` takes UTF-8 when there is a BOM or the first 64 KiB are valid UTF-8,
+    /// otherwise Shift_JIS (what Excel in Japan writes). Bytes that turn out invalid
+    /// later fail the file with a message naming the encoding setting, rather than
+    /// becoming replacement characters.
+    pub fn new(
+        table: &'static str,
+        path: &Path,
+        mut reader: impl Read + Send + 'static,
+        choice: EncodingChoice,
+    ) -> Result<Source, Error> {
+        let mut head = Vec::with_capacity(SNIFF_BYTES);
+        (&mut reader)
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(|source| Error::ReadFile {
+                table: table.to_owned(),
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let has_bom = head.starts_with(BOM);
+        let utf8 = match choice {
+            EncodingChoice::Utf8 => true,
+            EncodingChoice::ShiftJis => false,
+            EncodingChoice::Auto => has_bom || looks_like_utf8(&head),
         };
-        String::from_utf8(bytes).map_err(|e| {
-            format!(
-                "not valid UTF-8 (first bad byte at offset {}); set the table's `encoding`",
-                e.utf8_error().valid_up_to()
-            )
-        })
-    };
-    let shift_jis = |bytes: &[u8]| -> Result<String, String> {
-        let (text, had_errors) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes);
-        if had_errors {
-            Err("neither valid UTF-8 nor valid Shift_JIS (CP932)".to_owned())
-        } else {
-            Ok(text.into_owned())
-        }
-    };
-    match choice {
-        EncodingChoice::Utf8 => utf8(bytes).map(|t| (t, "utf-8")),
-        EncodingChoice::ShiftJis => shift_jis(&bytes).map(|t| (t, "shift_jis")),
-        EncodingChoice::Auto => {
-            if bytes.starts_with(BOM) || std::str::from_utf8(&bytes).is_ok() {
-                utf8(bytes).map(|t| (t, "utf-8"))
-            } else {
-                shift_jis(&bytes).map(|t| (t, "shift_jis"))
+        let (reader, encoding): (Box<dyn Read + Send>, _) = if utf8 {
+            if has_bom {
+                head.drain(..BOM.len());
             }
-        }
+            (Box::new(Cursor::new(head).chain(reader)), "utf-8")
+        } else {
+            let bytes = Cursor::new(head).chain(reader);
+            (Box::new(ShiftJisReader::new(bytes)), "shift_jis")
+        };
+        Ok(Source {
+            table,
+            path: path.to_path_buf(),
+            encoding,
+            reader,
+        })
     }
 }
 
-/// A CSV reader over decoded text that accepts ragged rows: a row with too many or too
-/// few fields is quarantined by validation, not fatal to the whole file.
-pub fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+/// Valid UTF-8, allowing a character cut off at the end of the sniffed bytes.
+fn looks_like_utf8(head: &[u8]) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
+/// Decodes Shift_JIS (CP932) to UTF-8 while reading; malformed input is an error.
+struct ShiftJisReader<R> {
+    inner: R,
+    decoder: Decoder,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    out_pos: usize,
+    done: bool,
+    offset: u64,
+}
+
+impl<R: Read> ShiftJisReader<R> {
+    fn new(inner: R) -> Self {
+        ShiftJisReader {
+            inner,
+            decoder: SHIFT_JIS.new_decoder_without_bom_handling(),
+            input: vec![0; 64 * 1024],
+            output: Vec::with_capacity(3 * 64 * 1024 + 16),
+            out_pos: 0,
+            done: false,
+            offset: 0,
+        }
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        let n = self.inner.read(&mut self.input)?;
+        let last = n == 0;
+        self.output.clear();
+        self.out_pos = 0;
+        let needed = self
+            .decoder
+            .max_utf8_buffer_length_without_replacement(n)
+            .unwrap_or(3 * n + 16);
+        self.output.resize(needed, 0);
+        let (result, read, written) = self.decoder.decode_to_utf8_without_replacement(
+            &self.input[..n],
+            &mut self.output,
+            last,
+        );
+        if let encoding_rs::DecoderResult::Malformed(_, _) = result {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "neither valid UTF-8 nor valid Shift_JIS (CP932) near byte {}; set the table's `encoding`",
+                    self.offset + read as u64
+                ),
+            ));
+        }
+        self.offset += n as u64;
+        self.output.truncate(written);
+        self.done = last;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for ShiftJisReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.out_pos == self.output.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.refill()?;
+        }
+        let n = buf.len().min(self.output.len() - self.out_pos);
+        buf[..n].copy_from_slice(&self.output[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// A CSV reader that accepts ragged rows: a row with too many or too few fields is
+/// quarantined by validation, not fatal to the whole file.
+pub fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes())
+        .buffer_capacity(1 << 20)
+        .from_reader(reader)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn decode(bytes: &[u8], choice: EncodingChoice) -> Result<(String, &'static str), String> {
+        let source = Source::new("t", Path::new("t.csv"), Cursor::new(bytes.to_vec()), choice)
+            .map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        let encoding = source.encoding;
+        let mut reader = source.reader;
+        reader
+            .read_to_string(&mut text)
+            .map_err(|e| e.to_string())?;
+        Ok((text, encoding))
+    }
+
     #[test]
     fn utf8_bom_is_dropped() {
-        let (text, enc) = decode(b"\xEF\xBB\xBFa,b\n".to_vec(), EncodingChoice::Auto).unwrap();
+        let (text, enc) = decode(b"\xEF\xBB\xBFa,b\n", EncodingChoice::Auto).unwrap();
         assert_eq!((text.as_str(), enc), ("a,b\n", "utf-8"));
     }
 
     #[test]
     fn shift_jis_is_detected() {
-        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode("取引先ID,名前\n");
-        let (text, enc) = decode(bytes.into_owned(), EncodingChoice::Auto).unwrap();
-        assert_eq!((text.as_str(), enc), ("取引先ID,名前\n", "shift_jis"));
+        let (bytes, _, _) = SHIFT_JIS.encode("取引先ID,名前\n株式会社テスト,佐藤\n");
+        let (text, enc) = decode(&bytes, EncodingChoice::Auto).unwrap();
+        assert_eq!(text, "取引先ID,名前\n株式会社テスト,佐藤\n");
+        assert_eq!(enc, "shift_jis");
+    }
+
+    #[test]
+    fn long_shift_jis_streams_across_buffers() {
+        let line = "株式会社テスト,営業部,東京都千代田区\r\n";
+        let text: String = line.repeat(20_000);
+        let (bytes, _, _) = SHIFT_JIS.encode(&text);
+        let (decoded, _) = decode(&bytes, EncodingChoice::ShiftJis).unwrap();
+        assert_eq!(decoded, text);
     }
 
     #[test]
     fn forced_utf8_refuses_shift_jis() {
-        let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode("取引先");
-        let err = decode(bytes.into_owned(), EncodingChoice::Utf8).unwrap_err();
-        assert!(err.contains("not valid UTF-8"), "{err}");
+        let (bytes, _, _) = SHIFT_JIS.encode("取引先\n");
+        let err = decode(&bytes, EncodingChoice::Utf8).unwrap_err();
+        assert!(err.contains("UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn malformed_shift_jis_is_an_error() {
+        let err = decode(b"a,b\n\x81\x20\xff\xfe\n", EncodingChoice::ShiftJis).unwrap_err();
+        assert!(err.contains("Shift_JIS"), "{err}");
     }
 }

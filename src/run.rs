@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use crate::config::{Config, TABLES};
 use crate::error::Error;
 use crate::features::{Frames, Snapshot, snapshot};
-use crate::ingest::read_source;
+use crate::ingest::open_source;
 use crate::output::{Outcome, OutputLock, RunSummary, TableSummary, write_atomic};
 use crate::report::{AccountInfo, quarantine_csv, score_rows, scores_csv};
 use crate::scoring::{AccountScore, RiskLevel, score};
@@ -32,8 +32,8 @@ fn load_table(
     index: Option<&AccountIndex>,
 ) -> Result<Table, Error> {
     let table = match cfg.table(name) {
-        Some(tc) => match read_source(tc)? {
-            Some(source) => validate(&source, tc, cfg.time_zone, index)?,
+        Some(tc) => match open_source(tc)? {
+            Some(source) => validate(source, tc, cfg.time_zone, index)?,
             None => {
                 warn!(table = name, path = %tc.path.display(), "optional export absent; read as empty");
                 empty_table(name)?

@@ -42,6 +42,8 @@ pub struct ColSpec {
     pub name: &'static str,
     pub ty: ColType,
     pub required: bool,
+    /// Kept in the frame; `false` for columns only validated (nothing reads them).
+    pub kept: bool,
 }
 
 pub struct TableSpec {
@@ -59,7 +61,22 @@ impl TableSpec {
 }
 
 const fn c(name: &'static str, ty: ColType, required: bool) -> ColSpec {
-    ColSpec { name, ty, required }
+    ColSpec {
+        name,
+        ty,
+        required,
+        kept: true,
+    }
+}
+
+/// A column that is validated but not kept.
+const fn checked(name: &'static str, ty: ColType, required: bool) -> ColSpec {
+    ColSpec {
+        name,
+        ty,
+        required,
+        kept: false,
+    }
 }
 
 use ColType::*;
@@ -105,7 +122,7 @@ pub fn spec(table: &str) -> &'static TableSpec {
             c("account_id", Text, true),
             c("received_at", DateTime, true),
             c("first_response_at", DateTime, false),
-            c("channel", Text, false),
+            checked("channel", Text, false),
         ],
         unique: None,
         ordered: Some((
@@ -128,7 +145,7 @@ pub fn spec(table: &str) -> &'static TableSpec {
         cols: &[
             c("account_id", Text, true),
             c("session_date", Date, true),
-            c("session_id", Text, false),
+            checked("session_id", Text, false),
             c("attended", Bool, true),
         ],
         unique: None,
@@ -151,7 +168,7 @@ pub fn spec(table: &str) -> &'static TableSpec {
         cols: &[
             c("account_id", Text, true),
             c("period_end", Date, true),
-            c("metric", Text, true),
+            checked("metric", Text, true),
             c("target", Positive, true),
             c("actual", Decimal, true),
             c("higher_is_better", Bool, false),
@@ -386,20 +403,27 @@ fn parse_decimal(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-/// Typed values of one column while rows are being accepted.
+/// Typed values of one column while rows are being accepted, built straight into
+/// polars arrays (no intermediate `Vec<Option<_>>`, no second copy).
 enum Values {
-    Text(Vec<Option<String>>),
-    Day(Vec<Option<i32>>),
-    Moment(Vec<Option<i64>>, Vec<Option<i32>>),
-    Bool(Vec<Option<bool>>),
-    Num(Vec<Option<f64>>),
-    Int(Vec<Option<i64>>),
+    Text(StringChunkedBuilder),
+    Day(PrimitiveChunkedBuilder<Int32Type>),
+    Moment(
+        PrimitiveChunkedBuilder<Int64Type>,
+        PrimitiveChunkedBuilder<Int32Type>,
+    ),
+    Bool(BooleanChunkedBuilder),
+    Num(PrimitiveChunkedBuilder<Float64Type>),
+    Int(PrimitiveChunkedBuilder<Int64Type>),
+    /// Validated but not kept: nothing downstream reads it, and at scale it would
+    /// cost gigabytes.
+    Dropped,
 }
 
-/// One parsed cell, before the row is known to be good.
-#[derive(Clone)]
-enum Cell {
-    Text(Option<String>),
+/// One parsed cell, before the row is known to be good. Text borrows the record.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Text(Option<&'a str>),
     Day(Option<i32>),
     Moment(Option<(i64, i32)>),
     Bool(Option<bool>),
@@ -407,7 +431,7 @@ enum Cell {
     Int(Option<i64>),
 }
 
-impl Cell {
+impl Cell<'_> {
     /// A comparable instant for the `ordered` check.
     fn instant(&self) -> Option<i64> {
         match self {
@@ -419,50 +443,61 @@ impl Cell {
 }
 
 impl Values {
-    fn new(ty: ColType) -> Values {
-        match ty {
-            Text | MeetingStatus => Values::Text(Vec::new()),
-            Date => Values::Day(Vec::new()),
-            DateTime => Values::Moment(Vec::new(), Vec::new()),
-            Bool => Values::Bool(Vec::new()),
-            Decimal | NonNegative | Positive => Values::Num(Vec::new()),
-            Count => Values::Int(Vec::new()),
+    fn new(spec: &ColSpec, capacity: usize) -> Values {
+        let name = || PlSmallStr::from(spec.name);
+        if !spec.kept {
+            return Values::Dropped;
+        }
+        match spec.ty {
+            Text | MeetingStatus => Values::Text(StringChunkedBuilder::new(name(), capacity)),
+            Date => Values::Day(PrimitiveChunkedBuilder::new(name(), capacity)),
+            DateTime => Values::Moment(
+                PrimitiveChunkedBuilder::new(name(), capacity),
+                PrimitiveChunkedBuilder::new(
+                    format!("{}{}", spec.name, col::DAY_SUFFIX).into(),
+                    capacity,
+                ),
+            ),
+            Bool => Values::Bool(BooleanChunkedBuilder::new(name(), capacity)),
+            Decimal | NonNegative | Positive => {
+                Values::Num(PrimitiveChunkedBuilder::new(name(), capacity))
+            }
+            Count => Values::Int(PrimitiveChunkedBuilder::new(name(), capacity)),
         }
     }
 
     fn push(&mut self, cell: Cell) {
         match (self, cell) {
-            (Values::Text(v), Cell::Text(x)) => v.push(x),
-            (Values::Day(v), Cell::Day(x)) => v.push(x),
+            (Values::Dropped, _) => {}
+            (Values::Text(v), Cell::Text(x)) => v.append_option(x),
+            (Values::Day(v), Cell::Day(x)) => v.append_option(x),
             (Values::Moment(ts, day), Cell::Moment(x)) => {
-                ts.push(x.map(|m| m.0));
-                day.push(x.map(|m| m.1));
+                ts.append_option(x.map(|m| m.0));
+                day.append_option(x.map(|m| m.1));
             }
-            (Values::Bool(v), Cell::Bool(x)) => v.push(x),
-            (Values::Num(v), Cell::Num(x)) => v.push(x),
-            (Values::Int(v), Cell::Int(x)) => v.push(x),
+            (Values::Bool(v), Cell::Bool(x)) => v.append_option(x),
+            (Values::Num(v), Cell::Num(x)) => v.append_option(x),
+            (Values::Int(v), Cell::Int(x)) => v.append_option(x),
             _ => unreachable!("cell type follows the column spec"),
         }
     }
 
-    fn into_columns(self, name: &str) -> Vec<Column> {
+    fn into_columns(self) -> Vec<Column> {
         match self {
-            Values::Text(v) => vec![Column::new(name.into(), v)],
-            Values::Day(v) => vec![Column::new(name.into(), v)],
-            Values::Moment(ts, day) => vec![
-                Column::new(name.into(), ts),
-                Column::new(format!("{name}{}", col::DAY_SUFFIX).into(), day),
-            ],
-            Values::Bool(v) => vec![Column::new(name.into(), v)],
-            Values::Num(v) => vec![Column::new(name.into(), v)],
-            Values::Int(v) => vec![Column::new(name.into(), v)],
+            Values::Dropped => vec![],
+            Values::Text(v) => vec![v.finish().into_column()],
+            Values::Day(v) => vec![v.finish().into_column()],
+            Values::Moment(ts, day) => vec![ts.finish().into_column(), day.finish().into_column()],
+            Values::Bool(v) => vec![v.finish().into_column()],
+            Values::Num(v) => vec![v.finish().into_column()],
+            Values::Int(v) => vec![v.finish().into_column()],
         }
     }
 }
 
 type CellError = (ReasonCode, String);
 
-fn parse_cell(spec: &ColSpec, raw: &str, parser: &Parser) -> Result<Cell, CellError> {
+fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<'a>, CellError> {
     let s = raw.trim();
     if s.is_empty() {
         if spec.required {
@@ -483,11 +518,7 @@ fn parse_cell(spec: &ColSpec, raw: &str, parser: &Parser) -> Result<Cell, CellEr
     let bad = |code: ReasonCode, expected: &str| (code, format!("`{s}` is not {expected}"));
     Ok(match spec.ty {
         // Free text keeps its inner spacing; only the outer whitespace of ids goes.
-        Text => Cell::Text(Some(if spec.name.ends_with("_id") {
-            s.to_owned()
-        } else {
-            raw.to_owned()
-        })),
+        Text => Cell::Text(Some(if spec.name.ends_with("_id") { s } else { raw })),
         MeetingStatus => {
             if !MEETING_STATUSES.contains(&s) {
                 return Err(bad(
@@ -495,7 +526,7 @@ fn parse_cell(spec: &ColSpec, raw: &str, parser: &Parser) -> Result<Cell, CellEr
                     &format!("one of {}", MEETING_STATUSES.join(", ")),
                 ));
             }
-            Cell::Text(Some(s.to_owned()))
+            Cell::Text(Some(s))
         }
         Date => Cell::Day(Some(day_number(
             parser
@@ -539,23 +570,29 @@ pub type AccountIndex = PlHashMap<String, u32>;
 
 /// Validates one export. `accounts` is `None` only while validating accounts itself.
 pub fn validate(
-    source: &Source,
+    source: Source,
     table: &TableConfig,
     tz: Tz,
     accounts: Option<&AccountIndex>,
 ) -> Result<Table, Error> {
-    let spec = spec(source.table);
+    let Source {
+        table: name,
+        path,
+        encoding,
+        reader,
+    } = source;
+    let spec = spec(name);
     let parser = Parser {
         tz,
         date_formats: &table.date_formats,
         datetime_formats: &table.datetime_formats,
     };
     let bad_file = |message: String| Error::BadFile {
-        table: source.table.to_owned(),
-        path: source.path.clone(),
+        table: name.to_owned(),
+        path: path.clone(),
         message,
     };
-    let mut reader = csv_reader(&source.text);
+    let mut reader = csv_reader(reader);
     // One record buffer for the whole file: no allocation per row.
     let mut record = csv::StringRecord::new();
     let source_header: Vec<String> = match reader.read_record(&mut record) {
@@ -563,10 +600,8 @@ pub fn validate(
         Ok(false) => Vec::new(),
         Err(e) => return Err(bad_file(format!("unreadable header: {e}"))),
     };
-    if source_header.is_empty() && source.table == "accounts" {
-        return Err(Error::EmptyAccounts {
-            path: source.path.clone(),
-        });
+    if source_header.is_empty() && name == "accounts" {
+        return Err(Error::EmptyAccounts { path: path.clone() });
     }
     // Where each contract column sits in the source row.
     let mut positions: Vec<Option<usize>> = vec![None; spec.cols.len()];
@@ -585,15 +620,26 @@ pub fn validate(
     for (k, c) in spec.cols.iter().enumerate() {
         if c.required && positions[k].is_none() && !source_header.is_empty() {
             return Err(Error::MissingColumn {
-                table: source.table.to_owned(),
-                path: source.path.clone(),
+                table: name.to_owned(),
+                path: path.clone(),
                 column: c.name.to_owned(),
                 found: source_header.join(", "),
             });
         }
     }
 
-    let mut values: Vec<Values> = spec.cols.iter().map(|c| Values::new(c.ty)).collect();
+    let mut values: Vec<Values> = spec
+        .cols
+        .iter()
+        .map(|c| {
+            // A child table's account_id becomes `acct`.
+            if accounts.is_some() && c.name == "account_id" {
+                Values::Dropped
+            } else {
+                Values::new(c, 1024)
+            }
+        })
+        .collect();
     let mut acct: Vec<u32> = Vec::new();
     let mut quarantine = Vec::new();
     let mut seen_keys: PlHashSet<String> = PlHashSet::new();
@@ -610,7 +656,6 @@ pub fn validate(
         (pos(a), pos(b), code)
     });
     let mut rows_read = 0u64;
-    let mut cells: Vec<Cell> = Vec::with_capacity(spec.cols.len());
 
     while reader
         .read_record(&mut record)
@@ -640,7 +685,7 @@ pub fn validate(
             );
             continue;
         }
-        cells.clear();
+        let mut cells: Vec<Cell> = Vec::with_capacity(spec.cols.len());
         let mut failed = false;
         for (k, c) in spec.cols.iter().enumerate() {
             let text = positions[k].and_then(|i| record.get(i)).unwrap_or("");
@@ -707,7 +752,7 @@ pub fn validate(
             let Cell::Text(Some(key)) = &cells[u] else {
                 unreachable!("unique keys are required text columns")
             };
-            if !seen_keys.insert(key.clone()) {
+            if !seen_keys.insert((*key).to_owned()) {
                 let name = spec.cols[u].name;
                 reject(
                     ReasonCode::DuplicateKey,
@@ -724,22 +769,17 @@ pub fn validate(
     }
 
     let mut columns = vec![Column::new(col::ACCT.into(), acct)];
-    for (c, v) in spec.cols.iter().zip(values) {
-        if accounts.is_some() && c.name == "account_id" {
-            continue;
-        }
-        columns.extend(v.into_columns(c.name));
+    for v in values {
+        columns.extend(v.into_columns());
     }
     let frame = DataFrame::new_infer_height(columns).map_err(Error::polars("validate"))?;
-    if source.table == "accounts" && frame.height() == 0 {
-        return Err(Error::EmptyAccounts {
-            path: source.path.clone(),
-        });
+    if name == "accounts" && frame.height() == 0 {
+        return Err(Error::EmptyAccounts { path: path.clone() });
     }
     Ok(Table {
-        name: source.table,
-        path: Some(source.path.clone()),
-        encoding: source.encoding,
+        name,
+        path: Some(path.clone()),
+        encoding,
         source_header,
         frame,
         quarantine,
@@ -752,7 +792,7 @@ pub fn empty_table(name: &'static str) -> Result<Table, Error> {
     let spec = spec(name);
     let mut columns = vec![Column::new(col::ACCT.into(), Vec::<u32>::new())];
     for c in spec.cols.iter().filter(|c| c.name != "account_id") {
-        columns.extend(Values::new(c.ty).into_columns(c.name));
+        columns.extend(Values::new(c, 0).into_columns());
     }
     Ok(Table {
         name,
@@ -829,11 +869,7 @@ mod tests {
     #[test]
     fn cells_break_constraints_with_codes() {
         let p = parser();
-        let late = ColSpec {
-            name: "late_minutes",
-            ty: Count,
-            required: false,
-        };
+        let late = c("late_minutes", Count, false);
         assert_eq!(
             parse_cell(&late, "-5", &p).err().unwrap().0,
             ReasonCode::OutOfRange
@@ -843,11 +879,7 @@ mod tests {
             ReasonCode::BadInteger
         );
         assert!(matches!(parse_cell(&late, " ", &p), Ok(Cell::Int(None))));
-        let target = ColSpec {
-            name: "target",
-            ty: Positive,
-            required: true,
-        };
+        let target = c("target", Positive, true);
         assert_eq!(
             parse_cell(&target, "0", &p).err().unwrap().0,
             ReasonCode::OutOfRange
