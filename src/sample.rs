@@ -547,16 +547,9 @@ enum Status {
 }
 
 impl Status {
+    /// The contract's spelling; the variants are declared in the contract's order.
     fn as_str(self) -> &'static str {
-        const NAMES: [&str; 6] = [
-            "held",
-            "rescheduled",
-            "cancelled_by_client",
-            "cancelled_by_team",
-            "no_show_client",
-            "no_show_team",
-        ];
-        NAMES[self as usize]
+        crate::validate::MEETING_STATUSES[self as usize]
     }
 }
 
