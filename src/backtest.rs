@@ -43,13 +43,6 @@ pub struct BacktestReport {
 }
 
 impl BacktestReport {
-    pub fn get(&self, section: &str, scope: &str, metric: &str) -> Option<f64> {
-        self.metrics
-            .iter()
-            .find(|m| m.section == section && m.scope == scope && m.metric == metric)
-            .and_then(|m| m.value)
-    }
-
     pub fn csv(&self) -> Vec<u8> {
         let mut doc = CsvDoc::new(&["section", "scope", "metric", "value"]);
         for m in &self.metrics {

@@ -71,6 +71,7 @@ pub enum Command {
         as_of: Option<NaiveDate>,
     },
     /// Write realistic sample exports (and a ground-truth file outside them).
+    #[command(after_help = EXIT_CODES_HELP)]
     Sample {
         /// Seed of the generator: the same seed gives byte-identical files.
         #[arg(long, default_value_t = 1)]
@@ -113,6 +114,20 @@ impl Common {
     }
 }
 
+/// Report text on stdout; a closed pipe (`| head`) is not a crash: the files were
+/// already written.
+fn print_text(text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output {
+            path: "<stdout>".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn parse_step(s: &str) -> Result<i64, String> {
     let n: i64 = s
         .strip_suffix('d')
@@ -151,14 +166,12 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
             }
             let cfg = common.load()?;
             let report = crate::run::backtest(&cfg, from, to, step)?;
-            print!("{}", report.text);
-            Ok(())
+            print_text(&report.text)
         }
         Command::Postmortem { common, as_of } => {
             let cfg = common.load()?;
             let as_of = as_of.unwrap_or_else(|| today_in(&cfg));
-            print!("{}", crate::run::postmortem(&cfg, as_of)?);
-            Ok(())
+            print_text(&crate::run::postmortem(&cfg, as_of)?)
         }
         Command::Sample {
             seed,
@@ -212,11 +225,13 @@ pub fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
-    match execute(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // A panic is a bug: the hook has printed it; cron sees the documented code 1.
+    match std::panic::catch_unwind(|| execute(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             error!("{e}");
             ExitCode::from(e.exit_status() as u8)
         }
+        Err(_) => ExitCode::from(ExitStatus::Internal as u8),
     }
 }

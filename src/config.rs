@@ -94,7 +94,7 @@ fn default_encoding() -> EncodingChoice {
 }
 
 /// Look-back windows in days. "Recent" is compared with the account's own earlier
-/// "baseline" window that ends where the recent one starts.
+/// "baseline" window, which ends `baseline_gap_days` before the recent one starts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Windows {
@@ -117,7 +117,6 @@ pub struct Windows {
     pub late_minutes: i64,
     pub promise_grace_days: i32,
     pub payment_terms_days: i32,
-    pub trend_days: i32,
     /// Accounts younger than this have no baseline: relative signals stay silent.
     pub min_history_days: i32,
     pub min_baseline_events: i64,
@@ -294,8 +293,15 @@ impl RawConfig {
         let input_dir = base.join(&self.run.input_dir);
         let output_dir = base.join(&self.run.output_dir);
 
-        if !self.tables.contains_key("accounts") {
-            problems.push("tables.accounts: the accounts table is required".to_owned());
+        // Every table needs its section: a table left out by mistake would silently
+        // read as "no activity". An export a company does not have is declared with
+        // `optional = true` instead.
+        for name in TABLES {
+            if !self.tables.contains_key(name) {
+                problems.push(format!(
+                    "tables.{name}: missing section; give its `file` (and `optional = true` if it is not exported)"
+                ));
+            }
         }
         let mut tables = Vec::new();
         for key in self.tables.keys() {
@@ -312,6 +318,20 @@ impl RawConfig {
             };
             if name == "accounts" && t.optional {
                 problems.push("tables.accounts.optional: accounts cannot be optional".to_owned());
+            }
+            for (key, formats) in [
+                ("date_formats", &t.date_formats),
+                ("datetime_formats", &t.datetime_formats),
+            ] {
+                for (i, f) in formats.iter().enumerate() {
+                    let broken = chrono::format::StrftimeItems::new(f)
+                        .any(|item| matches!(item, chrono::format::Item::Error));
+                    if broken || f.trim().is_empty() {
+                        problems.push(format!(
+                            "tables.{name}.{key}[{i}]: `{f}` is not a valid chrono format"
+                        ));
+                    }
+                }
             }
             for (from, to) in &t.rename {
                 if !crate::validate::spec(name).has_column(to) {
@@ -348,7 +368,6 @@ impl RawConfig {
             ("touchpoint_baseline_days", w.touchpoint_baseline_days),
             ("unanswered_lookback_days", w.unanswered_lookback_days),
             ("payment_terms_days", w.payment_terms_days),
-            ("trend_days", w.trend_days),
         ] {
             if !(1..=3660).contains(&value) {
                 problems.push(format!(
@@ -356,21 +375,22 @@ impl RawConfig {
                 ));
             }
         }
-        for (key, value) in [
-            ("min_history_days", i64::from(w.min_history_days)),
-            ("baseline_gap_days", i64::from(w.baseline_gap_days)),
-            ("promise_grace_days", i64::from(w.promise_grace_days)),
-            ("unanswered_after_hours", w.unanswered_after_hours),
-            ("late_minutes", w.late_minutes),
-            ("min_baseline_events", w.min_baseline_events),
-            ("min_recent_events", w.min_recent_events),
+        // Upper bounds keep window arithmetic far from overflow.
+        for (key, value, max) in [
+            ("min_history_days", i64::from(w.min_history_days), 3660),
+            ("baseline_gap_days", i64::from(w.baseline_gap_days), 3660),
+            ("promise_grace_days", i64::from(w.promise_grace_days), 3660),
+            ("unanswered_after_hours", w.unanswered_after_hours, 87_840),
+            ("late_minutes", w.late_minutes, 1440),
+            ("min_baseline_events", w.min_baseline_events, 1_000_000),
+            ("min_recent_events", w.min_recent_events, 1_000_000),
         ] {
-            if value < 0 {
-                problems.push(format!("windows.{key}: expected 0 or more, found {value}"));
+            if !(0..=max).contains(&value) {
+                problems.push(format!("windows.{key}: expected 0 to {max}, found {value}"));
             }
         }
 
-        if !(w.prior_events.is_finite() && w.prior_events >= 0.0) {
+        if !(w.prior_events.is_finite() && (0.0..=1000.0).contains(&w.prior_events)) {
             problems.push(format!(
                 "windows.prior_events: expected 0 or more, found {}",
                 w.prior_events

@@ -26,7 +26,8 @@ Exit codes:
   2  usage or configuration error (bad flag, unreadable config, unknown key, bad value)
   3  input error (missing export, missing required column, empty accounts table,
      undecodable file); nothing is written
-  4  quarantine budget exceeded: a table has too many bad rows; nothing is written
+  4  quarantine budget exceeded: a table has too many bad rows; only quarantine/
+     and run_summary.json are written, the last good scores stay
   5  output error: the output folder cannot be written; previous outputs are intact
   6  another churnwatch run holds the output folder's lock";
 

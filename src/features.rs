@@ -169,14 +169,20 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             col("outcome_agreed"),
         ]);
 
-    // Meetings.
+    // Meetings. Shares of the recent window are compared with the same shares over
+    // the baseline window, so each pair below uses `recent`/`base` of one length.
     let (mr, mb, tw) = (
         w.meetings_recent_days,
         w.meetings_baseline_days,
         w.team_behaviour_days,
     );
-    let held = || col("status").eq(lit("held"));
     let day = "scheduled_at_day";
+    let recent = |length: i32| within(day, d - length, d);
+    let base = |length: i32| within(day, d - length - gap - mb, d - length - gap);
+    let held = || col("status").eq(lit("held"));
+    let late = || held().and(col("late_minutes").gt_eq(lit(w.late_minutes)));
+    let client_missed = || is_status(&["cancelled_by_client", "no_show_client"]);
+    let team_missed = || is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]);
     let touch_from = d - mr - gap - w.touchpoint_baseline_days;
     let meetings = frames
         .meetings
@@ -185,61 +191,27 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         .filter(col(day).lt_eq(lit(d)))
         .group_by([acct()])
         .agg([
-            count(held().and(within(day, d - mr, d))).alias("held_recent"),
-            count(held().and(within(day, d - mr - gap - mb, d - mr - gap))).alias("held_base"),
-            count(within(day, d - mr, d)).alias("scheduled_recent"),
-            count(
-                is_status(&["cancelled_by_client", "no_show_client"]).and(within(day, d - mr, d)),
-            )
-            .alias("client_cancelled_recent"),
-            count(held().and(within(day, d - tw, d))).alias("held_team_window"),
-            count(
-                held()
-                    .and(col("late_minutes").gt_eq(lit(w.late_minutes)))
-                    .and(within(day, d - tw, d)),
-            )
-            .alias("late_team_window"),
-            count(within(day, d - tw, d)).alias("scheduled_team_window"),
-            count(within(day, d - mr - gap - mb, d - mr - gap)).alias("scheduled_base"),
-            count(
-                is_status(&["cancelled_by_client", "no_show_client"]).and(within(
-                    day,
-                    d - mr - mb,
-                    d - mr,
-                )),
-            )
-            .alias("client_cancelled_base"),
-            count(held().and(within(day, d - tw - gap - mb, d - tw - gap))).alias("held_team_base"),
-            count(
-                held()
-                    .and(col("late_minutes").gt_eq(lit(w.late_minutes)))
-                    .and(within(day, d - tw - gap - mb, d - tw - gap)),
-            )
-            .alias("late_team_base"),
-            count(within(day, d - tw - gap - mb, d - tw - gap)).alias("scheduled_team_base"),
-            count(
-                is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]).and(within(
-                    day,
-                    d - tw - mb,
-                    d - tw,
-                )),
-            )
-            .alias("team_cancelled_base"),
-            count(
-                is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]).and(within(
-                    day,
-                    d - tw,
-                    d,
-                )),
-            )
-            .alias("team_cancelled_window"),
+            count(held().and(recent(mr))).alias("held_recent"),
+            count(held().and(base(mr))).alias("held_base"),
+            count(recent(mr)).alias("scheduled_recent"),
+            count(base(mr)).alias("scheduled_base"),
+            count(client_missed().and(recent(mr))).alias("client_cancelled_recent"),
+            count(client_missed().and(base(mr))).alias("client_cancelled_base"),
+            count(held().and(recent(tw))).alias("held_team_window"),
+            count(held().and(base(tw))).alias("held_team_base"),
+            count(late().and(recent(tw))).alias("late_team_window"),
+            count(late().and(base(tw))).alias("late_team_base"),
+            count(recent(tw)).alias("scheduled_team_window"),
+            count(base(tw)).alias("scheduled_team_base"),
+            count(team_missed().and(recent(tw))).alias("team_cancelled_window"),
+            count(team_missed().and(base(tw))).alias("team_cancelled_base"),
             col(day)
                 .only_where(held().and(col("purpose").eq(lit("proposal")).fill_null(lit(false))))
                 .max()
                 .alias("last_proposal_day"),
             col(day).only_where(held()).max().alias("last_meeting_day"),
             col(day).min().alias("first_meeting_day"),
-            count(held().and(within(day, d - mr, d))).alias("meeting_touches_recent"),
+            count(held().and(recent(mr))).alias("meeting_touches_recent"),
             count(held().and(within(day, touch_from, d - mr - gap))).alias("meeting_touches_base"),
         ]);
 

@@ -71,25 +71,57 @@ impl CsvDoc {
     }
 }
 
-/// Replaces `path` atomically: the bytes go to a temporary file in the same folder,
-/// are synced, then renamed over the target, so a reader sees the old file or the new
-/// one and never a half-written one, even if the process is killed mid-write.
+/// The files of one run, replaced together: every file is first written in full to
+/// a temporary file in its target folder and synced, and only when all of them are
+/// on disk are they renamed over their targets. A reader sees the old file or the new
+/// one, never a half-written one, even if the process is killed; and a write that
+/// fails (disk full, permissions) fails before any output has been replaced.
+#[derive(Default)]
+pub struct OutputBatch {
+    staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
+}
+
+impl OutputBatch {
+    pub fn new() -> OutputBatch {
+        OutputBatch::default()
+    }
+
+    /// Writes `bytes` for `path` to a synced temporary file beside it.
+    pub fn stage(&mut self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let err = |source| Error::Output {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".churnwatch-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(err)?;
+        tmp.write_all(bytes).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        self.staged.push((tmp, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// Renames every staged file over its target, in the order staged.
+    pub fn commit(self) -> Result<(), Error> {
+        for (tmp, path) in self.staged {
+            tmp.persist(&path).map_err(|e| Error::Output {
+                path,
+                source: e.error,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Replaces one file atomically (a batch of one).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let err = |source| Error::Output {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".churnwatch-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    let mut batch = OutputBatch::new();
+    batch.stage(path, bytes)?;
+    batch.commit()
 }
 
 /// Held for the whole run: a second run on the same output folder refuses instead of

@@ -3,7 +3,7 @@
 //! before, when each first crossed the flag threshold, and the top evidence — plus a
 //! crosstab of stated reason × real primary category.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
@@ -56,23 +56,24 @@ pub fn postmortem(
         });
     };
     // One weekly grid ending at the as-of date serves every cancellation.
+    // Rounded up to whole steps so the earliest cancellation gets its full 90 days.
     let span = (as_of - earliest).num_days() + LOOKBACK_DAYS;
-    let start = as_of - chrono::Duration::days(span - span % STEP_DAYS);
+    let start = as_of - chrono::Duration::days((span + STEP_DAYS - 1) / STEP_DAYS * STEP_DAYS);
     let series = replay(loaded, cfg, &date_grid(start, as_of, STEP_DAYS))?;
+    let by_acct: Vec<HashMap<u32, &AccountScore>> = series
+        .iter()
+        .map(|s| s.scores.iter().map(|x| (x.acct, x)).collect())
+        .collect();
 
     let mut cases = Vec::new();
     for churn in churns {
         let window: Vec<(NaiveDate, &AccountScore)> = series
             .iter()
-            .filter(|s| {
+            .zip(&by_acct)
+            .filter(|(s, _)| {
                 s.date < churn.churned_on && (churn.churned_on - s.date).num_days() <= LOOKBACK_DAYS
             })
-            .filter_map(|s| {
-                s.scores
-                    .iter()
-                    .find(|x| x.acct == churn.acct)
-                    .map(|x| (s.date, x))
-            })
+            .filter_map(|(s, scores)| scores.get(&churn.acct).map(|x| (s.date, *x)))
             .collect();
         let mut first_crossed = [None; 4];
         for (date, score) in &window {
@@ -85,9 +86,8 @@ pub fn postmortem(
         let peak = window
             .iter()
             .max_by(|a, b| a.1.risk.total_cmp(&b.1.risk).then(a.0.cmp(&b.0)));
-        let real = peak
-            .filter(|(_, s)| s.risk >= cfg.flags.medium)
-            .and_then(|(_, s)| s.primary);
+        // The driving category counts only if it reached the flag threshold itself.
+        let real = peak.and_then(|(_, s)| s.primary.filter(|&c| s.category(c) >= cfg.flags.medium));
         cases.push(Case {
             acct: churn.acct,
             churned_on: churn.churned_on,

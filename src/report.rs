@@ -78,7 +78,7 @@ pub fn points(x: f64) -> i64 {
     x.round() as i64
 }
 
-/// Pairs today's scores with the scores of `trend_days` earlier; sorted by risk
+/// Pairs today's scores with the scores of `TREND_DAYS` earlier; sorted by risk
 /// (highest first), then account id.
 pub fn score_rows(
     today: Vec<AccountScore>,

@@ -14,10 +14,14 @@ use crate::config::{Config, TABLES};
 use crate::error::Error;
 use crate::features::{Frames, Snapshot, snapshot};
 use crate::ingest::open_source;
-use crate::output::{Outcome, OutputLock, RunSummary, TableSummary, write_atomic};
+use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary, write_atomic};
 use crate::report::{AccountInfo, quarantine_csv, score_rows, scores_csv};
 use crate::scoring::{AccountScore, RiskLevel, score};
 use crate::validate::{AccountIndex, Table, account_index, empty_table, validate};
+
+/// `trend_28d` compares with the score as of this many days earlier (the contract
+/// fixes the column's name, so the span is not configurable).
+pub const TREND_DAYS: i64 = 28;
 
 /// Every validated table of a run, and the frames feature extraction reads.
 pub struct Loaded {
@@ -213,9 +217,11 @@ pub fn postmortem(cfg: &Config, as_of: NaiveDate) -> Result<String, Error> {
     let report = crate::postmortem::postmortem(&loaded, cfg, as_of)?;
     let text = report.text(&loaded, cfg.language);
     let out = &cfg.output_dir;
-    write_atomic(&out.join("postmortem.csv"), &report.cases_csv(&loaded))?;
-    write_atomic(&out.join("postmortem_crosstab.csv"), &report.crosstab_csv())?;
-    write_atomic(&out.join("postmortem.txt"), text.as_bytes())?;
+    let mut batch = OutputBatch::new();
+    batch.stage(&out.join("postmortem.csv"), &report.cases_csv(&loaded))?;
+    batch.stage(&out.join("postmortem_crosstab.csv"), &report.crosstab_csv())?;
+    batch.stage(&out.join("postmortem.txt"), text.as_bytes())?;
+    batch.commit()?;
     info!(
         cases = report.cases.len(),
         elapsed_ms = t.elapsed().as_millis() as u64,
@@ -235,7 +241,8 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     if let Err(e) = check_budget(cfg, &loaded.tables) {
         // The operator needs the rejected rows to see what shifted; the last good
         // flagged_accounts.csv and scores.csv stay as they were.
-        write_quarantine(cfg, &loaded.tables)?;
+        let mut batch = OutputBatch::new();
+        stage_quarantine(&mut batch, cfg, &loaded.tables)?;
         let summary = RunSummary {
             outcome: Outcome::Error {
                 error: e.to_string(),
@@ -243,13 +250,14 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
             },
             ..summary_base(cfg, as_of, &loaded.tables, timings)
         };
-        write_summary(cfg, &summary)?;
+        stage_summary(&mut batch, cfg, &summary)?;
+        batch.commit()?;
         return Err(e);
     }
 
     let t = Instant::now();
     let (snap, today) = score_as_of(&loaded, cfg, as_of)?;
-    let earlier_date = as_of - chrono::Duration::days(i64::from(cfg.windows.trend_days));
+    let earlier_date = as_of - chrono::Duration::days(TREND_DAYS);
     let (_, earlier) = score_as_of(&loaded, cfg, earlier_date)?;
     timings.insert("features_scoring", t.elapsed().as_millis());
     info!(
@@ -272,12 +280,13 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     }
     let flagged: usize = by_level.values().sum();
     let out = &cfg.output_dir;
-    write_quarantine(cfg, &loaded.tables)?;
-    write_atomic(
+    let mut batch = OutputBatch::new();
+    stage_quarantine(&mut batch, cfg, &loaded.tables)?;
+    batch.stage(
         &out.join("scores.csv"),
         &scores_csv(&rows, &loaded.info, cfg, as_of, true),
     )?;
-    write_atomic(
+    batch.stage(
         &out.join("flagged_accounts.csv"),
         &scores_csv(&rows, &loaded.info, cfg, as_of, false),
     )?;
@@ -290,7 +299,9 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         flagged_by_category: by_category,
         ..summary_base(cfg, as_of, &loaded.tables, timings)
     };
-    write_summary(cfg, &summary)?;
+    // The summary goes last: its presence with `outcome: ok` means the rest is new.
+    stage_summary(&mut batch, cfg, &summary)?;
+    batch.commit()?;
     info!(
         scored = summary.accounts_scored,
         flagged = summary.accounts_flagged,
@@ -327,19 +338,19 @@ fn summary_base(
 
 /// Every table gets its quarantine file, empty ones included, so a file never shows
 /// rows from an earlier run.
-fn write_quarantine(cfg: &Config, tables: &[Table]) -> Result<(), Error> {
+fn stage_quarantine(batch: &mut OutputBatch, cfg: &Config, tables: &[Table]) -> Result<(), Error> {
     for table in tables {
         let path = cfg
             .output_dir
             .join("quarantine")
             .join(format!("{}.csv", table.name));
-        write_atomic(&path, &quarantine_csv(table))?;
+        batch.stage(&path, &quarantine_csv(table))?;
     }
     Ok(())
 }
 
-fn write_summary(cfg: &Config, summary: &RunSummary) -> Result<(), Error> {
+fn stage_summary(batch: &mut OutputBatch, cfg: &Config, summary: &RunSummary) -> Result<(), Error> {
     let mut json = serde_json::to_vec_pretty(summary).expect("summary serialises");
     json.push(b'\n');
-    write_atomic(&cfg.output_dir.join("run_summary.json"), &json)
+    batch.stage(&cfg.output_dir.join("run_summary.json"), &json)
 }

@@ -227,9 +227,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
         }
         Signal::KpiDecline => {
             let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
-            let base = f
-                .kpi_base
-                .filter(|_| f.kpi_base_n >= 2 && f.kpi_base.is_some_and(|b| b > 0.0))?;
+            let base = f.kpi_base.filter(|&b| f.kpi_base_n >= 2 && b > 0.0)?;
             // Relative to the account's own level: 120% falling to 90% is a decline
             // the client feels even though the target is still nearly met.
             m(
@@ -288,20 +286,19 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             m(
                 base - recent,
                 [
-                    recent * 100.0,
+                    f.attended_recent as f64,
+                    f.invited_recent as f64,
                     base * 100.0,
                     f64::from(w.attendance_recent_days),
-                    0.0,
                 ],
             )
         }
         Signal::ProposalGap => {
             // Only where meetings happen at all: an export without meetings says
-            // nothing about proposals. Counted from the contract start when there
-            // never was a proposal, so a young account is not "overdue" for one.
+            // nothing about proposals. Without a proposal on record, count from the
+            // first meeting the export holds (an export covering 18 months cannot
+            // speak for the years before), and never beyond the contract's age.
             f.last_meeting_day?;
-            // Without a proposal on record, count from the first meeting the export
-            // holds: an export covering 18 months cannot speak for the years before.
             let since = f.last_proposal_day.or(f.first_meeting_day)?;
             let days = (snap.day - since).min(f.history_days);
             m(f64::from(days), [f64::from(days), 0.0, 0.0, 0.0])
@@ -318,7 +315,9 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             m(f64::from(days) / usual, [f64::from(days), usual, 0.0, 0.0])
         }
         Signal::ReplyDelay => {
-            let recent = f.reply_recent_h.filter(|_| f.reply_recent_n >= min_base)?;
+            let recent = f
+                .reply_recent_h
+                .filter(|_| f.reply_recent_n >= min_recent)?;
             let own = f.reply_base_h.filter(|_| f.reply_base_n >= min_base);
             // Against the account's own past, but never against less than half the
             // team's norm: a client used to 1 h answers should not raise an alarm at
@@ -410,7 +409,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             [f.disputes as f64, f64::from(w.disputes_days), 0.0, 0.0],
         ),
         Signal::UnusedService => {
-            if f.invited_recent < min_base {
+            if f.invited_recent < min_recent {
                 return None;
             }
             // Blended with the usual attendance when there is one (a member who always
@@ -472,9 +471,12 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
         *c = c.min(100.0);
     }
     let (risk, primary) = combine(categories, cfg.flags.secondary_weight);
-    let level = if risk >= cfg.flags.high {
+    // The level follows the whole-point risk_score the CSV shows: a 39.6 written as 40
+    // must be flagged like any other 40.
+    let shown = risk.round();
+    let level = if shown >= cfg.flags.high {
         RiskLevel::High
-    } else if risk >= cfg.flags.medium {
+    } else if shown >= cfg.flags.medium {
         RiskLevel::Medium
     } else {
         RiskLevel::Low
@@ -566,12 +568,14 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
         (Signal::ClientCancellations, Language::Ja) => {
             format!("直近{c_}日の会議{b_}回のうち{a_}回がクライアント都合でキャンセル・欠席")
         }
-        (Signal::AttendanceDrop, Language::En) => {
-            format!("study-session attendance {a_}% in the last {c_} days, was {b_}%")
-        }
-        (Signal::AttendanceDrop, Language::Ja) => {
-            format!("勉強会出席率 直近{c_}日 {a_}%（以前 {b_}%）")
-        }
+        (Signal::AttendanceDrop, Language::En) => format!(
+            "attended {a_} of {b_} study sessions in the last {d_} days ({}%), was {c_}%",
+            num(a / b * 100.0)
+        ),
+        (Signal::AttendanceDrop, Language::Ja) => format!(
+            "勉強会出席 直近{d_}日 {b_}回中{a_}回（{}%、以前 {c_}%）",
+            num(a / b * 100.0)
+        ),
         (Signal::ProposalGap, Language::En) => format!("no new proposal in {a_} days"),
         (Signal::ProposalGap, Language::Ja) => format!("{a_}日間 新しい提案なし"),
         (Signal::TouchpointGap, Language::En) => {

@@ -97,8 +97,8 @@ pub fn spec(table: &str) -> &'static TableSpec {
             c("account_id", Text, true),
             c("account_name", Text, true),
             c("manager", Text, false),
-            c("plan", Text, false),
-            c("monthly_fee", NonNegative, true),
+            checked("plan", Text, false),
+            checked("monthly_fee", NonNegative, true),
             c("contract_start", Date, true),
             c("renewal_date", Date, false),
             c("outcome_agreed", Bool, false),
@@ -565,6 +565,17 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
     })
 }
 
+/// Whole-file read errors, with the setting to change where there is one.
+fn csv_error(e: &csv::Error, table: &str) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, .. } => format!(
+            "not valid UTF-8 at line {}; if the export is Shift_JIS set tables.{table}.encoding = \"shift_jis\"",
+            pos.as_ref().map_or(0, |p| p.line())
+        ),
+        _ => format!("unreadable CSV: {e}"),
+    }
+}
+
 /// Account ids of the accepted accounts, in frame order: `acct` is the index here.
 pub type AccountIndex = PlHashMap<String, u32>;
 
@@ -600,8 +611,14 @@ pub fn validate(
         Ok(false) => Vec::new(),
         Err(e) => return Err(bad_file(format!("unreadable header: {e}"))),
     };
-    if source_header.is_empty() && name == "accounts" {
-        return Err(Error::EmptyAccounts { path: path.clone() });
+    if source_header.is_empty() {
+        // A truncated export must not read as "no activity" for every account.
+        if name == "accounts" {
+            return Err(Error::EmptyAccounts { path: path.clone() });
+        }
+        return Err(bad_file(
+            "the file is empty: no header row (an export that failed?)".to_owned(),
+        ));
     }
     // Where each contract column sits in the source row.
     let mut positions: Vec<Option<usize>> = vec![None; spec.cols.len()];
@@ -618,7 +635,7 @@ pub fn validate(
         }
     }
     for (k, c) in spec.cols.iter().enumerate() {
-        if c.required && positions[k].is_none() && !source_header.is_empty() {
+        if c.required && positions[k].is_none() {
             return Err(Error::MissingColumn {
                 table: name.to_owned(),
                 path: path.clone(),
@@ -659,7 +676,7 @@ pub fn validate(
 
     while reader
         .read_record(&mut record)
-        .map_err(|e| bad_file(format!("unreadable CSV: {e}")))?
+        .map_err(|e| bad_file(csv_error(&e, name)))?
     {
         rows_read += 1;
         let line = record.position().map_or(0, |p| p.line());

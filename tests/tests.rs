@@ -257,7 +257,11 @@ fn duplicate_keys_keep_the_first_row() {
         ),
     );
     let accounts = read_csv(&ws.read("data/accounts.csv"));
-    let a = &accounts[0];
+    let healthy = ws.healthy_id();
+    let a = accounts
+        .iter()
+        .find(|r| r["account_id"] == healthy)
+        .unwrap();
     ws.append(
         "data/accounts.csv",
         &format!(
@@ -274,28 +278,28 @@ fn duplicate_keys_keep_the_first_row() {
     assert_eq!(qa.len(), 1);
     assert_eq!(qa[0]["account_name"], "Copy Ltd");
     let scores = read_csv(&ws.read("out/scores.csv"));
-    let kept = scores.iter().find(|r| r["account_id"] == a["account_id"]);
-    if let Some(kept) = kept {
-        assert_eq!(
-            kept["account_name"], a["account_name"],
-            "the first row is kept"
-        );
-    }
+    let kept = scores
+        .iter()
+        .find(|r| r["account_id"] == a["account_id"])
+        .expect("a healthy account is scored");
+    assert_eq!(
+        kept["account_name"], a["account_name"],
+        "the first row is kept"
+    );
 }
 
 #[test]
 fn formula_like_names_are_neutralised_in_outputs() {
     let ws = Workspace::sample(17, 60);
-    // Give the first account a name a spreadsheet would execute.
+    // Give an active account a name a spreadsheet would execute.
+    let target = ws.healthy_id();
     let text = ws.read("data/accounts.csv");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(reader.headers().unwrap()).unwrap();
-    let mut target = String::new();
-    for (i, record) in reader.records().enumerate() {
+    for record in reader.records() {
         let mut fields: Vec<String> = record.unwrap().iter().map(String::from).collect();
-        if i == 0 {
-            target = fields[0].clone();
+        if fields[0] == target {
             fields[1] = "=cmd|' /C calc'!A0".to_owned();
         }
         writer.write_record(&fields).unwrap();
@@ -306,10 +310,11 @@ fn formula_like_names_are_neutralised_in_outputs() {
     );
     assert!(ws.run(END, &[]).status.success());
     let scores = read_csv(&ws.read("out/scores.csv"));
-    let row = scores.iter().find(|r| r["account_id"] == target);
-    if let Some(row) = row {
-        assert_eq!(row["account_name"], "'=cmd|' /C calc'!A0");
-    }
+    let row = scores
+        .iter()
+        .find(|r| r["account_id"] == target)
+        .expect("a healthy account is scored");
+    assert_eq!(row["account_name"], "'=cmd|' /C calc'!A0");
     for r in &scores {
         assert!(!r["account_name"].starts_with('='));
     }
@@ -491,4 +496,117 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     let out = churnwatch(&["run", "--config", "/nonexistent/churnwatch.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot read config"));
+}
+
+#[test]
+fn empty_required_export_exits_3() {
+    let ws = Workspace::sample(26, 40);
+    ws.write("data/meetings.csv", "");
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(err.contains("meetings") && err.contains("empty"), "{err}");
+}
+
+#[test]
+fn table_left_out_of_the_config_exits_2() {
+    let ws = Workspace::sample(27, 40);
+    ws.write(
+        "config.toml",
+        &shipped_config().replace("[tables.meetings]\nfile = \"meetings.csv\"\n", ""),
+    );
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("tables.meetings"), "{}", stderr(&out));
+}
+
+#[test]
+fn readme_documents_every_reason_code_and_exit_code() {
+    let readme = std::fs::read_to_string(project_root().join("README.md")).unwrap();
+    for code in churnwatch::validate::ReasonCode::ALL {
+        assert!(
+            readme.contains(&format!("`{}`", code.as_str())),
+            "{code:?} undocumented"
+        );
+    }
+    for code in 0..=6 {
+        assert!(
+            readme.contains(&format!("\n| {code} |")),
+            "exit code {code} undocumented"
+        );
+        assert!(
+            churnwatch::error::EXIT_CODES_HELP.contains(&format!("\n  {code}  ")),
+            "exit code {code} missing from --help"
+        );
+    }
+}
+
+/// Rewrites the rows of one table with `edit(header, fields)`.
+fn edit_rows(ws: &Workspace, rel: &str, edit: impl Fn(&[String], &mut Vec<String>)) {
+    let text = ws.read(rel);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&header).unwrap();
+    for record in reader.records() {
+        let mut fields: Vec<String> = record.unwrap().iter().map(String::from).collect();
+        edit(&header, &mut fields);
+        writer.write_record(&fields).unwrap();
+    }
+    ws.write(
+        rel,
+        &String::from_utf8(writer.into_inner().unwrap()).unwrap(),
+    );
+}
+
+/// An answer, payment or completion dated after the as-of date must count as not yet
+/// given: scoring an export where they are in the future gives exactly what an export
+/// without them gives.
+#[test]
+fn outcomes_dated_after_the_as_of_date_count_as_not_yet_happened() {
+    let as_of = "2026-09-30";
+    let later = "2026-10-15";
+    let future = |ws: &Workspace, value: &str| {
+        let value = value.to_owned();
+        let stamp = |value: &str, fields: &mut Vec<String>, i: usize, from: usize| {
+            // Rows dated up to the as-of date whose outcome came after it.
+            let day = |s: &str| s.get(..10).unwrap_or(s).to_owned();
+            if day(&fields[from]).as_str() <= as_of && day(&fields[i]).as_str() > as_of {
+                fields[i] = value.to_owned();
+            }
+        };
+        edit_rows(ws, "data/messages.csv", |h, f| {
+            let (i, from) = (pos(h, "first_response_at"), pos(h, "received_at"));
+            let v = if value.is_empty() {
+                String::new()
+            } else {
+                format!("{value} 10:00:00")
+            };
+            stamp(&v, f, i, from);
+        });
+        edit_rows(ws, "data/invoices.csv", |h, f| {
+            stamp(&value, f, pos(h, "paid_on"), pos(h, "issued_on"));
+        });
+        edit_rows(ws, "data/action_items.csv", |h, f| {
+            stamp(&value, f, pos(h, "done_on"), pos(h, "promised_on"));
+        });
+    };
+    let in_future = Workspace::sample(28, 150);
+    future(&in_future, later);
+    let never = Workspace::sample(28, 150);
+    future(&never, "");
+    assert_ne!(
+        in_future.read("data/messages.csv"),
+        never.read("data/messages.csv")
+    );
+    assert!(in_future.run(as_of, &[]).status.success());
+    assert!(never.run(as_of, &[]).status.success());
+    assert_eq!(
+        in_future.read("out/scores.csv"),
+        never.read("out/scores.csv")
+    );
+}
+
+fn pos(header: &[String], name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
 }

@@ -73,6 +73,15 @@ impl Workspace {
     pub fn truth(&self) -> Vec<HashMap<String, String>> {
         read_csv(&self.read("truth.csv"))
     }
+
+    /// An account the generator kept healthy and active (so it is always scored).
+    pub fn healthy_id(&self) -> String {
+        self.truth()
+            .into_iter()
+            .find(|t| t["scenario"] == "healthy")
+            .expect("every sample has healthy accounts")["account_id"]
+            .clone()
+    }
 }
 
 pub fn project_root() -> &'static Path {
