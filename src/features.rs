@@ -139,289 +139,356 @@ fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
         .map_or_else(|| next.and_utc().timestamp(), |t| t.timestamp())
 }
 
+/// One as-of date: the day number, the end of that day as a timestamp, and the
+/// windows. Each method builds one table's lazy aggregation per account.
+#[derive(Clone, Copy)]
+struct AsOf<'a> {
+    d: i32,
+    cutoff: i64,
+    /// Baselines end this long before the recent window starts, so that stress which
+    /// set in a few months ago is not already part of the account's "usual".
+    gap: i32,
+    w: &'a Windows,
+}
+
+impl AsOf<'_> {
+    /// Accounts active on the date: started, and not churned on or before it.
+    fn accounts(&self, frames: &Frames) -> LazyFrame {
+        let d = self.d;
+        let acct = || col(c::ACCT);
+        let churned = frames
+            .churn_events
+            .clone()
+            .lazy()
+            .filter(col("churned_on").lt_eq(lit(d)))
+            .group_by([acct()])
+            .agg([col("churned_on").min().alias("churned_day")]);
+        frames
+            .accounts
+            .clone()
+            .lazy()
+            .filter(col("contract_start").lt_eq(lit(d)))
+            .left_join(churned, acct(), acct())
+            .filter(col("churned_day").is_null())
+            .select([
+                acct(),
+                (lit(d) - col("contract_start")).alias("history_days"),
+                col("outcome_agreed"),
+            ])
+    }
+
+    /// Meeting counts, shares and last dates per account.
+    fn meetings(&self, frame: &DataFrame) -> LazyFrame {
+        let AsOf { d, gap, w, .. } = *self;
+        let acct = || col(c::ACCT);
+        // Meetings. Shares of the recent window are compared with the same shares over
+        // the baseline window, so each pair below uses `recent`/`base` of one length.
+        let (mr, mb, tw) = (
+            w.meetings_recent_days,
+            w.meetings_baseline_days,
+            w.team_behaviour_days,
+        );
+        let day = "scheduled_at_day";
+        let recent = |length: i32| within(day, d - length, d);
+        let base = |length: i32| within(day, d - length - gap - mb, d - length - gap);
+        let held = || col("status").eq(lit("held"));
+        let late = || held().and(col("late_minutes").gt_eq(lit(w.late_minutes)));
+        let client_missed = || is_status(&["cancelled_by_client", "no_show_client"]);
+        let team_missed = || is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]);
+        let touch_from = d - mr - gap - w.touchpoint_baseline_days;
+        frame
+            .clone()
+            .lazy()
+            .filter(col(day).lt_eq(lit(d)))
+            .group_by([acct()])
+            .agg([
+                count(held().and(recent(mr))).alias("held_recent"),
+                count(held().and(base(mr))).alias("held_base"),
+                count(recent(mr)).alias("scheduled_recent"),
+                count(base(mr)).alias("scheduled_base"),
+                count(client_missed().and(recent(mr))).alias("client_cancelled_recent"),
+                count(client_missed().and(base(mr))).alias("client_cancelled_base"),
+                count(held().and(recent(tw))).alias("held_team_window"),
+                count(held().and(base(tw))).alias("held_team_base"),
+                count(late().and(recent(tw))).alias("late_team_window"),
+                count(late().and(base(tw))).alias("late_team_base"),
+                count(recent(tw)).alias("scheduled_team_window"),
+                count(base(tw)).alias("scheduled_team_base"),
+                count(team_missed().and(recent(tw))).alias("team_cancelled_window"),
+                count(team_missed().and(base(tw))).alias("team_cancelled_base"),
+                col(day)
+                    .only_where(
+                        held().and(col("purpose").eq(lit("proposal")).fill_null(lit(false))),
+                    )
+                    .max()
+                    .alias("last_proposal_day"),
+                col(day).only_where(held()).max().alias("last_meeting_day"),
+                col(day).min().alias("first_meeting_day"),
+                count(held().and(recent(mr))).alias("meeting_touches_recent"),
+                count(held().and(within(day, touch_from, d - mr - gap)))
+                    .alias("meeting_touches_base"),
+            ])
+    }
+
+    /// Reply delays, unanswered and client messages per account, and the team's
+    /// median reply delay over the baseline window.
+    fn messages(&self, frame: &DataFrame) -> Result<(LazyFrame, Option<f64>), Error> {
+        let AsOf { d, cutoff, gap, w } = *self;
+        let acct = || col(c::ACCT);
+        // Messages: a message not answered by the cutoff counts with the time it has
+        // waited so far, so silence raises the median instead of vanishing from it.
+        let answered = || {
+            col("first_response_at")
+                .is_not_null()
+                .and(col("first_response_at").lt(lit(cutoff)))
+        };
+        // Weekends do not count: a Friday-evening message answered on Monday morning is
+        // not a slow reply. Each Saturday between receipt and answer takes 48 h off.
+        let answered_day = when(answered())
+            .then(col("first_response_at_day"))
+            .otherwise(lit(d));
+        let saturdays = saturdays_before(answered_day) - saturdays_before(col("received_at_day"));
+        let clock_h = when(answered())
+            .then(col("first_response_at") - col("received_at"))
+            .otherwise(lit(cutoff) - col("received_at"))
+            .cast(DataType::Float64)
+            / lit(3600.0);
+        let business_h = clock_h - saturdays.cast(DataType::Float64) * lit(48.0);
+        let delay_h = when(business_h.clone().lt(lit(0.0)))
+            .then(lit(0.0))
+            .otherwise(business_h);
+        let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
+        let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
+        let touch_from = d - mr - gap - w.touchpoint_baseline_days;
+        let rday = "received_at_day";
+        let messages = frame
+            .clone()
+            .lazy()
+            .filter(col("received_at").lt(lit(cutoff)))
+            .with_columns([delay_h.alias("delay_h"), answered().alias("answered")]);
+        let team_reply_h = messages
+            .clone()
+            .select([col("delay_h")
+                .only_where(within(rday, d - rr - gap - rb, d - rr - gap))
+                .median()
+                .alias("team")])
+            .collect()
+            .map_err(Error::polars("features"))?
+            .column("team")
+            .and_then(|s| s.f64().map(|v| v.get(0)))
+            .map_err(Error::polars("features"))?;
+        let resp_day = "first_response_at_day";
+        let messages = messages.group_by([acct()]).agg([
+            col("delay_h")
+                .only_where(within(rday, d - rr, d))
+                .median()
+                .alias("reply_recent_h"),
+            count(within(rday, d - rr, d)).alias("reply_recent_n"),
+            col("delay_h")
+                .only_where(within(rday, d - rr - gap - rb, d - rr - gap))
+                .median()
+                .alias("reply_base_h"),
+            count(within(rday, d - rr - gap - rb, d - rr - gap)).alias("reply_base_n"),
+            count(
+                col("answered")
+                    .not()
+                    .and(col("received_at").lt(lit(cutoff - w.unanswered_after_hours * 3600)))
+                    .and(within(rday, d - w.unanswered_lookback_days, d)),
+            )
+            .alias("unanswered"),
+            col(resp_day)
+                .only_where(col("answered"))
+                .max()
+                .alias("last_reply_day"),
+            count(within(rday, d - mr, d)).alias("client_messages_recent"),
+            count(within(rday, d - mr - gap - mb, d - mr - gap)).alias("client_messages_base"),
+            count(col("answered").and(within(resp_day, d - mr, d))).alias("reply_touches_recent"),
+            count(col("answered").and(within(resp_day, touch_from, d - mr - gap)))
+                .alias("reply_touches_base"),
+        ]);
+        Ok((messages, team_reply_h))
+    }
+
+    /// Promises overdue or kept late per account.
+    fn action_items(&self, frame: &DataFrame) -> LazyFrame {
+        let AsOf { d, w, .. } = *self;
+        let acct = || col(c::ACCT);
+        let tw = w.team_behaviour_days;
+        // Promises: open past their due date (plus grace), or kept late recently.
+        let grace = w.promise_grace_days;
+        let open = || col("done_on").is_null().or(col("done_on").gt(lit(d)));
+        let overdue = || open().and(col("due_on").lt(lit(d - grace)));
+        frame
+            .clone()
+            .lazy()
+            .filter(col("promised_on").lt_eq(lit(d)))
+            .group_by([acct()])
+            .agg([
+                count(overdue()).alias("overdue_open"),
+                (lit(d) - col("due_on"))
+                    .only_where(overdue())
+                    .max()
+                    .alias("overdue_oldest_days"),
+                count(
+                    within("done_on", d - tw, d)
+                        .and((col("done_on") - col("due_on")).gt(lit(grace))),
+                )
+                .alias("late_done_recent"),
+            ])
+    }
+
+    /// Study-session invitations and attendance per account.
+    fn study_sessions(&self, frame: &DataFrame) -> LazyFrame {
+        let AsOf { d, gap, w, .. } = *self;
+        let acct = || col(c::ACCT);
+        // Study sessions.
+        let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
+        let sday = "session_date";
+        let attended = || col("attended").fill_null(lit(false));
+        frame
+            .clone()
+            .lazy()
+            .filter(col(sday).lt_eq(lit(d)))
+            .group_by([acct()])
+            .agg([
+                count(within(sday, d - ar, d)).alias("invited_recent"),
+                count(attended().and(within(sday, d - ar, d))).alias("attended_recent"),
+                count(within(sday, d - ar - gap - ab, d - ar - gap)).alias("invited_base"),
+                count(attended().and(within(sday, d - ar - gap - ab, d - ar - gap)))
+                    .alias("attended_base"),
+            ])
+    }
+
+    /// Fees, payment delays, disputes and billing per account.
+    fn invoices(&self, frame: &DataFrame) -> LazyFrame {
+        let AsOf { d, gap, w, .. } = *self;
+        let acct = || col(c::ACCT);
+        let mr = w.meetings_recent_days;
+        // Invoices: days late per invoice that has come due; an unpaid one is late by the
+        // days it has waited so far.
+        let (ir, ib) = (w.invoices_recent_days, w.invoices_baseline_days);
+        let due = when(col("due_on").is_null())
+            .then(col("issued_on") + lit(w.payment_terms_days))
+            .otherwise(col("due_on"));
+        let paid = || {
+            col("paid_on")
+                .is_not_null()
+                .and(col("paid_on").lt_eq(lit(d)))
+        };
+        let late = when(paid())
+            .then(col("paid_on") - col("due"))
+            .otherwise(lit(d) - col("due"));
+        let positive = || col("amount").gt(lit(0.0));
+        frame
+            .clone()
+            .lazy()
+            .filter(col("issued_on").lt_eq(lit(d)))
+            .with_columns([due.alias("due")])
+            .with_columns([when(late.clone().lt(lit(0)))
+                .then(lit(0))
+                .otherwise(late)
+                .cast(DataType::Float64)
+                .alias("late_days")])
+            .group_by([acct()])
+            .agg([
+                // Medians on both sides: one-off extra invoices are not a fee increase.
+                col("amount")
+                    .only_where(positive().and(within("issued_on", d - ir, d)))
+                    .median()
+                    .alias("fee_recent"),
+                col("amount")
+                    .only_where(positive().and(within(
+                        "issued_on",
+                        d - ir - gap - ib,
+                        d - ir - gap,
+                    )))
+                    .median()
+                    .alias("fee_base"),
+                col("late_days")
+                    .only_where(positive().and(within("due", d - ir, d)))
+                    .mean()
+                    .alias("pay_late_recent"),
+                count(positive().and(within("due", d - ir, d))).alias("pay_late_recent_n"),
+                col("late_days")
+                    .only_where(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
+                    .mean()
+                    .alias("pay_late_base"),
+                count(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
+                    .alias("pay_late_base_n"),
+                count(col("disputed").and(within("issued_on", d - w.disputes_days, d)))
+                    .alias("disputes"),
+                count(within("issued_on", d - mr, d)).alias("invoiced_recent"),
+            ])
+    }
+
+    /// KPI attainment per account.
+    fn outcomes(&self, frame: &DataFrame) -> LazyFrame {
+        let AsOf { d, gap, w, .. } = *self;
+        let acct = || col(c::ACCT);
+        // Outcomes: attainment is actual/target, inverted where lower is better, and
+        // clipped to 0..2 so one runaway month cannot hide a decline elsewhere.
+        let (or, ob) = (w.outcomes_recent_days, w.outcomes_baseline_days);
+        let raw = when(col("higher_is_better").fill_null(lit(true)))
+            .then(col("actual") / col("target"))
+            .otherwise(
+                when(col("actual").gt(lit(0.0)))
+                    .then(col("target") / col("actual"))
+                    .otherwise(lit(2.0)),
+            );
+        let attainment = when(raw.clone().lt(lit(0.0)))
+            .then(lit(0.0))
+            .otherwise(when(raw.clone().gt(lit(2.0))).then(lit(2.0)).otherwise(raw));
+        frame
+            .clone()
+            .lazy()
+            .filter(col("period_end").lt_eq(lit(d)))
+            .with_columns([attainment.alias("attainment")])
+            .group_by([acct()])
+            .agg([
+                col("attainment")
+                    .only_where(within("period_end", d - or, d))
+                    .mean()
+                    .alias("kpi_recent"),
+                count(within("period_end", d - or, d)).alias("kpi_recent_n"),
+                col("attainment")
+                    .only_where(within("period_end", d - or - gap - ob, d - or - gap))
+                    .mean()
+                    .alias("kpi_base"),
+                count(within("period_end", d - or - gap - ob, d - or - gap)).alias("kpi_base_n"),
+            ])
+    }
+}
+
 /// Computes every account's features as of `as_of`.
 pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
-    let d = day_number(as_of);
-    let cutoff = cutoff_ts(as_of, tz);
-    // Baselines end this long before the recent window starts, so that stress which
-    // set in a few months ago is not already part of the account's "usual".
-    let gap = w.baseline_gap_days;
+    let at = AsOf {
+        d: day_number(as_of),
+        cutoff: cutoff_ts(as_of, tz),
+        gap: w.baseline_gap_days,
+        w,
+    };
     let acct = || col(c::ACCT);
-
-    // Accounts active on d: started, and not churned on or before d.
-    let churned = frames
-        .churn_events
-        .clone()
-        .lazy()
-        .filter(col("churned_on").lt_eq(lit(d)))
-        .group_by([acct()])
-        .agg([col("churned_on").min().alias("churned_day")]);
-    let accounts = frames
-        .accounts
-        .clone()
-        .lazy()
-        .filter(col("contract_start").lt_eq(lit(d)))
-        .left_join(churned, acct(), acct())
-        .filter(col("churned_day").is_null())
-        .select([
-            acct(),
-            (lit(d) - col("contract_start")).alias("history_days"),
-            col("outcome_agreed"),
-        ]);
-
-    // Meetings. Shares of the recent window are compared with the same shares over
-    // the baseline window, so each pair below uses `recent`/`base` of one length.
-    let (mr, mb, tw) = (
-        w.meetings_recent_days,
-        w.meetings_baseline_days,
-        w.team_behaviour_days,
-    );
-    let day = "scheduled_at_day";
-    let recent = |length: i32| within(day, d - length, d);
-    let base = |length: i32| within(day, d - length - gap - mb, d - length - gap);
-    let held = || col("status").eq(lit("held"));
-    let late = || held().and(col("late_minutes").gt_eq(lit(w.late_minutes)));
-    let client_missed = || is_status(&["cancelled_by_client", "no_show_client"]);
-    let team_missed = || is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]);
-    let touch_from = d - mr - gap - w.touchpoint_baseline_days;
-    let meetings = frames
-        .meetings
-        .clone()
-        .lazy()
-        .filter(col(day).lt_eq(lit(d)))
-        .group_by([acct()])
-        .agg([
-            count(held().and(recent(mr))).alias("held_recent"),
-            count(held().and(base(mr))).alias("held_base"),
-            count(recent(mr)).alias("scheduled_recent"),
-            count(base(mr)).alias("scheduled_base"),
-            count(client_missed().and(recent(mr))).alias("client_cancelled_recent"),
-            count(client_missed().and(base(mr))).alias("client_cancelled_base"),
-            count(held().and(recent(tw))).alias("held_team_window"),
-            count(held().and(base(tw))).alias("held_team_base"),
-            count(late().and(recent(tw))).alias("late_team_window"),
-            count(late().and(base(tw))).alias("late_team_base"),
-            count(recent(tw)).alias("scheduled_team_window"),
-            count(base(tw)).alias("scheduled_team_base"),
-            count(team_missed().and(recent(tw))).alias("team_cancelled_window"),
-            count(team_missed().and(base(tw))).alias("team_cancelled_base"),
-            col(day)
-                .only_where(held().and(col("purpose").eq(lit("proposal")).fill_null(lit(false))))
-                .max()
-                .alias("last_proposal_day"),
-            col(day).only_where(held()).max().alias("last_meeting_day"),
-            col(day).min().alias("first_meeting_day"),
-            count(held().and(recent(mr))).alias("meeting_touches_recent"),
-            count(held().and(within(day, touch_from, d - mr - gap))).alias("meeting_touches_base"),
-        ]);
-
-    // Messages: a message not answered by the cutoff counts with the time it has
-    // waited so far, so silence raises the median instead of vanishing from it.
-    let answered = || {
-        col("first_response_at")
-            .is_not_null()
-            .and(col("first_response_at").lt(lit(cutoff)))
-    };
-    // Weekends do not count: a Friday-evening message answered on Monday morning is
-    // not a slow reply. Each Saturday between receipt and answer takes 48 h off.
-    let answered_day = when(answered())
-        .then(col("first_response_at_day"))
-        .otherwise(lit(d));
-    let saturdays = saturdays_before(answered_day) - saturdays_before(col("received_at_day"));
-    let clock_h = when(answered())
-        .then(col("first_response_at") - col("received_at"))
-        .otherwise(lit(cutoff) - col("received_at"))
-        .cast(DataType::Float64)
-        / lit(3600.0);
-    let business_h = clock_h - saturdays.cast(DataType::Float64) * lit(48.0);
-    let delay_h = when(business_h.clone().lt(lit(0.0)))
-        .then(lit(0.0))
-        .otherwise(business_h);
-    let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
-    let rday = "received_at_day";
-    let messages = frames
-        .messages
-        .clone()
-        .lazy()
-        .filter(col("received_at").lt(lit(cutoff)))
-        .with_columns([delay_h.alias("delay_h"), answered().alias("answered")]);
-    let team_reply_h = messages
-        .clone()
-        .select([col("delay_h")
-            .only_where(within(rday, d - rr - gap - rb, d - rr - gap))
-            .median()
-            .alias("team")])
-        .collect()
-        .map_err(Error::polars("features"))?
-        .column("team")
-        .and_then(|s| s.f64().map(|v| v.get(0)))
-        .map_err(Error::polars("features"))?;
-    let resp_day = "first_response_at_day";
-    let messages = messages.group_by([acct()]).agg([
-        col("delay_h")
-            .only_where(within(rday, d - rr, d))
-            .median()
-            .alias("reply_recent_h"),
-        count(within(rday, d - rr, d)).alias("reply_recent_n"),
-        col("delay_h")
-            .only_where(within(rday, d - rr - gap - rb, d - rr - gap))
-            .median()
-            .alias("reply_base_h"),
-        count(within(rday, d - rr - gap - rb, d - rr - gap)).alias("reply_base_n"),
-        count(
-            col("answered")
-                .not()
-                .and(col("received_at").lt(lit(cutoff - w.unanswered_after_hours * 3600)))
-                .and(within(rday, d - w.unanswered_lookback_days, d)),
-        )
-        .alias("unanswered"),
-        col(resp_day)
-            .only_where(col("answered"))
-            .max()
-            .alias("last_reply_day"),
-        count(within(rday, d - mr, d)).alias("client_messages_recent"),
-        count(within(rday, d - mr - gap - mb, d - mr - gap)).alias("client_messages_base"),
-        count(col("answered").and(within(resp_day, d - mr, d))).alias("reply_touches_recent"),
-        count(col("answered").and(within(resp_day, touch_from, d - mr - gap)))
-            .alias("reply_touches_base"),
-    ]);
-
-    // Promises: open past their due date (plus grace), or kept late recently.
-    let grace = w.promise_grace_days;
-    let open = || col("done_on").is_null().or(col("done_on").gt(lit(d)));
-    let overdue = || open().and(col("due_on").lt(lit(d - grace)));
-    let action_items = frames
-        .action_items
-        .clone()
-        .lazy()
-        .filter(col("promised_on").lt_eq(lit(d)))
-        .group_by([acct()])
-        .agg([
-            count(overdue()).alias("overdue_open"),
-            (lit(d) - col("due_on"))
-                .only_where(overdue())
-                .max()
-                .alias("overdue_oldest_days"),
-            count(
-                within("done_on", d - tw, d).and((col("done_on") - col("due_on")).gt(lit(grace))),
-            )
-            .alias("late_done_recent"),
-        ]);
-
-    // Study sessions.
-    let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
-    let sday = "session_date";
-    let attended = || col("attended").fill_null(lit(false));
-    let study = frames
-        .study_sessions
-        .clone()
-        .lazy()
-        .filter(col(sday).lt_eq(lit(d)))
-        .group_by([acct()])
-        .agg([
-            count(within(sday, d - ar, d)).alias("invited_recent"),
-            count(attended().and(within(sday, d - ar, d))).alias("attended_recent"),
-            count(within(sday, d - ar - gap - ab, d - ar - gap)).alias("invited_base"),
-            count(attended().and(within(sday, d - ar - gap - ab, d - ar - gap)))
-                .alias("attended_base"),
-        ]);
-
-    // Invoices: days late per invoice that has come due; an unpaid one is late by the
-    // days it has waited so far.
-    let (ir, ib) = (w.invoices_recent_days, w.invoices_baseline_days);
-    let due = when(col("due_on").is_null())
-        .then(col("issued_on") + lit(w.payment_terms_days))
-        .otherwise(col("due_on"));
-    let paid = || {
-        col("paid_on")
-            .is_not_null()
-            .and(col("paid_on").lt_eq(lit(d)))
-    };
-    let late = when(paid())
-        .then(col("paid_on") - col("due"))
-        .otherwise(lit(d) - col("due"));
-    let positive = || col("amount").gt(lit(0.0));
-    let invoices = frames
-        .invoices
-        .clone()
-        .lazy()
-        .filter(col("issued_on").lt_eq(lit(d)))
-        .with_columns([due.alias("due")])
-        .with_columns([when(late.clone().lt(lit(0)))
-            .then(lit(0))
-            .otherwise(late)
-            .cast(DataType::Float64)
-            .alias("late_days")])
-        .group_by([acct()])
-        .agg([
-            // Medians on both sides: one-off extra invoices are not a fee increase.
-            col("amount")
-                .only_where(positive().and(within("issued_on", d - ir, d)))
-                .median()
-                .alias("fee_recent"),
-            col("amount")
-                .only_where(positive().and(within("issued_on", d - ir - gap - ib, d - ir - gap)))
-                .median()
-                .alias("fee_base"),
-            col("late_days")
-                .only_where(positive().and(within("due", d - ir, d)))
-                .mean()
-                .alias("pay_late_recent"),
-            count(positive().and(within("due", d - ir, d))).alias("pay_late_recent_n"),
-            col("late_days")
-                .only_where(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
-                .mean()
-                .alias("pay_late_base"),
-            count(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
-                .alias("pay_late_base_n"),
-            count(col("disputed").and(within("issued_on", d - w.disputes_days, d)))
-                .alias("disputes"),
-            count(within("issued_on", d - mr, d)).alias("invoiced_recent"),
-        ]);
-
-    // Outcomes: attainment is actual/target, inverted where lower is better, and
-    // clipped to 0..2 so one runaway month cannot hide a decline elsewhere.
-    let (or, ob) = (w.outcomes_recent_days, w.outcomes_baseline_days);
-    let raw = when(col("higher_is_better").fill_null(lit(true)))
-        .then(col("actual") / col("target"))
-        .otherwise(
-            when(col("actual").gt(lit(0.0)))
-                .then(col("target") / col("actual"))
-                .otherwise(lit(2.0)),
-        );
-    let attainment = when(raw.clone().lt(lit(0.0)))
-        .then(lit(0.0))
-        .otherwise(when(raw.clone().gt(lit(2.0))).then(lit(2.0)).otherwise(raw));
-    let outcomes = frames
-        .outcomes
-        .clone()
-        .lazy()
-        .filter(col("period_end").lt_eq(lit(d)))
-        .with_columns([attainment.alias("attainment")])
-        .group_by([acct()])
-        .agg([
-            col("attainment")
-                .only_where(within("period_end", d - or, d))
-                .mean()
-                .alias("kpi_recent"),
-            count(within("period_end", d - or, d)).alias("kpi_recent_n"),
-            col("attainment")
-                .only_where(within("period_end", d - or - gap - ob, d - or - gap))
-                .mean()
-                .alias("kpi_base"),
-            count(within("period_end", d - or - gap - ob, d - or - gap)).alias("kpi_base_n"),
-        ]);
-
-    let joined = [meetings, messages, action_items, study, invoices, outcomes]
+    let (messages, team_reply_h) = at.messages(&frames.messages)?;
+    let tables = [
+        at.meetings(&frames.meetings),
+        messages,
+        at.action_items(&frames.action_items),
+        at.study_sessions(&frames.study_sessions),
+        at.invoices(&frames.invoices),
+        at.outcomes(&frames.outcomes),
+    ];
+    let joined = tables
         .into_iter()
-        .fold(accounts, |lf, other| lf.left_join(other, acct(), acct()))
+        .fold(at.accounts(frames), |lf, other| {
+            lf.left_join(other, acct(), acct())
+        })
         .sort([c::ACCT], SortMultipleOptions::default())
         .collect()
         .map_err(Error::polars("features"))?;
 
     Ok(Snapshot {
         as_of,
-        day: d,
+        day: at.d,
         team_reply_h,
         accounts: extract(&joined).map_err(Error::polars("features"))?,
     })
