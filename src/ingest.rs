@@ -21,6 +21,9 @@ pub struct Source {
     pub path: PathBuf,
     pub encoding: &'static str,
     pub reader: Box<dyn Read + Send>,
+    /// Rows the file probably holds (from its size and its first lines' length), to
+    /// size the column arrays once; 0 when unknown.
+    pub estimated_rows: usize,
 }
 
 /// Opens a table's export. `Ok(None)` when an optional export is absent.
@@ -44,8 +47,9 @@ pub fn open_source(table: &TableConfig) -> Result<Option<Source>, Error> {
             });
         }
     };
+    let size = file.metadata().map_or(0, |m| m.len());
     let reader = BufReader::with_capacity(1 << 20, file);
-    Source::new(table.name, &table.path, reader, table.encoding).map(Some)
+    Source::new(table.name, &table.path, reader, table.encoding, Some(size)).map(Some)
 }
 
 impl Source {
@@ -59,6 +63,7 @@ impl Source {
         path: &Path,
         mut reader: impl Read + Send + 'static,
         choice: EncodingChoice,
+        size: Option<u64>,
     ) -> Result<Source, Error> {
         let mut head = Vec::with_capacity(SNIFF_BYTES);
         (&mut reader)
@@ -70,6 +75,11 @@ impl Source {
                 source,
             })?;
         let has_bom = head.starts_with(BOM);
+        let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
+        let estimated_rows = match size {
+            Some(size) if lines > 0 => (size * lines / head.len() as u64) as usize,
+            _ => 0,
+        };
         let utf8 = match choice {
             EncodingChoice::Utf8 => true,
             EncodingChoice::ShiftJis => false,
@@ -89,6 +99,7 @@ impl Source {
             path: path.to_path_buf(),
             encoding,
             reader,
+            estimated_rows,
         })
     }
 }
@@ -186,8 +197,14 @@ mod tests {
     use super::*;
 
     fn decode(bytes: &[u8], choice: EncodingChoice) -> Result<(String, &'static str), String> {
-        let source = Source::new("t", Path::new("t.csv"), Cursor::new(bytes.to_vec()), choice)
-            .map_err(|e| e.to_string())?;
+        let source = Source::new(
+            "t",
+            Path::new("t.csv"),
+            Cursor::new(bytes.to_vec()),
+            choice,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
         let mut text = String::new();
         let encoding = source.encoding;
         let mut reader = source.reader;

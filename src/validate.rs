@@ -46,6 +46,9 @@ pub struct ColSpec {
     pub kept: bool,
 }
 
+/// The widest contract table (accounts) has eight columns.
+const MAX_COLUMNS: usize = 8;
+
 pub struct TableSpec {
     pub cols: &'static [ColSpec],
     /// Column whose repeats are quarantined (the first occurrence is kept).
@@ -591,7 +594,10 @@ pub fn validate(
         path,
         encoding,
         reader,
+        estimated_rows,
     } = source;
+    // Arrays sized once from the estimate do not regrow (and copy) as rows arrive.
+    let estimated_rows = estimated_rows.min(1 << 31);
     let spec = spec(name);
     let parser = Parser {
         tz,
@@ -653,7 +659,7 @@ pub fn validate(
             if accounts.is_some() && c.name == "account_id" {
                 Values::Dropped
             } else {
-                Values::new(c, 1024)
+                Values::new(c, estimated_rows)
             }
         })
         .collect();
@@ -702,7 +708,8 @@ pub fn validate(
             );
             continue;
         }
-        let mut cells: Vec<Cell> = Vec::with_capacity(spec.cols.len());
+        // On the stack: no allocation per row.
+        let mut cells = [Cell::Text(None); MAX_COLUMNS];
         let mut failed = false;
         for (k, c) in spec.cols.iter().enumerate() {
             let text = positions[k].and_then(|i| record.get(i)).unwrap_or("");
@@ -718,11 +725,10 @@ pub fn validate(
                     failed = true;
                     break;
                 }
-                cells.push(Cell::Text(None));
                 continue;
             }
             match parse_cell(c, text, &parser) {
-                Ok(cell) => cells.push(cell),
+                Ok(cell) => cells[k] = cell,
                 Err((reason, message)) => {
                     reject(reason, c.name, format!("{}: {message}", c.name));
                     failed = true;
@@ -780,7 +786,7 @@ pub fn validate(
             }
         }
         acct.push(account);
-        for (v, cell) in values.iter_mut().zip(cells.drain(..)) {
+        for (v, cell) in values.iter_mut().zip(cells) {
             v.push(cell);
         }
     }

@@ -53,6 +53,7 @@ fn check(bytes: Vec<u8>, name: &'static str) -> Result<(), TestCaseError> {
         &PathBuf::from(format!("{name}.csv")),
         std::io::Cursor::new(bytes),
         EncodingChoice::Auto,
+        None,
     )
     .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let index = accounts();
