@@ -60,12 +60,18 @@ pub struct AccountFeatures {
     pub reply_recent_n: i64,
     pub reply_base_h: Option<f64>,
     pub reply_base_n: i64,
+    pub waited_recent: i64,
     pub unanswered: i64,
+    pub waited_base: i64,
+    pub unanswered_base: i64,
     pub client_messages_recent: i64,
     pub client_messages_base: i64,
     pub overdue_open: i64,
     pub overdue_oldest_days: Option<i32>,
-    pub late_done_recent: i64,
+    pub due_recent: i64,
+    pub late_recent: i64,
+    pub due_base: i64,
+    pub late_base: i64,
     pub invited_recent: i64,
     pub attended_recent: i64,
     pub invited_base: i64,
@@ -77,6 +83,9 @@ pub struct AccountFeatures {
     pub pay_late_base: Option<f64>,
     pub pay_late_base_n: i64,
     pub disputes: i64,
+    pub invoiced_dispute_window: i64,
+    pub disputes_base: i64,
+    pub invoiced_dispute_base: i64,
     pub invoiced_recent: i64,
 }
 
@@ -278,6 +287,10 @@ impl AsOf<'_> {
             .and_then(|s| s.f64().map(|v| v.get(0)))
             .map_err(Error::polars("features"))?;
         let resp_day = "first_response_at_day";
+        // Messages old enough to expect an answer, and those of them still unanswered.
+        let lb = w.unanswered_lookback_days;
+        let waited = || col("received_at").lt(lit(cutoff - w.unanswered_after_hours * 3600));
+        let unanswered = || waited().and(col("answered").not());
         let messages = messages.group_by([acct()]).agg([
             col("delay_h")
                 .only_where(within(rday, d - rr, d))
@@ -289,13 +302,11 @@ impl AsOf<'_> {
                 .median()
                 .alias("reply_base_h"),
             count(within(rday, d - rr - gap - rb, d - rr - gap)).alias("reply_base_n"),
-            count(
-                col("answered")
-                    .not()
-                    .and(col("received_at").lt(lit(cutoff - w.unanswered_after_hours * 3600)))
-                    .and(within(rday, d - w.unanswered_lookback_days, d)),
-            )
-            .alias("unanswered"),
+            count(waited().and(within(rday, d - lb, d))).alias("waited_recent"),
+            count(unanswered().and(within(rday, d - lb, d))).alias("unanswered"),
+            count(waited().and(within(rday, d - lb - gap - rb, d - lb - gap))).alias("waited_base"),
+            count(unanswered().and(within(rday, d - lb - gap - rb, d - lb - gap)))
+                .alias("unanswered_base"),
             col(resp_day)
                 .only_where(col("answered"))
                 .max()
@@ -309,15 +320,20 @@ impl AsOf<'_> {
         Ok((messages, team_reply_h))
     }
 
-    /// Promises overdue or kept late per account.
+    /// Promises that came due (plus grace) in the recent and baseline windows, and
+    /// how many of them were kept late or are still open.
     fn action_items(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, w, .. } = *self;
+        let AsOf { d, gap, w, .. } = *self;
         let acct = || col(c::ACCT);
-        let tw = w.team_behaviour_days;
-        // Promises: open past their due date (plus grace), or kept late recently.
+        let (tw, tb) = (w.team_behaviour_days, w.meetings_baseline_days);
         let grace = w.promise_grace_days;
         let open = || col("done_on").is_null().or(col("done_on").gt(lit(d)));
         let overdue = || open().and(col("due_on").lt(lit(d - grace)));
+        let late = || open().or((col("done_on") - col("due_on")).gt(lit(grace)));
+        // "Came due" once the grace has passed, so a promise due yesterday is not
+        // judged yet.
+        let due_recent = || within("due_on", d - grace - tw, d - grace);
+        let due_base = || within("due_on", d - grace - tw - gap - tb, d - grace - tw - gap);
         frame
             .clone()
             .lazy()
@@ -329,11 +345,10 @@ impl AsOf<'_> {
                     .only_where(overdue())
                     .max()
                     .alias("overdue_oldest_days"),
-                count(
-                    within("done_on", d - tw, d)
-                        .and((col("done_on") - col("due_on")).gt(lit(grace))),
-                )
-                .alias("late_done_recent"),
+                count(due_recent()).alias("due_recent"),
+                count(due_recent().and(late())).alias("late_recent"),
+                count(due_base()).alias("due_base"),
+                count(due_base().and(late())).alias("late_base"),
             ])
     }
 
@@ -366,6 +381,7 @@ impl AsOf<'_> {
         let mr = w.meetings_recent_days;
         // Invoices: days late per invoice that has come due; an unpaid one is late by the
         // days it has waited so far.
+        let dd = w.disputes_days;
         let (ir, ib) = (w.invoices_recent_days, w.invoices_baseline_days);
         let due = when(col("due_on").is_null())
             .then(col("issued_on") + lit(w.payment_terms_days))
@@ -415,8 +431,12 @@ impl AsOf<'_> {
                     .alias("pay_late_base"),
                 count(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
                     .alias("pay_late_base_n"),
-                count(col("disputed").and(within("issued_on", d - w.disputes_days, d)))
-                    .alias("disputes"),
+                count(col("disputed").and(within("issued_on", d - dd, d))).alias("disputes"),
+                count(within("issued_on", d - dd, d)).alias("invoiced_dispute_window"),
+                count(col("disputed").and(within("issued_on", d - dd - gap - ib, d - dd - gap)))
+                    .alias("disputes_base"),
+                count(within("issued_on", d - dd - gap - ib, d - dd - gap))
+                    .alias("invoiced_dispute_base"),
                 count(within("issued_on", d - mr, d)).alias("invoiced_recent"),
             ])
     }
@@ -549,9 +569,10 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         client_cancelled_recent, held_team_window, late_team_window, scheduled_team_window,
         team_cancelled_window, scheduled_base, client_cancelled_base, held_team_base,
         late_team_base, scheduled_team_base, team_cancelled_base, reply_recent_n, reply_base_n,
-        unanswered, client_messages_recent, client_messages_base, overdue_open,
-        late_done_recent, invited_recent, attended_recent, invited_base, attended_base,
-        pay_late_recent_n, pay_late_base_n, disputes, invoiced_recent);
+        waited_recent, unanswered, waited_base, unanswered_base, client_messages_recent,
+        client_messages_base, overdue_open, due_recent, late_recent, due_base, late_base, invited_recent, attended_recent, invited_base, attended_base,
+        pay_late_recent_n, pay_late_base_n, disputes, invoiced_dispute_window, disputes_base,
+        invoiced_dispute_base, invoiced_recent);
     fill!(nums: kpi_recent, kpi_base, reply_recent_h, reply_base_h, fee_recent, fee_base,
         pay_late_recent, pay_late_base);
     fill!(days: last_proposal_day, first_meeting_day, last_meeting_day, overdue_oldest_days);

@@ -336,15 +336,23 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 ],
             )
         }
-        Signal::Unanswered => m(
-            f.unanswered as f64,
-            [
-                f.unanswered as f64,
-                w.unanswered_after_hours as f64,
-                f64::from(w.unanswered_lookback_days),
-                0.0,
-            ],
-        ),
+        Signal::Unanswered => {
+            // A share of the messages old enough to expect an answer, against the
+            // account's usual share: a busy client is not flagged for volume.
+            if f.waited_recent == 0 {
+                return None;
+            }
+            let usual = usual_share(f.unanswered_base, f.waited_base, min_base);
+            m(
+                shrunk_share(f.unanswered, f.waited_recent, usual, prior) - usual,
+                [
+                    f.unanswered as f64,
+                    f.waited_recent as f64,
+                    w.unanswered_after_hours as f64,
+                    f64::from(w.unanswered_lookback_days),
+                ],
+            )
+        }
         Signal::TeamLateness => {
             if f.late_team_window < min_recent {
                 return None;
@@ -380,15 +388,23 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 ],
             )
         }
-        Signal::OverduePromises => m(
-            (f.overdue_open + f.late_done_recent) as f64,
-            [
-                f.overdue_open as f64,
-                f.overdue_oldest_days.map_or(0.0, f64::from),
-                f.late_done_recent as f64,
-                f64::from(w.team_behaviour_days),
-            ],
-        ),
+        Signal::OverduePromises => {
+            // Promises that came due recently and were kept late or are still open,
+            // as a share against the account's usual share.
+            if f.due_recent < min_recent {
+                return None;
+            }
+            let usual = usual_share(f.late_base, f.due_base, min_base);
+            m(
+                shrunk_share(f.late_recent, f.due_recent, usual, prior) - usual,
+                [
+                    f.late_recent as f64,
+                    f.due_recent as f64,
+                    f.overdue_open as f64,
+                    f64::from(w.team_behaviour_days),
+                ],
+            )
+        }
         Signal::FeeIncrease => {
             let (recent, base) = (f.fee_recent?, f.fee_base?);
             m(recent / base - 1.0, [recent, base, 0.0, 0.0])
@@ -404,10 +420,23 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 [recent, base, f64::from(w.invoices_recent_days), 0.0],
             )
         }
-        Signal::Disputes => m(
-            f.disputes as f64,
-            [f.disputes as f64, f64::from(w.disputes_days), 0.0, 0.0],
-        ),
+        Signal::Disputes => {
+            // Disputed invoices as a share, above the account's usual share: a client
+            // who always queries one invoice a year is not newly upset.
+            if f.disputes == 0 {
+                return None;
+            }
+            let usual = usual_share(f.disputes_base, f.invoiced_dispute_base, min_base);
+            m(
+                shrunk_share(f.disputes, f.invoiced_dispute_window, usual, prior) - usual,
+                [
+                    f.disputes as f64,
+                    f.invoiced_dispute_window as f64,
+                    f64::from(w.disputes_days),
+                    0.0,
+                ],
+            )
+        }
         Signal::UnusedService => {
             if f.invited_recent < min_recent {
                 return None;
@@ -591,10 +620,10 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
             format!("直近{d_}日の返信時間中央値 {a_}時間（以前 {b_}時間、チーム標準 {c_}時間）")
         }
         (Signal::Unanswered, Language::En) => {
-            format!("{a_} client messages unanswered for over {b_} h (last {c_} days)")
+            format!("{a_} of {b_} client messages unanswered after {c_} h (last {d_} days)")
         }
         (Signal::Unanswered, Language::Ja) => {
-            format!("{b_}時間以上未返信のメッセージ {a_}件（直近{c_}日）")
+            format!("直近{d_}日のメッセージ{b_}件中{a_}件が{c_}時間以上未返信")
         }
         (Signal::TeamLateness, Language::En) => {
             format!("team late by {d_}+ min to {a_} of {b_} meetings in the last {c_} days")
@@ -609,10 +638,10 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
             format!("直近{c_}日の会議{b_}回中{a_}回がチーム都合でキャンセル・変更")
         }
         (Signal::OverduePromises, Language::En) => format!(
-            "{a_} promises overdue (oldest {b_} days past due), {c_} kept late in the last {d_} days"
+            "{a_} of {b_} promises due in the last {d_} days kept late or missed ({c_} still open)"
         ),
         (Signal::OverduePromises, Language::Ja) => {
-            format!("約束の期限超過 {a_}件（最長 {b_}日超過）、直近{d_}日の遅延完了 {c_}件")
+            format!("直近{d_}日に期限の約束{b_}件中{a_}件が遅延・未完了（うち未完了 {c_}件）")
         }
         (Signal::FeeIncrease, Language::En) => format!(
             "fee up {}% (now {}, was {})",
@@ -633,9 +662,9 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
             format!("直近{c_}日の請求書の平均支払遅延 {a_}日（以前 {b_}日）")
         }
         (Signal::Disputes, Language::En) => {
-            format!("{a_} disputed invoices in the last {b_} days")
+            format!("{a_} of {b_} invoices disputed in the last {c_} days")
         }
-        (Signal::Disputes, Language::Ja) => format!("直近{b_}日に請求への異議 {a_}件"),
+        (Signal::Disputes, Language::Ja) => format!("直近{c_}日の請求{b_}件中{a_}件に異議"),
         (Signal::UnusedService, Language::En) => {
             format!("attended {a_} of {b_} paid study sessions in the last {c_} days")
         }

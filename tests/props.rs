@@ -189,6 +189,10 @@ fn features() -> impl Strategy<Value = churnwatch::features::AccountFeatures> {
                     held_team_window: held_recent,
                     late_team_window: late.min(held_recent),
                     overdue_open: overdue,
+                    due_recent: overdue + late,
+                    late_recent: overdue,
+                    waited_recent: msgs,
+                    unanswered: late.min(msgs),
                     kpi_recent: Some(kpi),
                     kpi_recent_n: 2,
                     kpi_base: Some(kpi_base),
@@ -217,7 +221,11 @@ proptest! {
         prop_assert!((0.0..=100.0).contains(&base.risk));
         let worse = [
             churnwatch::features::AccountFeatures { unanswered: f.unanswered + extra, ..f.clone() },
-            churnwatch::features::AccountFeatures { overdue_open: f.overdue_open + extra, ..f.clone() },
+            churnwatch::features::AccountFeatures {
+                late_recent: f.late_recent + extra,
+                due_recent: f.due_recent + extra,
+                ..f.clone()
+            },
             churnwatch::features::AccountFeatures { disputes: f.disputes + extra, ..f.clone() },
             churnwatch::features::AccountFeatures {
                 client_cancelled_recent: f.client_cancelled_recent + extra,

@@ -107,3 +107,60 @@ fn planted_stress_is_found_and_calm_accounts_are_not_flagged() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Generator-independent noise on every account, calm ones included: some messages
+/// never answered, some promises kept a week late, a few invoices disputed. Signals
+/// judged against each account's own usual level must not turn that into flags.
+#[test]
+fn uniform_noise_does_not_flag_calm_accounts() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut chance = move |p: f64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 11) as f64 / (1u64 << 53) as f64) < p
+    };
+    let (mut calm, mut flagged) = (0, 0);
+    for seed in [61, 62] {
+        let ws = Workspace::sample(seed, 400);
+        edit_rows(&ws, "data/messages.csv", |h, f| {
+            if chance(0.06) {
+                f[pos(h, "first_response_at")].clear();
+            }
+        });
+        edit_rows(&ws, "data/action_items.csv", |h, f| {
+            let (done, due) = (pos(h, "done_on"), pos(h, "due_on"));
+            if !f[done].is_empty() && chance(0.12) {
+                let late = chrono::NaiveDate::parse_from_str(&f[due], "%Y-%m-%d").unwrap()
+                    + chrono::Duration::days(8);
+                if late.to_string().as_str() <= END {
+                    f[done] = late.to_string();
+                }
+            }
+        });
+        edit_rows(&ws, "data/invoices.csv", |h, f| {
+            if chance(0.03) {
+                f[pos(h, "disputed")] = "true".to_owned();
+            }
+        });
+        assert!(ws.run(END, &["--quiet"]).status.success());
+        let scores: HashMap<String, String> = read_csv(&ws.read("out/scores.csv"))
+            .into_iter()
+            .map(|r| (r["account_id"].clone(), r["flagged"].clone()))
+            .collect();
+        for t in ws.truth() {
+            if ["healthy", "healthy_blip", "quiet", "new"].contains(&t["scenario"].as_str())
+                && let Some(f) = scores.get(&t["account_id"])
+            {
+                calm += 1;
+                flagged += usize::from(f == "true");
+            }
+        }
+    }
+    let fpr = flagged as f64 / calm as f64;
+    println!("false positives under uniform noise: {flagged} of {calm} = {fpr:.3}");
+    assert!(
+        fpr <= 0.05,
+        "false-positive rate {fpr:.3} under uniform noise"
+    );
+}

@@ -541,24 +541,6 @@ fn readme_documents_every_reason_code_and_exit_code() {
     }
 }
 
-/// Rewrites the rows of one table with `edit(header, fields)`.
-fn edit_rows(ws: &Workspace, rel: &str, edit: impl Fn(&[String], &mut Vec<String>)) {
-    let text = ws.read(rel);
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(&header).unwrap();
-    for record in reader.records() {
-        let mut fields: Vec<String> = record.unwrap().iter().map(String::from).collect();
-        edit(&header, &mut fields);
-        writer.write_record(&fields).unwrap();
-    }
-    ws.write(
-        rel,
-        &String::from_utf8(writer.into_inner().unwrap()).unwrap(),
-    );
-}
-
 /// An answer, payment or completion dated after the as-of date must count as not yet
 /// given: scoring an export where they are in the future gives exactly what an export
 /// without them gives.
@@ -605,8 +587,4 @@ fn outcomes_dated_after_the_as_of_date_count_as_not_yet_happened() {
         in_future.read("out/scores.csv"),
         never.read("out/scores.csv")
     );
-}
-
-fn pos(header: &[String], name: &str) -> usize {
-    header.iter().position(|h| h == name).unwrap()
 }

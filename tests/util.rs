@@ -127,3 +127,26 @@ pub fn header_of(text: &str) -> Vec<String> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     reader.headers().unwrap().iter().map(String::from).collect()
 }
+
+/// Rewrites the rows of one table with `edit(header, fields)`.
+pub fn edit_rows(ws: &Workspace, rel: &str, mut edit: impl FnMut(&[String], &mut Vec<String>)) {
+    let text = ws.read(rel);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&header).unwrap();
+    for record in reader.records() {
+        let mut fields: Vec<String> = record.unwrap().iter().map(String::from).collect();
+        edit(&header, &mut fields);
+        writer.write_record(&fields).unwrap();
+    }
+    ws.write(
+        rel,
+        &String::from_utf8(writer.into_inner().unwrap()).unwrap(),
+    );
+}
+
+/// Index of a header cell.
+pub fn pos(header: &[String], name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
+}
