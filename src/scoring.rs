@@ -217,6 +217,11 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
     let min_recent = w.min_recent_events;
     let min_base = w.min_baseline_events;
     let prior = w.prior_events;
+    // A recent share (bad, of all) above the account's usual share of the same.
+    let excess = |(k, n): (i64, i64), (kb, nb): (i64, i64)| {
+        let usual = usual_share(kb, nb, min_base);
+        shrunk_share(k, n, usual, prior) - usual
+    };
     match s {
         Signal::KpiShortfall => {
             let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
@@ -342,9 +347,11 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.waited_recent == 0 {
                 return None;
             }
-            let usual = usual_share(f.unanswered_base, f.waited_base, min_base);
             m(
-                shrunk_share(f.unanswered, f.waited_recent, usual, prior) - usual,
+                excess(
+                    (f.unanswered, f.waited_recent),
+                    (f.unanswered_base, f.waited_base),
+                ),
                 [
                     f.unanswered as f64,
                     f.waited_recent as f64,
@@ -394,9 +401,8 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.due_recent < min_recent {
                 return None;
             }
-            let usual = usual_share(f.late_base, f.due_base, min_base);
             m(
-                shrunk_share(f.late_recent, f.due_recent, usual, prior) - usual,
+                excess((f.late_recent, f.due_recent), (f.late_base, f.due_base)),
                 [
                     f.late_recent as f64,
                     f.due_recent as f64,
@@ -426,9 +432,11 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.disputes == 0 {
                 return None;
             }
-            let usual = usual_share(f.disputes_base, f.invoiced_dispute_base, min_base);
             m(
-                shrunk_share(f.disputes, f.invoiced_dispute_window, usual, prior) - usual,
+                excess(
+                    (f.disputes, f.invoiced_dispute_window),
+                    (f.disputes_base, f.invoiced_dispute_base),
+                ),
                 [
                     f.disputes as f64,
                     f.invoiced_dispute_window as f64,
