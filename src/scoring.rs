@@ -224,6 +224,10 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
     };
     match s {
         Signal::KpiShortfall => {
+            // A young account's first results are a ramp-up, not yet a verdict.
+            if !seasoned {
+                return None;
+            }
             let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
             m(
                 1.0 - recent,

@@ -255,3 +255,38 @@ proptest! {
         }
     }
 }
+
+/// A young account whose first results lag the target, with nothing else wrong, is
+/// ramping up, not at risk; the same figures on an old account are outcome stress.
+#[test]
+fn young_accounts_are_not_flagged_for_early_results() {
+    let cfg = shipped();
+    let snap = churnwatch::features::Snapshot {
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        day: 20_000,
+        team_reply_h: Some(8.0),
+        accounts: vec![],
+    };
+    let young = churnwatch::features::AccountFeatures {
+        history_days: 45,
+        kpi_recent: Some(0.55),
+        kpi_recent_n: 2,
+        ..Default::default()
+    };
+    let score = churnwatch::scoring::score(&young, &snap, &cfg);
+    assert_eq!(
+        score.level,
+        churnwatch::scoring::RiskLevel::Low,
+        "{score:?}"
+    );
+    let old = churnwatch::features::AccountFeatures {
+        history_days: 900,
+        ..young
+    };
+    let score = churnwatch::scoring::score(&old, &snap, &cfg);
+    assert_eq!(score.primary, Some(churnwatch::scoring::Category::Outcome));
+    assert!(
+        score.level != churnwatch::scoring::RiskLevel::Low,
+        "{score:?}"
+    );
+}
