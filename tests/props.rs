@@ -157,6 +157,16 @@ fn shipped() -> churnwatch::config::Config {
     churnwatch::config::Config::load(&path).expect("shipped config")
 }
 
+/// The date context scoring needs, with a team reply norm of 8 h.
+fn empty_snapshot() -> churnwatch::features::Snapshot {
+    churnwatch::features::Snapshot {
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        day: 20_000,
+        team_reply_h: Some(8.0),
+        accounts: vec![],
+    }
+}
+
 fn features() -> impl Strategy<Value = churnwatch::features::AccountFeatures> {
     (
         (0i32..3000, 0i64..30, 0i64..30, 0i64..10, 0i64..60, 0i64..60),
@@ -211,12 +221,7 @@ proptest! {
     #[test]
     fn more_stress_never_lowers_scores(f in features(), extra in 1i64..10, slower in 1.0f64..100.0) {
         let cfg = shipped();
-        let snap = churnwatch::features::Snapshot {
-            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-            day: 20_000,
-            team_reply_h: Some(8.0),
-            accounts: vec![],
-        };
+        let snap = empty_snapshot();
         let base = churnwatch::scoring::score(&f, &snap, &cfg);
         prop_assert!((0.0..=100.0).contains(&base.risk));
         let worse = [
@@ -261,12 +266,7 @@ proptest! {
 #[test]
 fn young_accounts_are_not_flagged_for_early_results() {
     let cfg = shipped();
-    let snap = churnwatch::features::Snapshot {
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-        day: 20_000,
-        team_reply_h: Some(8.0),
-        accounts: vec![],
-    };
+    let snap = empty_snapshot();
     let young = churnwatch::features::AccountFeatures {
         history_days: 45,
         kpi_recent: Some(0.55),
