@@ -22,10 +22,10 @@ pub enum ExitStatus {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success: outputs written
-  1  internal error (a bug: please report it with the log)
+  1  internal error or panic (a bug: please report it with the log)
   2  usage or configuration error (bad flag, unreadable config, unknown key, bad value)
-  3  input error (missing export, missing required column, empty accounts table,
-     undecodable file); nothing is written
+  3  input error (missing or empty export, missing required column, no usable
+     account rows, undecodable file); nothing is written
   4  quarantine budget exceeded: a table has too many bad rows; only quarantine/
      and run_summary.json are written, the last good scores stay
   5  output error: the output folder cannot be written; previous outputs are intact
