@@ -238,6 +238,11 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     let t = Instant::now();
     let loaded = load(cfg)?;
     timings.insert("ingest_validate", t.elapsed().as_millis());
+    info!(
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        peak_rss_mb = peak_rss_mb(),
+        "loaded"
+    );
     if let Err(e) = check_budget(cfg, &loaded.tables) {
         // The operator needs the rejected rows to see what shifted; the last good
         // flagged_accounts.csv and scores.csv stay as they were.
@@ -263,8 +268,9 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     info!(
         as_of = %as_of,
         accounts = snap.accounts.len(),
-        team_reply_h = snap.team_reply_h.unwrap_or(f64::NAN),
+        team_reply_h = snap.team_reply_h.map_or(f64::NAN, |h| (h * 10.0).round() / 10.0),
         elapsed_ms = t.elapsed().as_millis() as u64,
+        peak_rss_mb = peak_rss_mb(),
         "scored"
     );
 
@@ -353,4 +359,16 @@ fn stage_summary(batch: &mut OutputBatch, cfg: &Config, summary: &RunSummary) ->
     let mut json = serde_json::to_vec_pretty(summary).expect("summary serialises");
     json.push(b'\n');
     batch.stage(&cfg.output_dir.join("run_summary.json"), &json)
+}
+
+/// The process's peak resident memory so far, for the stage log lines (Linux; `0`
+/// where /proc is not there).
+fn peak_rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb / 1024)
 }
