@@ -708,6 +708,11 @@ pub fn validate(
             );
             continue;
         }
+        // account_id is the first column of every table.
+        let account_id = positions[0]
+            .and_then(|i| record.get(i))
+            .unwrap_or("")
+            .trim();
         // On the stack: no allocation per row.
         let mut cells = [Cell::Text(None); MAX_COLUMNS];
         let mut failed = false;
@@ -716,7 +721,7 @@ pub fn validate(
             if k == 0 && accounts.is_some() {
                 // A child table's account_id is looked up, never stored: `acct`
                 // stands for it, so no string is allocated per row.
-                if text.trim().is_empty() {
+                if account_id.is_empty() {
                     reject(
                         ReasonCode::MissingValue,
                         c.name,
@@ -750,22 +755,13 @@ pub fn validate(
         let account = match accounts {
             // The accounts table indexes itself: its n-th accepted row is account n.
             None => acct.len() as u32,
-            Some(index) => match index.get(
-                positions[0]
-                    .and_then(|i| record.get(i))
-                    .unwrap_or("")
-                    .trim(),
-            ) {
+            Some(index) => match index.get(account_id) {
                 Some(&i) => i,
                 None => {
-                    let id = positions[0]
-                        .and_then(|i| record.get(i))
-                        .unwrap_or("")
-                        .trim();
                     reject(
                         ReasonCode::UnknownAccountId,
                         "account_id",
-                        format!("account_id `{id}` is not in accounts"),
+                        format!("account_id `{account_id}` is not in accounts"),
                     );
                     continue;
                 }
