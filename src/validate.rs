@@ -522,15 +522,16 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
     Ok(match spec.ty {
         // Free text keeps its inner spacing; only the outer whitespace of ids goes.
         Text => Cell::Text(Some(if spec.name.ends_with("_id") { s } else { raw })),
-        MeetingStatus => {
-            if !MEETING_STATUSES.contains(&s) {
+        // Case is not meaning: `Held` from a CRM is stored as the contract's `held`.
+        MeetingStatus => match MEETING_STATUSES.iter().find(|m| m.eq_ignore_ascii_case(s)) {
+            Some(status) => Cell::Text(Some(status)),
+            None => {
                 return Err(bad(
                     ReasonCode::BadStatus,
                     &format!("one of {}", MEETING_STATUSES.join(", ")),
                 ));
             }
-            Cell::Text(Some(s))
-        }
+        },
         Date => Cell::Day(Some(day_number(
             parser
                 .date(s)
@@ -910,6 +911,15 @@ mod tests {
         assert_eq!(
             parse_cell(&target, "NaN", &p).err().unwrap().0,
             ReasonCode::BadNumber
+        );
+        let status = c("status", MeetingStatus, true);
+        assert!(matches!(
+            parse_cell(&status, " Held ", &p),
+            Ok(Cell::Text(Some("held")))
+        ));
+        assert_eq!(
+            parse_cell(&status, "postponed", &p).err().unwrap().0,
+            ReasonCode::BadStatus
         );
     }
 }
