@@ -96,6 +96,9 @@ pub struct Snapshot {
     pub day: i32,
     /// Median reply delay (hours) over every account's baseline window.
     pub team_reply_h: Option<f64>,
+    /// Whether the export records proposals at all (some account has a held
+    /// `proposal` meeting): without that, "no proposal in N days" says nothing.
+    pub proposals_recorded: bool,
     pub accounts: Vec<AccountFeatures>,
 }
 
@@ -506,11 +509,13 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         .collect()
         .map_err(Error::polars("features"))?;
 
+    let accounts = extract(&joined).map_err(Error::polars("features"))?;
     Ok(Snapshot {
         as_of,
         day: at.d,
         team_reply_h,
-        accounts: extract(&joined).map_err(Error::polars("features"))?,
+        proposals_recorded: accounts.iter().any(|a| a.last_proposal_day.is_some()),
+        accounts,
     })
 }
 

@@ -307,6 +307,9 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             // nothing about proposals. Without a proposal on record, count from the
             // first meeting the export holds (an export covering 18 months cannot
             // speak for the years before), and never beyond the contract's age.
+            if !snap.proposals_recorded {
+                return None;
+            }
             f.last_meeting_day?;
             let since = f.last_proposal_day.or(f.first_meeting_day)?;
             let days = (snap.day - since).min(f.history_days);

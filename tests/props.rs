@@ -163,6 +163,7 @@ fn empty_snapshot() -> churnwatch::features::Snapshot {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
         day: 20_000,
         team_reply_h: Some(8.0),
+        proposals_recorded: true,
         accounts: vec![],
     }
 }

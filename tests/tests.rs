@@ -588,3 +588,37 @@ fn outcomes_dated_after_the_as_of_date_count_as_not_yet_happened() {
         never.read("out/scores.csv")
     );
 }
+
+/// An export that never records proposals cannot show "no proposal in N days": that
+/// signal stays silent instead of adding points to every account.
+#[test]
+fn proposal_gap_needs_proposals_in_the_export() {
+    let ws = Workspace::sample(29, 150);
+    edit_rows(&ws, "data/meetings.csv", |h, f| {
+        let p = pos(h, "purpose");
+        if f[p] == "proposal" {
+            f[p] = "regular".to_owned();
+        }
+    });
+    ws.write(
+        "config.toml",
+        &shipped_config().replace("language = \"ja\"", "language = \"en\""),
+    );
+    assert!(ws.run(END, &[]).status.success());
+    let scores = read_csv(&ws.read("out/scores.csv"));
+    assert!(scores.iter().all(|r| !r["reasons"].contains("proposal")));
+
+    // With proposals on record the same accounts can show the gap.
+    let ws = Workspace::sample(29, 150);
+    ws.write(
+        "config.toml",
+        &shipped_config().replace("language = \"ja\"", "language = \"en\""),
+    );
+    assert!(ws.run(END, &[]).status.success());
+    let scores = read_csv(&ws.read("out/scores.csv"));
+    assert!(
+        scores
+            .iter()
+            .any(|r| r["reasons"].contains("no new proposal"))
+    );
+}
