@@ -78,6 +78,8 @@ pub struct AccountFeatures {
     pub attended_base: i64,
     pub fee_recent: Option<f64>,
     pub fee_base: Option<f64>,
+    pub fee_base_min: Option<f64>,
+    pub fee_base_max: Option<f64>,
     pub pay_late_recent: Option<f64>,
     pub pay_late_recent_n: i64,
     pub pay_late_base: Option<f64>,
@@ -398,6 +400,13 @@ impl AsOf<'_> {
             .then(col("paid_on") - col("due"))
             .otherwise(lit(d) - col("due"));
         let positive = || col("amount").gt(lit(0.0));
+        let base_fee = || {
+            col("amount").only_where(positive().and(within(
+                "issued_on",
+                d - ir - gap - ib,
+                d - ir - gap,
+            )))
+        };
         frame
             .clone()
             .lazy()
@@ -415,14 +424,9 @@ impl AsOf<'_> {
                     .only_where(positive().and(within("issued_on", d - ir, d)))
                     .median()
                     .alias("fee_recent"),
-                col("amount")
-                    .only_where(positive().and(within(
-                        "issued_on",
-                        d - ir - gap - ib,
-                        d - ir - gap,
-                    )))
-                    .median()
-                    .alias("fee_base"),
+                base_fee().median().alias("fee_base"),
+                base_fee().min().alias("fee_base_min"),
+                base_fee().max().alias("fee_base_max"),
                 col("late_days")
                     .only_where(positive().and(within("due", d - ir, d)))
                     .mean()
@@ -579,6 +583,7 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         pay_late_recent_n, pay_late_base_n, disputes, invoiced_dispute_window, disputes_base,
         invoiced_dispute_base, invoiced_recent);
     fill!(nums: kpi_recent, kpi_base, reply_recent_h, reply_base_h, fee_recent, fee_base,
+        fee_base_min, fee_base_max,
         pay_late_recent, pay_late_base);
     fill!(days: last_proposal_day, first_meeting_day, last_meeting_day, overdue_oldest_days);
     Ok(out)

@@ -183,6 +183,9 @@ impl AccountScore {
     }
 }
 
+/// Baseline invoices within this share of their median count as a flat fee.
+const FLAT_FEE_SPREAD: f64 = 0.1;
+
 /// `0` at `start`, `1` at `full` and beyond.
 pub fn severity(value: f64, p: SignalParams) -> f64 {
     ((value - p.start) / (p.full - p.start)).clamp(0.0, 1.0)
@@ -419,7 +422,13 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             )
         }
         Signal::FeeIncrease => {
+            // Only where there is a fee: invoices that were flat in the baseline.
+            // Usage-based amounts that vary month to month would read as "increases".
             let (recent, base) = (f.fee_recent?, f.fee_base?);
+            let spread = (f.fee_base_max? - f.fee_base_min?) / base;
+            if spread > FLAT_FEE_SPREAD {
+                return None;
+            }
             m(recent / base - 1.0, [recent, base, 0.0, 0.0])
         }
         Signal::PaymentDelay => {
