@@ -148,8 +148,13 @@ fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
         .unwrap_or(as_of)
         .and_hms_opt(0, 0, 0)
         .expect("midnight");
-    tz.from_local_datetime(&next)
-        .earliest()
+    // Where a DST change skips local midnight, the day starts at the first local
+    // time that exists (zones shift by at most a few hours).
+    (0..=4)
+        .find_map(|h| {
+            tz.from_local_datetime(&(next + chrono::Duration::hours(h)))
+                .earliest()
+        })
         .map_or_else(|| next.and_utc().timestamp(), |t| t.timestamp())
 }
 
@@ -587,4 +592,22 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         pay_late_recent, pay_late_base);
     fill!(days: last_proposal_day, first_meeting_day, last_meeting_day, overdue_oldest_days);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutoff_is_the_next_local_midnight() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        // Midnight of Nov 21 in Tokyo is 15:00 UTC on Nov 20.
+        assert_eq!(cutoff_ts(day, chrono_tz::Asia::Tokyo), 1_795_186_800);
+        // Santiago skipped 00:00–01:00 on 2024-09-08: the day starts at 01:00 (-03).
+        let before_gap = NaiveDate::from_ymd_opt(2024, 9, 7).unwrap();
+        assert_eq!(
+            cutoff_ts(before_gap, chrono_tz::America::Santiago),
+            1_725_768_000
+        );
+    }
 }
