@@ -249,11 +249,10 @@ impl AsOf<'_> {
             ])
     }
 
-    /// Reply delays, unanswered and client messages per account, and the team's
-    /// median reply delay over the baseline window.
-    fn messages(&self, frame: &DataFrame) -> Result<(LazyFrame, Option<f64>), Error> {
-        let AsOf { d, cutoff, gap, w } = *self;
-        let acct = || col(c::ACCT);
+    /// Messages received by the cutoff, with their reply delay (`delay_h`) and whether
+    /// they were answered by then.
+    fn delays(&self, messages: LazyFrame) -> LazyFrame {
+        let AsOf { d, cutoff, .. } = *self;
         // Messages: a message not answered by the cutoff counts with the time it has
         // waited so far, so silence raises the median instead of vanishing from it.
         let answered = || {
@@ -276,32 +275,44 @@ impl AsOf<'_> {
         let delay_h = when(business_h.clone().lt(lit(0.0)))
             .then(lit(0.0))
             .otherwise(business_h);
-        let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
-        let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
-        let touch_from = d - mr - gap - w.touchpoint_baseline_days;
-        let rday = "received_at_day";
-        let messages = frame
-            .clone()
-            .lazy()
+        messages
             .filter(col("received_at").lt(lit(cutoff)))
-            .with_columns([delay_h.alias("delay_h"), answered().alias("answered")]);
-        let team_reply_h = messages
-            .clone()
-            .select([col("delay_h")
-                .only_where(within(rday, d - rr - gap - rb, d - rr - gap))
-                .median()
-                .alias("team")])
+            .with_columns([delay_h.alias("delay_h"), answered().alias("answered")])
+    }
+
+    /// The team's median reply delay over every account's baseline window.
+    fn team_reply_h(&self, frame: &DataFrame) -> Result<Option<f64>, Error> {
+        let AsOf { d, gap, w, .. } = *self;
+        let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
+        // Only the baseline window's messages: no delay column over the whole table.
+        let window =
+            frame
+                .clone()
+                .lazy()
+                .filter(within("received_at_day", d - rr - gap - rb, d - rr - gap));
+        self.delays(window)
+            .select([col("delay_h").median().alias("team")])
             .collect()
             .map_err(Error::polars("features"))?
             .column("team")
             .and_then(|s| s.f64().map(|v| v.get(0)))
-            .map_err(Error::polars("features"))?;
+            .map_err(Error::polars("features"))
+    }
+
+    /// Reply delays, unanswered and client messages per account.
+    fn messages(&self, frame: &DataFrame) -> LazyFrame {
+        let AsOf { d, cutoff, gap, w } = *self;
+        let acct = || col(c::ACCT);
+        let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
+        let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
+        let touch_from = d - mr - gap - w.touchpoint_baseline_days;
+        let rday = "received_at_day";
         let resp_day = "first_response_at_day";
         // Messages old enough to expect an answer, and those of them still unanswered.
         let lb = w.unanswered_lookback_days;
         let waited = || col("received_at").lt(lit(cutoff - w.unanswered_after_hours * 3600));
         let unanswered = || waited().and(col("answered").not());
-        let messages = messages.group_by([acct()]).agg([
+        self.delays(frame.clone().lazy()).group_by([acct()]).agg([
             col("delay_h")
                 .only_where(within(rday, d - rr, d))
                 .median()
@@ -326,8 +337,7 @@ impl AsOf<'_> {
             count(col("answered").and(within(resp_day, d - mr, d))).alias("reply_touches_recent"),
             count(col("answered").and(within(resp_day, touch_from, d - mr - gap)))
                 .alias("reply_touches_base"),
-        ]);
-        Ok((messages, team_reply_h))
+        ])
     }
 
     /// Promises that came due (plus grace) in the recent and baseline windows, and
@@ -491,6 +501,34 @@ impl AsOf<'_> {
     }
 }
 
+/// Accounts whose features are computed in one polars plan. The plan's intermediate
+/// arrays grow with the rows it covers; slices of accounts bound that memory at scale
+/// while small exports stay one slice.
+const ACCOUNTS_PER_PLAN: u32 = 25_000;
+
+impl Frames {
+    /// The rows of accounts `from..to` (by `acct`) of every table.
+    fn slice(&self, from: u32, to: u32) -> PolarsResult<Frames> {
+        let part = |frame: &DataFrame| {
+            frame
+                .clone()
+                .lazy()
+                .filter(col(c::ACCT).gt_eq(lit(from)).and(col(c::ACCT).lt(lit(to))))
+                .collect()
+        };
+        Ok(Frames {
+            accounts: part(&self.accounts)?,
+            meetings: part(&self.meetings)?,
+            messages: part(&self.messages)?,
+            action_items: part(&self.action_items)?,
+            study_sessions: part(&self.study_sessions)?,
+            invoices: part(&self.invoices)?,
+            outcomes: part(&self.outcomes)?,
+            churn_events: part(&self.churn_events)?,
+        })
+    }
+}
+
 /// Computes every account's features as of `as_of`.
 pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
     let at = AsOf {
@@ -499,11 +537,42 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         gap: w.baseline_gap_days,
         w,
     };
+    // The team's norm is over every account, so it is taken before slicing.
+    let team_reply_h = at.team_reply_h(&frames.messages)?;
+    let n = frames.accounts.height() as u32;
+    let mut accounts = Vec::with_capacity(n as usize);
+    let mut from: u32 = 0;
+    loop {
+        let to = from.saturating_add(ACCOUNTS_PER_PLAN);
+        let slice;
+        let part = if from == 0 && to >= n {
+            frames
+        } else {
+            slice = frames.slice(from, to).map_err(Error::polars("features"))?;
+            &slice
+        };
+        accounts.extend(plan(&at, part)?);
+        if to >= n {
+            break;
+        }
+        from = to;
+    }
+    Ok(Snapshot {
+        as_of,
+        day: at.d,
+        team_reply_h,
+        proposals_recorded: accounts.iter().any(|a| a.last_proposal_day.is_some()),
+        accounts,
+    })
+}
+
+/// One polars plan: every table aggregated per account, joined onto the active
+/// accounts, collected once and read into structs.
+fn plan(at: &AsOf, frames: &Frames) -> Result<Vec<AccountFeatures>, Error> {
     let acct = || col(c::ACCT);
-    let (messages, team_reply_h) = at.messages(&frames.messages)?;
     let tables = [
         at.meetings(&frames.meetings),
-        messages,
+        at.messages(&frames.messages),
         at.action_items(&frames.action_items),
         at.study_sessions(&frames.study_sessions),
         at.invoices(&frames.invoices),
@@ -517,15 +586,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         .sort([c::ACCT], SortMultipleOptions::default())
         .collect()
         .map_err(Error::polars("features"))?;
-
-    let accounts = extract(&joined).map_err(Error::polars("features"))?;
-    Ok(Snapshot {
-        as_of,
-        day: at.d,
-        team_reply_h,
-        proposals_recorded: accounts.iter().any(|a| a.last_proposal_day.is_some()),
-        accounts,
-    })
+    extract(&joined).map_err(Error::polars("features"))
 }
 
 /// Reads the joined frame into plain structs for the (row-wise, pure) scoring.
