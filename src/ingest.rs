@@ -76,8 +76,10 @@ impl Source {
             })?;
         let has_bom = head.starts_with(BOM);
         let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
+        // 5% headroom: an estimate a few rows short would make every column array
+        // double its capacity for those rows.
         let estimated_rows = match size {
-            Some(size) if lines > 0 => (size * lines / head.len() as u64) as usize,
+            Some(size) if lines > 0 => (size * lines / head.len() as u64 * 21 / 20) as usize + 1024,
             _ => 0,
         };
         let utf8 = match choice {

@@ -51,6 +51,7 @@ fn load_table(
         accepted = table.rows_accepted(),
         quarantined = table.quarantine.len(),
         encoding = table.encoding,
+        frame_mb = table.frame.estimated_size() / 1_000_000,
         "validated"
     );
     Ok(table)
