@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::config::Windows;
 use crate::error::Error;
-use crate::validate::{col as c, day_number};
+use crate::validate::{col as c, day_number, status_code};
 
 /// The validated frames of one run; absent optional tables are empty frames.
 pub struct Frames {
@@ -130,7 +130,7 @@ fn count(predicate: Expr) -> Expr {
 fn is_status(statuses: &[&str]) -> Expr {
     statuses
         .iter()
-        .map(|s| col("status").eq(lit(*s)))
+        .map(|s| col("status").eq(lit(status_code(s))))
         .reduce(Expr::or)
         .expect("at least one status")
 }
@@ -210,7 +210,7 @@ impl AsOf<'_> {
         let day = "scheduled_at_day";
         let recent = |length: i32| within(day, d - length, d);
         let base = |length: i32| within(day, d - length - gap - mb, d - length - gap);
-        let held = || col("status").eq(lit("held"));
+        let held = || col("status").eq(lit(status_code("held")));
         let late = || held().and(col("late_minutes").gt_eq(lit(w.late_minutes)));
         let client_missed = || is_status(&["cancelled_by_client", "no_show_client"]);
         let team_missed = || is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]);
@@ -236,9 +236,7 @@ impl AsOf<'_> {
                 count(team_missed().and(recent(tw))).alias("team_cancelled_window"),
                 count(team_missed().and(base(tw))).alias("team_cancelled_base"),
                 col(day)
-                    .only_where(
-                        held().and(col("purpose").eq(lit("proposal")).fill_null(lit(false))),
-                    )
+                    .only_where(held().and(col("is_proposal").fill_null(lit(false))))
                     .max()
                     .alias("last_proposal_day"),
                 col(day).only_where(held()).max().alias("last_meeting_day"),

@@ -35,7 +35,12 @@ pub enum ColType {
     Positive,
     /// Whole number that must be `>= 0`.
     Count,
+    /// One of [`MEETING_STATUSES`], kept as its index ([`status_code`]).
     MeetingStatus,
+    /// Free text of which only "is it `proposal`" is kept, as `is_proposal`.
+    Purpose,
+    /// A datetime of which only the local day is kept, as `NAME_day`.
+    LocalDay,
 }
 
 pub struct ColSpec {
@@ -84,6 +89,15 @@ const fn checked(name: &'static str, ty: ColType, required: bool) -> ColSpec {
 
 use ColType::*;
 
+/// The code a meeting status is stored as in the meetings frame (its index; an
+/// `i32`, since polars is built without its 8-bit integer types).
+pub fn status_code(status: &str) -> i32 {
+    MEETING_STATUSES
+        .iter()
+        .position(|s| *s == status)
+        .expect("a contract status") as i32
+}
+
 pub const MEETING_STATUSES: [&str; 6] = [
     "held",
     "rescheduled",
@@ -112,10 +126,10 @@ pub fn spec(table: &str) -> &'static TableSpec {
     static MEETINGS: TableSpec = TableSpec {
         cols: &[
             c("account_id", Text, true),
-            c("scheduled_at", DateTime, true),
+            c("scheduled_at", LocalDay, true),
             c("status", MeetingStatus, true),
             c("late_minutes", Count, false),
-            c("purpose", Text, false),
+            c("purpose", Purpose, false),
         ],
         unique: None,
         ordered: None,
@@ -410,6 +424,7 @@ fn parse_decimal(s: &str) -> Option<f64> {
 /// polars arrays (no intermediate `Vec<Option<_>>`, no second copy).
 enum Values {
     Text(StringChunkedBuilder),
+    Code(PrimitiveChunkedBuilder<Int32Type>),
     Day(PrimitiveChunkedBuilder<Int32Type>),
     Moment(
         PrimitiveChunkedBuilder<Int64Type>,
@@ -427,6 +442,7 @@ enum Values {
 #[derive(Clone, Copy)]
 enum Cell<'a> {
     Text(Option<&'a str>),
+    Code(Option<i32>),
     Day(Option<i32>),
     Moment(Option<(i64, i32)>),
     Bool(Option<bool>),
@@ -452,8 +468,14 @@ impl Values {
             return Values::Dropped;
         }
         match spec.ty {
-            Text | MeetingStatus => Values::Text(StringChunkedBuilder::new(name(), capacity)),
+            Text => Values::Text(StringChunkedBuilder::new(name(), capacity)),
+            MeetingStatus => Values::Code(PrimitiveChunkedBuilder::new(name(), capacity)),
+            Purpose => Values::Bool(BooleanChunkedBuilder::new("is_proposal".into(), capacity)),
             Date => Values::Day(PrimitiveChunkedBuilder::new(name(), capacity)),
+            LocalDay => Values::Day(PrimitiveChunkedBuilder::new(
+                format!("{}{}", spec.name, col::DAY_SUFFIX).into(),
+                capacity,
+            )),
             DateTime => Values::Moment(
                 PrimitiveChunkedBuilder::new(name(), capacity),
                 PrimitiveChunkedBuilder::new(
@@ -473,6 +495,7 @@ impl Values {
         match (self, cell) {
             (Values::Dropped, _) => {}
             (Values::Text(v), Cell::Text(x)) => v.append_option(x),
+            (Values::Code(v), Cell::Code(x)) => v.append_option(x),
             (Values::Day(v), Cell::Day(x)) => v.append_option(x),
             (Values::Moment(ts, day), Cell::Moment(x)) => {
                 ts.append_option(x.map(|m| m.0));
@@ -489,6 +512,7 @@ impl Values {
         match self {
             Values::Dropped => vec![],
             Values::Text(v) => vec![v.finish().into_column()],
+            Values::Code(v) => vec![v.finish().into_column()],
             Values::Day(v) => vec![v.finish().into_column()],
             Values::Moment(ts, day) => vec![ts.finish().into_column(), day.finish().into_column()],
             Values::Bool(v) => vec![v.finish().into_column()],
@@ -510,8 +534,10 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
             ));
         }
         return Ok(match spec.ty {
-            Text | MeetingStatus => Cell::Text(None),
-            Date => Cell::Day(None),
+            Text => Cell::Text(None),
+            MeetingStatus => Cell::Code(None),
+            Purpose => Cell::Bool(None),
+            Date | LocalDay => Cell::Day(None),
             DateTime => Cell::Moment(None),
             Bool => Cell::Bool(None),
             Decimal | NonNegative | Positive => Cell::Num(None),
@@ -523,8 +549,11 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
         // Free text keeps its inner spacing; only the outer whitespace of ids goes.
         Text => Cell::Text(Some(if spec.name.ends_with("_id") { s } else { raw })),
         // Case is not meaning: `Held` from a CRM is stored as the contract's `held`.
-        MeetingStatus => match MEETING_STATUSES.iter().find(|m| m.eq_ignore_ascii_case(s)) {
-            Some(status) => Cell::Text(Some(status)),
+        MeetingStatus => match MEETING_STATUSES
+            .iter()
+            .position(|m| m.eq_ignore_ascii_case(s))
+        {
+            Some(code) => Cell::Code(Some(code as i32)),
             None => {
                 return Err(bad(
                     ReasonCode::BadStatus,
@@ -532,6 +561,13 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
                 ));
             }
         },
+        Purpose => Cell::Bool(Some(s.eq_ignore_ascii_case("proposal"))),
+        LocalDay => Cell::Day(Some(
+            parser
+                .datetime(s)
+                .ok_or_else(|| bad(ReasonCode::BadDatetime, "a datetime"))?
+                .1,
+        )),
         Date => Cell::Day(Some(day_number(
             parser
                 .date(s)
@@ -915,7 +951,7 @@ mod tests {
         let status = c("status", MeetingStatus, true);
         assert!(matches!(
             parse_cell(&status, " Held ", &p),
-            Ok(Cell::Text(Some("held")))
+            Ok(Cell::Code(Some(0)))
         ));
         assert_eq!(
             parse_cell(&status, "postponed", &p).err().unwrap().0,
