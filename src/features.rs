@@ -171,6 +171,19 @@ struct AsOf<'a> {
 }
 
 impl AsOf<'_> {
+    /// `column` within the `length` days ending on the as-of date.
+    fn recent(&self, column: &str, length: i32) -> Expr {
+        within(column, self.d - length, self.d)
+    }
+
+    /// `column` within the `base` days of baseline that end `gap` days before the
+    /// recent window of `length` days starts. Every share and rate compares a
+    /// `recent` with a `base` of the same `length`.
+    fn base(&self, column: &str, length: i32, base: i32) -> Expr {
+        let end = self.d - length - self.gap;
+        within(column, end - base, end)
+    }
+
     /// Accounts active on the date: started, and not churned on or before it.
     fn accounts(&self, frames: &Frames) -> LazyFrame {
         let d = self.d;
@@ -198,7 +211,7 @@ impl AsOf<'_> {
 
     /// Meeting counts, shares and last dates per account.
     fn meetings(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, gap, w, .. } = *self;
+        let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
         // Meetings. Shares of the recent window are compared with the same shares over
         // the baseline window, so each pair below uses `recent`/`base` of one length.
@@ -208,13 +221,12 @@ impl AsOf<'_> {
             w.team_behaviour_days,
         );
         let day = "scheduled_at_day";
-        let recent = |length: i32| within(day, d - length, d);
-        let base = |length: i32| within(day, d - length - gap - mb, d - length - gap);
+        let recent = |length: i32| self.recent(day, length);
+        let base = |length: i32| self.base(day, length, mb);
         let held = || col("status").eq(lit(status_code("held")));
         let late = || held().and(col("late_minutes").gt_eq(lit(w.late_minutes)));
         let client_missed = || is_status(&["cancelled_by_client", "no_show_client"]);
         let team_missed = || is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]);
-        let touch_from = d - mr - gap - w.touchpoint_baseline_days;
         frame
             .clone()
             .lazy()
@@ -242,7 +254,7 @@ impl AsOf<'_> {
                 col(day).only_where(held()).max().alias("last_meeting_day"),
                 col(day).min().alias("first_meeting_day"),
                 count(held().and(recent(mr))).alias("meeting_touches_recent"),
-                count(held().and(within(day, touch_from, d - mr - gap)))
+                count(held().and(self.base(day, mr, w.touchpoint_baseline_days)))
                     .alias("meeting_touches_base"),
             ])
     }
@@ -280,14 +292,13 @@ impl AsOf<'_> {
 
     /// The team's median reply delay over every account's baseline window.
     fn team_reply_h(&self, frame: &DataFrame) -> Result<Option<f64>, Error> {
-        let AsOf { d, gap, w, .. } = *self;
+        let w = self.w;
         let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
         // Only the baseline window's messages: no delay column over the whole table.
-        let window =
-            frame
-                .clone()
-                .lazy()
-                .filter(within("received_at_day", d - rr - gap - rb, d - rr - gap));
+        let window = frame
+            .clone()
+            .lazy()
+            .filter(self.base("received_at_day", rr, rb));
         self.delays(window)
             .select([col("delay_h").median().alias("team")])
             .collect()
@@ -299,11 +310,10 @@ impl AsOf<'_> {
 
     /// Reply delays, unanswered and client messages per account.
     fn messages(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, cutoff, gap, w } = *self;
+        let AsOf { cutoff, w, .. } = *self;
         let acct = || col(c::ACCT);
         let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
         let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
-        let touch_from = d - mr - gap - w.touchpoint_baseline_days;
         let rday = "received_at_day";
         let resp_day = "first_response_at_day";
         // Messages old enough to expect an answer, and those of them still unanswered.
@@ -312,28 +322,27 @@ impl AsOf<'_> {
         let unanswered = || waited().and(col("answered").not());
         self.delays(frame.clone().lazy()).group_by([acct()]).agg([
             col("delay_h")
-                .only_where(within(rday, d - rr, d))
+                .only_where(self.recent(rday, rr))
                 .median()
                 .alias("reply_recent_h"),
-            count(within(rday, d - rr, d)).alias("reply_recent_n"),
+            count(self.recent(rday, rr)).alias("reply_recent_n"),
             col("delay_h")
-                .only_where(within(rday, d - rr - gap - rb, d - rr - gap))
+                .only_where(self.base(rday, rr, rb))
                 .median()
                 .alias("reply_base_h"),
-            count(within(rday, d - rr - gap - rb, d - rr - gap)).alias("reply_base_n"),
-            count(waited().and(within(rday, d - lb, d))).alias("waited_recent"),
-            count(unanswered().and(within(rday, d - lb, d))).alias("unanswered"),
-            count(waited().and(within(rday, d - lb - gap - rb, d - lb - gap))).alias("waited_base"),
-            count(unanswered().and(within(rday, d - lb - gap - rb, d - lb - gap)))
-                .alias("unanswered_base"),
+            count(self.base(rday, rr, rb)).alias("reply_base_n"),
+            count(waited().and(self.recent(rday, lb))).alias("waited_recent"),
+            count(unanswered().and(self.recent(rday, lb))).alias("unanswered"),
+            count(waited().and(self.base(rday, lb, rb))).alias("waited_base"),
+            count(unanswered().and(self.base(rday, lb, rb))).alias("unanswered_base"),
             col(resp_day)
                 .only_where(col("answered"))
                 .max()
                 .alias("last_reply_day"),
-            count(within(rday, d - mr, d)).alias("client_messages_recent"),
-            count(within(rday, d - mr - gap - mb, d - mr - gap)).alias("client_messages_base"),
-            count(col("answered").and(within(resp_day, d - mr, d))).alias("reply_touches_recent"),
-            count(col("answered").and(within(resp_day, touch_from, d - mr - gap)))
+            count(self.recent(rday, mr)).alias("client_messages_recent"),
+            count(self.base(rday, mr, mb)).alias("client_messages_base"),
+            count(col("answered").and(self.recent(resp_day, mr))).alias("reply_touches_recent"),
+            count(col("answered").and(self.base(resp_day, mr, w.touchpoint_baseline_days)))
                 .alias("reply_touches_base"),
         ])
     }
@@ -372,7 +381,7 @@ impl AsOf<'_> {
 
     /// Study-session invitations and attendance per account.
     fn study_sessions(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, gap, w, .. } = *self;
+        let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
         // Study sessions.
         let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
@@ -384,17 +393,16 @@ impl AsOf<'_> {
             .filter(col(sday).lt_eq(lit(d)))
             .group_by([acct()])
             .agg([
-                count(within(sday, d - ar, d)).alias("invited_recent"),
-                count(attended().and(within(sday, d - ar, d))).alias("attended_recent"),
-                count(within(sday, d - ar - gap - ab, d - ar - gap)).alias("invited_base"),
-                count(attended().and(within(sday, d - ar - gap - ab, d - ar - gap)))
-                    .alias("attended_base"),
+                count(self.recent(sday, ar)).alias("invited_recent"),
+                count(attended().and(self.recent(sday, ar))).alias("attended_recent"),
+                count(self.base(sday, ar, ab)).alias("invited_base"),
+                count(attended().and(self.base(sday, ar, ab))).alias("attended_base"),
             ])
     }
 
     /// Fees, payment delays, disputes and billing per account.
     fn invoices(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, gap, w, .. } = *self;
+        let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
         let mr = w.meetings_recent_days;
         // Invoices: days late per invoice that has come due; an unpaid one is late by the
@@ -413,13 +421,7 @@ impl AsOf<'_> {
             .then(col("paid_on") - col("due"))
             .otherwise(lit(d) - col("due"));
         let positive = || col("amount").gt(lit(0.0));
-        let base_fee = || {
-            col("amount").only_where(positive().and(within(
-                "issued_on",
-                d - ir - gap - ib,
-                d - ir - gap,
-            )))
-        };
+        let base_fee = || col("amount").only_where(positive().and(self.base("issued_on", ir, ib)));
         frame
             .clone()
             .lazy()
@@ -434,36 +436,33 @@ impl AsOf<'_> {
             .agg([
                 // Medians on both sides: one-off extra invoices are not a fee increase.
                 col("amount")
-                    .only_where(positive().and(within("issued_on", d - ir, d)))
+                    .only_where(positive().and(self.recent("issued_on", ir)))
                     .median()
                     .alias("fee_recent"),
                 base_fee().median().alias("fee_base"),
                 base_fee().min().alias("fee_base_min"),
                 base_fee().max().alias("fee_base_max"),
                 col("late_days")
-                    .only_where(positive().and(within("due", d - ir, d)))
+                    .only_where(positive().and(self.recent("due", ir)))
                     .mean()
                     .alias("pay_late_recent"),
-                count(positive().and(within("due", d - ir, d))).alias("pay_late_recent_n"),
+                count(positive().and(self.recent("due", ir))).alias("pay_late_recent_n"),
                 col("late_days")
-                    .only_where(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
+                    .only_where(positive().and(self.base("due", ir, ib)))
                     .mean()
                     .alias("pay_late_base"),
-                count(positive().and(within("due", d - ir - gap - ib, d - ir - gap)))
-                    .alias("pay_late_base_n"),
-                count(col("disputed").and(within("issued_on", d - dd, d))).alias("disputes"),
-                count(within("issued_on", d - dd, d)).alias("invoiced_dispute_window"),
-                count(col("disputed").and(within("issued_on", d - dd - gap - ib, d - dd - gap)))
-                    .alias("disputes_base"),
-                count(within("issued_on", d - dd - gap - ib, d - dd - gap))
-                    .alias("invoiced_dispute_base"),
-                count(within("issued_on", d - mr, d)).alias("invoiced_recent"),
+                count(positive().and(self.base("due", ir, ib))).alias("pay_late_base_n"),
+                count(col("disputed").and(self.recent("issued_on", dd))).alias("disputes"),
+                count(self.recent("issued_on", dd)).alias("invoiced_dispute_window"),
+                count(col("disputed").and(self.base("issued_on", dd, ib))).alias("disputes_base"),
+                count(self.base("issued_on", dd, ib)).alias("invoiced_dispute_base"),
+                count(self.recent("issued_on", mr)).alias("invoiced_recent"),
             ])
     }
 
     /// KPI attainment per account.
     fn outcomes(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, gap, w, .. } = *self;
+        let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
         // Outcomes: attainment is actual/target, inverted where lower is better, and
         // clipped to 0..2 so one runaway month cannot hide a decline elsewhere.
@@ -486,15 +485,15 @@ impl AsOf<'_> {
             .group_by([acct()])
             .agg([
                 col("attainment")
-                    .only_where(within("period_end", d - or, d))
+                    .only_where(self.recent("period_end", or))
                     .mean()
                     .alias("kpi_recent"),
-                count(within("period_end", d - or, d)).alias("kpi_recent_n"),
+                count(self.recent("period_end", or)).alias("kpi_recent_n"),
                 col("attainment")
-                    .only_where(within("period_end", d - or - gap - ob, d - or - gap))
+                    .only_where(self.base("period_end", or, ob))
                     .mean()
                     .alias("kpi_base"),
-                count(within("period_end", d - or - gap - ob, d - or - gap)).alias("kpi_base_n"),
+                count(self.base("period_end", or, ob)).alias("kpi_base_n"),
             ])
     }
 }
