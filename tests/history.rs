@@ -13,19 +13,10 @@ fn metric(rows: &[HashMap<String, String>], section: &str, scope: &str, name: &s
 #[test]
 fn backtest_measures_lead_time_precision_and_calibration() {
     let ws = Workspace::sample(41, 300);
-    let config = ws.path("config.toml");
-    let out = churnwatch(&[
-        "-q",
+    let out = ws.command(
         "backtest",
-        "--config",
-        config.to_str().unwrap(),
-        "--from",
-        "2025-12-01",
-        "--to",
-        END,
-        "--step",
-        "7d",
-    ]);
+        &["--from", "2025-12-01", "--to", END, "--step", "7d"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -63,15 +54,7 @@ fn backtest_measures_lead_time_precision_and_calibration() {
 #[test]
 fn postmortem_sets_the_stated_reason_beside_the_real_one() {
     let ws = Workspace::sample(42, 300);
-    let config = ws.path("config.toml");
-    let out = churnwatch(&[
-        "-q",
-        "postmortem",
-        "--config",
-        config.to_str().unwrap(),
-        "--as-of",
-        END,
-    ]);
+    let out = ws.command("postmortem", &["--as-of", END]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(

@@ -112,11 +112,7 @@ fn rewrite(text: &str, rename: &HashMap<&str, &str>, map: impl Fn(&str, &str) ->
 #[test]
 fn excel_style_exports_score_exactly_like_clean_ones() {
     let ws = Workspace::sample(31, 120);
-    assert!(
-        ws.run(END, &["--output-dir", ws.path("clean").to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(ws.run_into(END, "clean").status.success());
 
     // accounts: Shift_JIS (CP932), Japanese headers, CRLF, dates as 2026/03/04.
     let ja: HashMap<&str, &str> = [
@@ -172,7 +168,7 @@ fn excel_style_exports_score_exactly_like_clean_ones() {
             "[tables.invoices]\nfile = \"invoices.csv\"\ndate_formats = [\"%Y/%m/%d\"]\n",
         );
     ws.write("config.toml", &cfg);
-    let out = ws.run(END, &["--output-dir", ws.path("messy").to_str().unwrap()]);
+    let out = ws.run_into(END, "messy");
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value =
         serde_json::from_str(&ws.read("messy/run_summary.json")).unwrap();
@@ -235,11 +231,7 @@ fn killed_runs_leave_old_or_new_outputs_never_partial() {
             .map(|f| std::fs::read(dir.join(f)).ok())
             .collect()
     };
-    assert!(
-        ws.run(END, &["--output-dir", ws.path("new").to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(ws.run_into(END, "new").status.success());
     let new = read_all(&ws.path("new"));
     assert!(ws.run(old_as_of, &[]).status.success());
     let old = read_all(&out_dir);

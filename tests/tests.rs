@@ -125,16 +125,8 @@ fn reasons_follow_the_configured_language() {
 #[test]
 fn rerun_gives_byte_identical_csvs() {
     let ws = Workspace::sample(13, 120);
-    assert!(
-        ws.run(END, &["--output-dir", ws.path("a").to_str().unwrap()])
-            .status
-            .success()
-    );
-    assert!(
-        ws.run(END, &["--output-dir", ws.path("b").to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(ws.run_into(END, "a").status.success());
+    assert!(ws.run_into(END, "b").status.success());
     for f in [
         "scores.csv",
         "flagged_accounts.csv",
@@ -152,14 +144,7 @@ fn rerun_gives_byte_identical_csvs() {
 fn future_dated_rows_change_nothing_for_an_earlier_as_of() {
     let ws = Workspace::sample(14, 120);
     let as_of = "2026-09-30";
-    assert!(
-        ws.run(
-            as_of,
-            &["--output-dir", ws.path("before").to_str().unwrap()]
-        )
-        .status
-        .success()
-    );
+    assert!(ws.run_into(as_of, "before").status.success());
     let truth = ws.truth();
     let id = &truth.iter().find(|t| t["scenario"] == "healthy").unwrap()["account_id"];
     // Stress that happens only after the as-of date.
@@ -177,11 +162,7 @@ fn future_dated_rows_change_nothing_for_an_earlier_as_of() {
         "data/churn_events.csv",
         &format!("{id},2026-10-15,予算削減\n"),
     );
-    assert!(
-        ws.run(as_of, &["--output-dir", ws.path("after").to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(ws.run_into(as_of, "after").status.success());
     for f in ["scores.csv", "flagged_accounts.csv"] {
         assert_eq!(
             std::fs::read(ws.path("before").join(f)).unwrap(),
@@ -293,21 +274,11 @@ fn formula_like_names_are_neutralised_in_outputs() {
     let ws = Workspace::sample(17, 60);
     // Give an active account a name a spreadsheet would execute.
     let target = ws.healthy_id();
-    let text = ws.read("data/accounts.csv");
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(reader.headers().unwrap()).unwrap();
-    for record in reader.records() {
-        let mut fields: Vec<String> = record.unwrap().iter().map(String::from).collect();
-        if fields[0] == target {
-            fields[1] = "=cmd|' /C calc'!A0".to_owned();
+    edit_rows(&ws, "data/accounts.csv", |h, f| {
+        if f[pos(h, "account_id")] == target {
+            f[pos(h, "account_name")] = "=cmd|' /C calc'!A0".to_owned();
         }
-        writer.write_record(&fields).unwrap();
-    }
-    ws.write(
-        "data/accounts.csv",
-        &String::from_utf8(writer.into_inner().unwrap()).unwrap(),
-    );
+    });
     assert!(ws.run(END, &[]).status.success());
     let scores = read_csv(&ws.read("out/scores.csv"));
     let row = scores
@@ -447,7 +418,7 @@ fn quarantine_budget_exits_4_and_keeps_last_good_outputs() {
 fn unwritable_output_exits_5() {
     let ws = Workspace::sample(24, 40);
     ws.write("blocker", "a file where the output folder should be");
-    let out = ws.run(END, &["--output-dir", ws.path("blocker").to_str().unwrap()]);
+    let out = ws.run_into(END, "blocker");
     assert_eq!(out.status.code(), Some(5));
     assert!(
         stderr(&out).contains("cannot write output"),

@@ -70,6 +70,20 @@ impl Workspace {
         churnwatch(&args)
     }
 
+    /// `run` with its outputs in `<ws>/<dir>` instead of `out/`.
+    pub fn run_into(&self, as_of: &str, dir: &str) -> Output {
+        let out = self.path(dir);
+        self.run(as_of, &["--output-dir", out.to_str().unwrap()])
+    }
+
+    /// `churnwatch <command> --config <ws>/config.toml [args]`.
+    pub fn command(&self, command: &str, args: &[&str]) -> Output {
+        let config = self.path("config.toml");
+        let mut all = vec!["-q", command, "--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        churnwatch(&all)
+    }
+
     pub fn truth(&self) -> Vec<HashMap<String, String>> {
         read_csv(&self.read("truth.csv"))
     }
