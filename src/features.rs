@@ -101,6 +101,11 @@ pub struct Snapshot {
     /// Whether the export records proposals at all (some account has a held
     /// `proposal` meeting): without that, "no proposal in N days" says nothing.
     pub proposals_recorded: bool,
+    /// First day of the meetings and messages exports (`None` when a table is
+    /// empty): an export that starts a year ago says nothing about the time before,
+    /// so rates are taken over the days it covers.
+    pub meetings_from: Option<i32>,
+    pub messages_from: Option<i32>,
     pub accounts: Vec<AccountFeatures>,
 }
 
@@ -559,8 +564,18 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         day: at.d,
         team_reply_h,
         proposals_recorded: accounts.iter().any(|a| a.last_proposal_day.is_some()),
+        meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
+        messages_from: first_day(&frames.messages, "received_at_day")?,
         accounts,
     })
+}
+
+/// The earliest day in a day-number column, `None` for an empty table.
+fn first_day(frame: &DataFrame, column: &str) -> Result<Option<i32>, Error> {
+    frame
+        .column(column)
+        .and_then(|s| s.i32().map(|v| v.min()))
+        .map_err(Error::polars("features"))
 }
 
 /// One polars plan: every table aggregated per account, joined onto the active

@@ -212,6 +212,36 @@ fn shrunk_rate(k: i64, expected: f64, prior: f64) -> f64 {
     (k as f64 + prior) / (expected + prior)
 }
 
+/// Days of the baseline window (for a recent window of `length` days and a baseline
+/// of `base` days) in which the account could leave rows: after its contract started
+/// and after the table's first record (`from`). A usual rate is per these days, so
+/// an account that started halfway through its baseline window, or an export that
+/// begins after it, does not read as "usually half as active". `None` when the days
+/// cover less than half the baseline or less than the recent window: a rate learned
+/// over a short stretch is too noisy to call usual (in a backtest, the first months
+/// after the export begins).
+fn observed_base_days(
+    f: &AccountFeatures,
+    snap: &Snapshot,
+    w: &Windows,
+    (length, base): (i32, i32),
+    from: Option<i32>,
+) -> Option<f64> {
+    let end = snap.day - length - w.baseline_gap_days;
+    let known_since = (snap.day - f.history_days).max(from?);
+    // Windows hold the days after their start up to and including their end.
+    let days = (end - (end - base).max(known_since - 1)).clamp(0, base);
+    (days >= length.min(base) && 2 * days >= base).then_some(f64::from(days))
+}
+
+/// [`observed_base_days`] of the touchpoint baseline: touchpoints are held meetings
+/// and replies, so both exports must cover a day for it to count.
+fn touch_base_days(f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> Option<f64> {
+    let from = snap.meetings_from.max(snap.messages_from);
+    let window = (w.meetings_recent_days, w.touchpoint_baseline_days);
+    observed_base_days(f, snap, w, window, from)
+}
+
 /// Measures one signal, or `None` where the account lacks the data to judge it (too
 /// young, too few events): missing history is never evidence of stress.
 pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> Option<Measure> {
@@ -224,6 +254,16 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
     let excess = |(k, n): (i64, i64), (kb, nb): (i64, i64)| {
         let usual = usual_share(kb, nb, min_base);
         shrunk_share(k, n, usual, prior) - usual
+    };
+    // A recent count below the account's usual rate over the baseline days it was
+    // observed. A shorter baseline is a noisier "usual", so the recent count is
+    // blended with proportionally more events at that rate.
+    let rate_drop = |recent: i64, base: i64, from: Option<i32>| {
+        let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
+        let observed = observed_base_days(f, snap, w, (r, b), from)?;
+        let expected = base as f64 * f64::from(r) / observed;
+        let value = 1.0 - shrunk_rate(recent, expected, prior * f64::from(b) / observed);
+        m(value, [recent as f64, expected, f64::from(r), 0.0])
     };
     match s {
         Signal::KpiShortfall => {
@@ -255,23 +295,17 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if !seasoned || f.held_base < min_base {
                 return None;
             }
-            let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
-            let expected = f.held_base as f64 * f64::from(r) / f64::from(b);
-            m(
-                1.0 - shrunk_rate(f.held_recent, expected, prior),
-                [f.held_recent as f64, expected, f64::from(r), 0.0],
-            )
+            rate_drop(f.held_recent, f.held_base, snap.meetings_from)
         }
         Signal::ContactDrop => {
             // The client writing less than it used to: interest fading.
             if !seasoned || f.client_messages_base < min_base {
                 return None;
             }
-            let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
-            let expected = f.client_messages_base as f64 * f64::from(r) / f64::from(b);
-            m(
-                1.0 - shrunk_rate(f.client_messages_recent, expected, prior),
-                [f.client_messages_recent as f64, expected, f64::from(r), 0.0],
+            rate_drop(
+                f.client_messages_recent,
+                f.client_messages_base,
+                snap.messages_from,
             )
         }
         Signal::ClientCancellations => {
@@ -322,7 +356,8 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if !seasoned || f.touches_base < min_base {
                 return None;
             }
-            let usual = (f64::from(w.touchpoint_baseline_days) / f.touches_base as f64).max(7.0);
+            let observed = touch_base_days(f, snap, w)?;
+            let usual = (observed / f.touches_base as f64).max(7.0);
             let days = f
                 .last_touch_day
                 .map_or(f.history_days, |t| snap.day - t)
@@ -487,8 +522,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 return None;
             }
             let r = w.meetings_recent_days;
-            let expected =
-                f.touches_base as f64 * f64::from(r) / f64::from(w.touchpoint_baseline_days);
+            let expected = f.touches_base as f64 * f64::from(r) / touch_base_days(f, snap, w)?;
             m(
                 1.0 - f.touches_recent as f64 / expected,
                 [f.touches_recent as f64, expected, f64::from(r), 0.0],
@@ -732,6 +766,62 @@ mod tests {
         }
         assert_eq!(combine([100.0; 4], 1.0).0, 100.0);
         assert_eq!(combine([0.0; 4], 0.25), (0.0, None));
+    }
+
+    fn shipped() -> Config {
+        Config::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))
+            .expect("shipped config")
+    }
+
+    /// The usual meeting rate is per day the account (and the export) existed in the
+    /// baseline window, not per the window's nominal length.
+    #[test]
+    fn meeting_rate_is_per_observed_baseline_day() {
+        let cfg = shipped();
+        let w = &cfg.windows;
+        assert_eq!((w.meetings_recent_days, w.baseline_gap_days), (60, 60));
+        assert_eq!(w.meetings_baseline_days, 180);
+        let snap = |meetings_from| Snapshot {
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            day: 20_000,
+            team_reply_h: None,
+            proposals_recorded: false,
+            meetings_from,
+            messages_from: None,
+            accounts: vec![],
+        };
+        // Weekly meetings in the 101 baseline days from a contract start 220 days ago
+        // (the window ends 120 days ago), then 2 in the last 60 days.
+        let young = AccountFeatures {
+            history_days: 220,
+            held_base: 14,
+            held_recent: 2,
+            ..AccountFeatures::default()
+        };
+        // An old account with the same weekly rate over all 180 baseline days.
+        let old = AccountFeatures {
+            history_days: 2_000,
+            held_base: 25,
+            ..young.clone()
+        };
+        let measured = |f: &AccountFeatures, from| measure(Signal::MeetingDrop, f, &snap(from), w);
+        let expected = |f, from| measured(f, from).map(|m| m.figures[1]);
+        let severe = |f| {
+            severity(
+                measured(f, Some(0)).unwrap().value,
+                cfg.signals.get(Signal::MeetingDrop),
+            )
+        };
+        // 14 meetings in 101 days is 8.3 per 60 days, not 14 × 60 / 180 = 4.7.
+        assert_eq!(expected(&young, Some(0)), Some(14.0 * 60.0 / 101.0));
+        assert_eq!(expected(&old, Some(0)), Some(25.0 * 60.0 / 180.0));
+        // A clear drop either way; the shorter baseline is trusted a little less.
+        assert!(severe(&young) > 0.5, "{}", severe(&young));
+        assert!(severe(&old) > severe(&young));
+        // An export that starts 150 days ago covers 30 baseline days: too few to know
+        // what is usual, so the signal stays silent instead of guessing.
+        assert_eq!(expected(&young, Some(20_000 - 150)), None);
+        assert_eq!(expected(&old, Some(20_000 - 150)), None);
     }
 
     #[test]
