@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::config::Config;
 use crate::error::Error;
 use crate::output::{Cell, CsvDoc};
-use crate::scoring::{AccountScore, Category, RiskLevel, reasons};
+use crate::scoring::{AccountScore, Category, RiskLevel, describe, reasons};
 use crate::validate::{Table, day_number};
 
 /// The contract's columns of flagged_accounts.csv, in order; scores.csv adds `flagged`.
@@ -154,6 +154,45 @@ pub fn scores_csv(
             cells.push(Cell::Text(if flagged { "true" } else { "false" }));
         }
         doc.row(&cells);
+    }
+    doc.into_bytes()
+}
+
+/// evidence.csv: every finding behind every score, one row each, in the order of
+/// scores.csv and, within an account, most points first. The `reasons` cell shows
+/// the top `max_reasons` of these; analysts filter and pivot the rest.
+pub fn evidence_csv(
+    rows: &[ScoreRow],
+    info: &AccountInfo,
+    cfg: &Config,
+    as_of: NaiveDate,
+) -> Vec<u8> {
+    let mut doc = CsvDoc::new(&[
+        "as_of",
+        "account_id",
+        "category",
+        "signal",
+        "value",
+        "severity",
+        "points",
+        "evidence",
+    ]);
+    let as_of_text = as_of.format("%Y-%m-%d").to_string();
+    for row in rows {
+        let id = &info.id[row.score.acct as usize];
+        for f in &row.score.findings {
+            let evidence = describe(f, cfg.language);
+            doc.row(&[
+                Cell::Text(&as_of_text),
+                Cell::Text(id),
+                Cell::Text(f.signal.category().as_str()),
+                Cell::Text(f.signal.key()),
+                Cell::Number(format!("{:.4}", f.measure.value)),
+                Cell::Number(format!("{:.3}", f.severity)),
+                Cell::Number(format!("{:.1}", f.points)),
+                Cell::Text(&evidence),
+            ]);
+        }
     }
     doc.into_bytes()
 }

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::features::{Frames, Snapshot, snapshot};
 use crate::ingest::open_source;
 use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary, write_atomic};
-use crate::report::{AccountInfo, quarantine_csv, score_rows, scores_csv};
+use crate::report::{AccountInfo, evidence_csv, quarantine_csv, score_rows, scores_csv};
 use crate::scoring::{AccountScore, RiskLevel, score};
 use crate::validate::{AccountIndex, Table, account_index, empty_table, validate};
 
@@ -296,6 +296,10 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     batch.stage(
         &out.join("flagged_accounts.csv"),
         &scores_csv(&rows, &loaded.info, cfg, as_of, false),
+    )?;
+    batch.stage(
+        &out.join("evidence.csv"),
+        &evidence_csv(&rows, &loaded.info, cfg, as_of),
     )?;
     timings.insert("output", t.elapsed().as_millis());
 

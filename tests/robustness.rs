@@ -180,7 +180,7 @@ fn excel_style_exports_score_exactly_like_clean_ones() {
             t["quarantine_reasons"]
         );
     }
-    for f in ["scores.csv", "flagged_accounts.csv"] {
+    for f in ["scores.csv", "flagged_accounts.csv", "evidence.csv"] {
         assert_eq!(
             ws.read(&format!("clean/{f}")),
             ws.read(&format!("messy/{f}")),
@@ -222,6 +222,7 @@ fn killed_runs_leave_old_or_new_outputs_never_partial() {
     let files = [
         "scores.csv",
         "flagged_accounts.csv",
+        "evidence.csv",
         "run_summary.json",
         "quarantine/meetings.csv",
     ];

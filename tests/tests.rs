@@ -7,6 +7,8 @@ mod quality;
 mod robustness;
 mod util;
 
+use std::collections::HashMap;
+
 use util::*;
 
 const CONTRACT_COLUMNS: [&str; 14] = [
@@ -82,6 +84,43 @@ fn nightly_run_writes_the_contract_outputs() {
     // Accounts older than 28 days have a trend.
     assert!(score_rows.iter().any(|r| !r["trend_28d"].is_empty()));
 
+    // evidence.csv: the findings add up to each category score (capped at 100), and
+    // the reasons cell starts with the account's biggest finding.
+    let evidence = read_csv(&ws.read("out/evidence.csv"));
+    let mut sums: HashMap<(String, String), f64> = HashMap::new();
+    let mut first: HashMap<String, String> = HashMap::new();
+    for e in &evidence {
+        assert_eq!(e["as_of"], END);
+        *sums
+            .entry((e["account_id"].clone(), e["category"].clone()))
+            .or_default() += e["points"].parse::<f64>().unwrap();
+        first
+            .entry(e["account_id"].clone())
+            .or_insert_with(|| e["evidence"].clone());
+    }
+    for r in &score_rows {
+        for c in ["outcome", "expectation", "discomfort", "cost"] {
+            let sum = sums.get(&(r["account_id"].clone(), c.to_owned())).copied();
+            let written: f64 = r[c].parse().unwrap();
+            // Points are written to one decimal and scores as whole numbers: the two
+            // differ by rounding only, less than a point.
+            let expected = sum.unwrap_or(0.0).min(100.0);
+            assert!(
+                (written - expected).abs() < 1.0,
+                "{} {c}: score {written}, evidence sums to {expected}",
+                r["account_id"]
+            );
+        }
+        match first.get(&r["account_id"]) {
+            Some(top) => assert!(
+                r["reasons"].starts_with(top.as_str()),
+                "{}",
+                r["account_id"]
+            ),
+            None => assert!(r["reasons"].is_empty()),
+        }
+    }
+
     let s = summary(&ws);
     assert_eq!(s["outcome"], "ok");
     assert_eq!(s["as_of"], END);
@@ -130,6 +169,7 @@ fn rerun_gives_byte_identical_csvs() {
     for f in [
         "scores.csv",
         "flagged_accounts.csv",
+        "evidence.csv",
         "quarantine/meetings.csv",
     ] {
         assert_eq!(
@@ -163,7 +203,7 @@ fn future_dated_rows_change_nothing_for_an_earlier_as_of() {
         &format!("{id},2026-10-15,予算削減\n"),
     );
     assert!(ws.run_into(as_of, "after").status.success());
-    for f in ["scores.csv", "flagged_accounts.csv"] {
+    for f in ["scores.csv", "flagged_accounts.csv", "evidence.csv"] {
         assert_eq!(
             std::fs::read(ws.path("before").join(f)).unwrap(),
             std::fs::read(ws.path("after").join(f)).unwrap(),
