@@ -312,9 +312,11 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.client_cancelled_recent < min_recent {
                 return None;
             }
-            let usual = usual_share(f.client_cancelled_base, f.scheduled_base, min_base);
             m(
-                shrunk_share(f.client_cancelled_recent, f.scheduled_recent, usual, prior),
+                excess(
+                    (f.client_cancelled_recent, f.scheduled_recent),
+                    (f.client_cancelled_base, f.scheduled_base),
+                ),
                 [
                     f.client_cancelled_recent as f64,
                     f.scheduled_recent as f64,
@@ -768,6 +770,19 @@ mod tests {
         assert_eq!(combine([0.0; 4], 0.25), (0.0, None));
     }
 
+    /// Day 20,000, with both exports covering every day before it.
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
+            day: 20_000,
+            team_reply_h: None,
+            proposals_recorded: false,
+            meetings_from: Some(0),
+            messages_from: Some(0),
+            accounts: vec![],
+        }
+    }
+
     fn shipped() -> Config {
         Config::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"))
             .expect("shipped config")
@@ -782,13 +797,8 @@ mod tests {
         assert_eq!((w.meetings_recent_days, w.baseline_gap_days), (60, 60));
         assert_eq!(w.meetings_baseline_days, 180);
         let snap = |meetings_from| Snapshot {
-            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-            day: 20_000,
-            team_reply_h: None,
-            proposals_recorded: false,
             meetings_from,
-            messages_from: None,
-            accounts: vec![],
+            ..snapshot()
         };
         // Weekly meetings in the 101 baseline days from a contract start 220 days ago
         // (the window ends 120 days ago), then 2 in the last 60 days.
@@ -822,6 +832,28 @@ mod tests {
         // what is usual, so the signal stays silent instead of guessing.
         assert_eq!(expected(&young, Some(20_000 - 150)), None);
         assert_eq!(expected(&old, Some(20_000 - 150)), None);
+    }
+
+    /// A client who has always cancelled a third of its meetings is not newly
+    /// disengaged when it does so again; a client who never cancelled is.
+    #[test]
+    fn client_cancellations_count_above_the_usual_share() {
+        let cfg = shipped();
+        let snap = snapshot();
+        let points = |cancelled_base| {
+            let f = AccountFeatures {
+                history_days: 2_000,
+                client_cancelled_recent: 3,
+                scheduled_recent: 9,
+                client_cancelled_base: cancelled_base,
+                scheduled_base: 27,
+                ..AccountFeatures::default()
+            };
+            let m = measure(Signal::ClientCancellations, &f, &snap, &cfg.windows).unwrap();
+            severity(m.value, cfg.signals.get(Signal::ClientCancellations))
+        };
+        assert_eq!(points(9), 0.0);
+        assert!(points(0) >= 0.4, "{}", points(0));
     }
 
     #[test]
