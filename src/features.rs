@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::config::Windows;
 use crate::error::Error;
-use crate::validate::{col as c, day_number, status_code};
+use crate::validate::{col as c, day_number, epoch_minutes, status_code};
 
 /// The validated frames of one run; absent optional tables are empty frames.
 pub struct Frames {
@@ -146,7 +146,8 @@ fn saturdays_before(day: Expr) -> Expr {
     (day.cast(DataType::Int64) + lit(5i64)) / lit(7i64)
 }
 
-/// First instant of the day after `as_of` in the zone: the end of "on or before".
+/// First instant of the day after `as_of` in the zone, in epoch seconds: the end of
+/// "on or before".
 fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
     let next = as_of
         .succ_opt()
@@ -168,7 +169,8 @@ fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
 #[derive(Clone, Copy)]
 struct AsOf<'a> {
     d: i32,
-    cutoff: i64,
+    /// [`cutoff_ts`] in the datetime columns' unit ([`epoch_minutes`]).
+    cutoff: i32,
     /// Baselines end this long before the recent window starts, so that stress which
     /// set in a few months ago is not already part of the account's "usual".
     gap: i32,
@@ -285,7 +287,7 @@ impl AsOf<'_> {
             .then(col("first_response_at") - col("received_at"))
             .otherwise(lit(cutoff) - col("received_at"))
             .cast(DataType::Float64)
-            / lit(3600.0);
+            / lit(60.0);
         let business_h = clock_h - saturdays.cast(DataType::Float64) * lit(48.0);
         let delay_h = when(business_h.clone().lt(lit(0.0)))
             .then(lit(0.0))
@@ -323,7 +325,8 @@ impl AsOf<'_> {
         let resp_day = "first_response_at_day";
         // Messages old enough to expect an answer, and those of them still unanswered.
         let lb = w.unanswered_lookback_days;
-        let waited = || col("received_at").lt(lit(cutoff - w.unanswered_after_hours * 3600));
+        let after = i32::try_from(w.unanswered_after_hours * 60).unwrap_or(i32::MAX);
+        let waited = || col("received_at").lt(lit(cutoff.saturating_sub(after)));
         let unanswered = || waited().and(col("answered").not());
         self.delays(frame.clone().lazy()).group_by([acct()]).agg([
             col("delay_h")
@@ -535,7 +538,7 @@ impl Frames {
 pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
     let at = AsOf {
         d: day_number(as_of),
-        cutoff: cutoff_ts(as_of, tz),
+        cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
         gap: w.baseline_gap_days,
         w,
     };
