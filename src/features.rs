@@ -317,7 +317,7 @@ impl AsOf<'_> {
 
     /// Reply delays, unanswered and client messages per account.
     fn messages(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { cutoff, w, .. } = *self;
+        let AsOf { d, cutoff, gap, w } = *self;
         let acct = || col(c::ACCT);
         let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
         let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
@@ -328,7 +328,24 @@ impl AsOf<'_> {
         let after = i32::try_from(w.unanswered_after_hours * 60).unwrap_or(i32::MAX);
         let waited = || col("received_at").lt(lit(cutoff.saturating_sub(after)));
         let unanswered = || waited().and(col("answered").not());
-        self.delays(frame.clone().lazy()).group_by([acct()]).agg([
+        // Only the messages a window below can see, received or answered within the
+        // longest reach back; at 18 months of history that is about half of them.
+        // (`last_reply_day` matters only where the touchpoint baseline, inside
+        // that reach, has replies.)
+        let reach = [
+            rr + gap + rb,
+            lb + gap + rb,
+            mr + gap + mb,
+            mr + gap + w.touchpoint_baseline_days,
+        ]
+        .into_iter()
+        .max()
+        .expect("four windows");
+        let seen = col(rday)
+            .gt(lit(d - reach))
+            .or(col(resp_day).gt(lit(d - reach)));
+        let frame = frame.clone().lazy().filter(seen);
+        self.delays(frame).group_by([acct()]).agg([
             col("delay_h")
                 .only_where(self.recent(rday, rr))
                 .median()
