@@ -529,14 +529,25 @@ impl AsOf<'_> {
 const ACCOUNTS_PER_PLAN: u32 = 25_000;
 
 impl Frames {
-    /// The rows of accounts `from..to` (by `acct`) of every table.
+    /// The rows of accounts `from..to` (by `acct`) of every table: a zero-copy
+    /// slice, since validation leaves every frame sorted by `acct`.
     fn slice(&self, from: u32, to: u32) -> PolarsResult<Frames> {
-        let part = |frame: &DataFrame| {
-            frame
-                .clone()
-                .lazy()
-                .filter(col(c::ACCT).gt_eq(lit(from)).and(col(c::ACCT).lt(lit(to))))
-                .collect()
+        let part = |frame: &DataFrame| -> PolarsResult<DataFrame> {
+            let acct = frame.column(c::ACCT)?.u32()?;
+            let first_at_or_after = |a: u32| {
+                // Binary search over the (sorted) chunks of the column.
+                let mut offset = 0;
+                for chunk in acct.downcast_iter() {
+                    let values = chunk.values().as_slice();
+                    if values.last().is_some_and(|&last| last >= a) {
+                        return offset + values.partition_point(|&v| v < a);
+                    }
+                    offset += values.len();
+                }
+                offset
+            };
+            let (lo, hi) = (first_at_or_after(from), first_at_or_after(to));
+            Ok(frame.slice(lo as i64, hi - lo))
         };
         Ok(Frames {
             accounts: part(&self.accounts)?,
@@ -690,6 +701,41 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slices_take_each_accounts_rows_across_chunks() {
+        let acct =
+            |v: &[u32]| DataFrame::new_infer_height(vec![Column::new(c::ACCT.into(), v)]).unwrap();
+        let mut frame = acct(&[0, 1, 1, 3]);
+        frame.vstack_mut(&acct(&[3, 4, 6])).unwrap();
+        assert_eq!(frame.first_col_n_chunks(), 2);
+        let frames = Frames {
+            accounts: acct(&[0, 1, 2, 3, 4, 5, 6]),
+            meetings: frame.clone(),
+            messages: frame.clone(),
+            action_items: frame.clone(),
+            study_sessions: frame.clone(),
+            invoices: frame.clone(),
+            outcomes: frame.clone(),
+            churn_events: acct(&[]),
+        };
+        let rows = |from, to| -> Vec<u32> {
+            let part = frames.slice(from, to).unwrap();
+            assert_eq!(part.accounts.height() as u32, to.min(7) - from.min(7));
+            let values = part
+                .meetings
+                .column(c::ACCT)
+                .unwrap()
+                .u32()
+                .unwrap()
+                .clone();
+            values.into_no_null_iter().collect()
+        };
+        assert_eq!(rows(1, 4), [1, 1, 3, 3]);
+        assert_eq!(rows(0, 1), [0]);
+        assert_eq!(rows(5, 6), Vec::<u32>::new());
+        assert_eq!(rows(4, 100), [4, 6]);
+    }
 
     #[test]
     fn cutoff_is_the_next_local_midnight() {

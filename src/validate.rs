@@ -878,11 +878,8 @@ pub fn validate(
         }
     }
 
-    let mut columns = vec![Column::new(col::ACCT.into(), acct)];
-    for v in values {
-        columns.extend(v.into_columns());
-    }
-    let frame = DataFrame::new_infer_height(columns).map_err(Error::polars("validate"))?;
+    let columns = values.into_iter().flat_map(Values::into_columns).collect();
+    let frame = by_account(acct, columns).map_err(Error::polars("validate"))?;
     if name == "accounts" && frame.height() == 0 {
         return Err(Error::EmptyAccounts { path: path.clone() });
     }
@@ -897,19 +894,42 @@ pub fn validate(
     })
 }
 
+/// The frame of a table: `acct` first, rows grouped by account and flagged as
+/// sorted. polars then aggregates each account's rows as one contiguous slice
+/// instead of gathering them by index, and features slice frames by account range
+/// without copying. Exports are usually in account order already; others are put
+/// in it here, keeping each account's rows in file order.
+fn by_account(acct: Vec<u32>, columns: Vec<Column>) -> PolarsResult<DataFrame> {
+    let sorted = acct.is_sorted();
+    let mut acct = Column::new(col::ACCT.into(), acct);
+    if sorted {
+        acct.set_sorted_flag(polars::series::IsSorted::Ascending);
+    }
+    let frame = DataFrame::new_infer_height(std::iter::once(acct).chain(columns).collect())?;
+    if sorted {
+        return Ok(frame);
+    }
+    frame.sort(
+        [col::ACCT],
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+}
+
 /// The frame an absent optional export stands for: the right columns, no rows.
 pub fn empty_table(name: &'static str) -> Result<Table, Error> {
     let spec = spec(name);
-    let mut columns = vec![Column::new(col::ACCT.into(), Vec::<u32>::new())];
-    for c in spec.cols.iter().filter(|c| c.name != "account_id") {
-        columns.extend(Values::new(c, 0).into_columns());
-    }
+    let columns = spec
+        .cols
+        .iter()
+        .filter(|c| c.name != "account_id")
+        .flat_map(|c| Values::new(c, 0).into_columns())
+        .collect();
     Ok(Table {
         name,
         path: None,
         encoding: "",
         source_header: spec.cols.iter().map(|c| c.name.to_owned()).collect(),
-        frame: DataFrame::new_infer_height(columns).map_err(Error::polars("validate"))?,
+        frame: by_account(Vec::new(), columns).map_err(Error::polars("validate"))?,
         quarantine: Vec::new(),
         rows_read: 0,
     })
@@ -974,6 +994,20 @@ mod tests {
                 assert_eq!(p.local(naive), expected, "{tz} {naive}");
             }
         }
+    }
+
+    #[test]
+    fn rows_are_grouped_by_account_in_file_order() {
+        let x = Column::new("x".into(), [10, 11, 12, 13, 14]);
+        let frame = by_account(vec![2, 0, 2, 1, 0], vec![x]).unwrap();
+        let acct = frame.column(col::ACCT).unwrap();
+        assert_eq!(
+            acct.u32().unwrap().to_vec(),
+            [0, 0, 1, 2, 2].map(Some).to_vec()
+        );
+        assert_eq!(acct.is_sorted_flag(), polars::series::IsSorted::Ascending);
+        let x = frame.column("x").unwrap().i32().unwrap().to_vec();
+        assert_eq!(x, [11, 14, 13, 10, 12].map(Some).to_vec());
     }
 
     #[test]

@@ -37,8 +37,18 @@ fn real_foreign_invoices_export_is_read_through_renames_and_date_formats() {
     let day = |s: &str| {
         churnwatch::validate::day_number(chrono::NaiveDate::parse_from_str(s, "%m/%d/%Y").unwrap())
     };
+    // Frames are grouped by account, so rows are found by invoice number (unique in
+    // this export), kept as text with its leading zeros.
+    assert_eq!(frame.height(), source.len());
+    let by_id: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.expect("invoice ids are kept"), i))
+        .collect();
+    assert_eq!(by_id.len(), source.len(), "invoice numbers are unique");
     let mut disputes = 0;
-    for (i, row) in source.iter().enumerate() {
+    for row in &source {
+        let i = by_id[row["invoiceNumber"].as_str()];
         assert_eq!(
             ids.get(i),
             Some(row["invoiceNumber"].as_str()),
@@ -185,6 +195,45 @@ fn excel_style_exports_score_exactly_like_clean_ones() {
             ws.read(&format!("clean/{f}")),
             ws.read(&format!("messy/{f}")),
             "{f}: encodings and formats must not change scores or names"
+        );
+    }
+}
+
+/// Exports in any row order score the same: rows are grouped by account at load,
+/// each account's rows staying in file order.
+#[test]
+fn row_order_of_the_exports_does_not_change_scores() {
+    let ws = Workspace::sample(34, 200);
+    assert!(ws.run_into(END, "sorted").status.success());
+    for table in [
+        "meetings",
+        "messages",
+        "action_items",
+        "invoices",
+        "outcomes",
+    ] {
+        let rel = format!("data/{table}.csv");
+        let text = ws.read(&rel);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap().to_owned();
+        // Interleave accounts: every other row from the end, then the rest.
+        let rows: Vec<&str> = lines.collect();
+        let (even, odd): (Vec<_>, Vec<_>) = rows.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let mut shuffled = vec![header];
+        shuffled.extend(
+            even.iter()
+                .rev()
+                .chain(odd.iter())
+                .map(|(_, r)| r.to_string()),
+        );
+        ws.write(&rel, &(shuffled.join("\n") + "\n"));
+    }
+    assert!(ws.run_into(END, "shuffled").status.success());
+    for f in ["scores.csv", "evidence.csv"] {
+        assert_eq!(
+            ws.read(&format!("sorted/{f}")),
+            ws.read(&format!("shuffled/{f}")),
+            "{f}"
         );
     }
 }
