@@ -129,7 +129,7 @@ fn within(column: &str, from: i32, to: i32) -> Expr {
 }
 
 fn count(predicate: Expr) -> Expr {
-    predicate.fill_null(lit(false)).cast(DataType::Int64).sum()
+    predicate.fill_null(lit(false)).sum()
 }
 
 fn is_status(statuses: &[&str]) -> Expr {
