@@ -35,6 +35,7 @@ fn load_table(
     name: &'static str,
     index: Option<&AccountIndex>,
 ) -> Result<Table, Error> {
+    let t = Instant::now();
     let table = match cfg.table(name) {
         Some(tc) => match open_source(tc)? {
             Some(source) => validate(source, tc, cfg.time_zone, index)?,
@@ -52,6 +53,7 @@ fn load_table(
         quarantined = table.quarantine.len(),
         encoding = table.encoding,
         frame_mb = table.frame.estimated_size() / 1_000_000,
+        elapsed_ms = t.elapsed().as_millis() as u64,
         "validated"
     );
     Ok(table)
