@@ -266,8 +266,8 @@ impl AsOf<'_> {
             ])
     }
 
-    /// Messages received by the cutoff, with their reply delay (`delay_h`) and whether
-    /// they were answered by then.
+    /// Messages received by the cutoff, with their reply delay in business minutes
+    /// (`delay_min`) and hours (`delay_h`) and whether they were answered by then.
     fn delays(&self, messages: LazyFrame) -> LazyFrame {
         let AsOf { d, cutoff, .. } = *self;
         // Messages: a message not answered by the cutoff counts with the time it has
@@ -283,41 +283,66 @@ impl AsOf<'_> {
             .then(col("first_response_at_day"))
             .otherwise(lit(d));
         let saturdays = saturdays_before(answered_day) - saturdays_before(col("received_at_day"));
-        let clock_h = when(answered())
+        let clock_min = when(answered())
             .then(col("first_response_at") - col("received_at"))
             .otherwise(lit(cutoff) - col("received_at"))
-            .cast(DataType::Float64)
-            / lit(60.0);
-        let business_h = clock_h - saturdays.cast(DataType::Float64) * lit(48.0);
-        let delay_h = when(business_h.clone().lt(lit(0.0)))
-            .then(lit(0.0))
-            .otherwise(business_h);
+            .cast(DataType::Int64);
+        let business_min = clock_min - saturdays * lit(48i64 * 60);
+        let delay_min = when(business_min.clone().lt(lit(0i64)))
+            .then(lit(0i64))
+            .otherwise(business_min);
         messages
             .filter(col("received_at").lt(lit(cutoff)))
-            .with_columns([delay_h.alias("delay_h"), answered().alias("answered")])
+            .with_columns([delay_min.alias("delay_min"), answered().alias("answered")])
+            .with_columns([(col("delay_min").cast(DataType::Float64) / lit(60.0)).alias("delay_h")])
     }
 
-    /// The team's median reply delay over every account's baseline window.
-    fn team_reply_h(&self, frame: &DataFrame) -> Result<Option<f64>, Error> {
-        let w = self.w;
-        let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
-        // Only the baseline window's messages: no delay column over the whole table.
-        let window = frame
+    /// The messages a window can see, received or answered within the longest reach
+    /// back of the message windows (at 18 months of history, about half of them),
+    /// with their delays. Collected once per slice: the per-account figures and the
+    /// team's norm both read it.
+    fn messages_seen(&self, frame: &DataFrame) -> PolarsResult<DataFrame> {
+        let AsOf { d, gap, w, .. } = *self;
+        let reach = [
+            w.replies_recent_days + gap + w.replies_baseline_days,
+            w.unanswered_lookback_days + gap + w.replies_baseline_days,
+            w.meetings_recent_days + gap + w.meetings_baseline_days,
+            w.meetings_recent_days + gap + w.touchpoint_baseline_days,
+        ]
+        .into_iter()
+        .max()
+        .expect("four windows");
+        // (`last_reply_day` matters only where the touchpoint baseline, inside that
+        // reach, has replies.)
+        let seen = col("received_at_day")
+            .gt(lit(d - reach))
+            .or(col("first_response_at_day").gt(lit(d - reach)));
+        self.delays(frame.clone().lazy().filter(seen)).collect()
+    }
+
+    /// How many of `seen`'s messages in the replies' baseline window waited each
+    /// number of business minutes: the team's norm is their median over all slices.
+    fn team_delays(&self, seen: &DataFrame, counts: &mut DelayCounts) -> PolarsResult<()> {
+        let (rr, rb) = (self.w.replies_recent_days, self.w.replies_baseline_days);
+        let by_delay = seen
             .clone()
             .lazy()
-            .filter(self.base("received_at_day", rr, rb));
-        self.delays(window)
-            .select([col("delay_h").median().alias("team")])
-            .collect()
-            .map_err(Error::polars("features"))?
-            .column("team")
-            .and_then(|s| s.f64().map(|v| v.get(0)))
-            .map_err(Error::polars("features"))
+            .filter(self.base("received_at_day", rr, rb))
+            .group_by([col("delay_min")])
+            .agg([len().alias("n")])
+            .collect()?;
+        let delays = by_delay.column("delay_min")?.i64()?;
+        let n = by_delay.column("n")?.cast(&DataType::UInt64)?;
+        for (delay, n) in delays.into_no_null_iter().zip(n.u64()?.into_no_null_iter()) {
+            *counts.0.entry(delay).or_default() += n;
+        }
+        Ok(())
     }
 
-    /// Reply delays, unanswered and client messages per account.
-    fn messages(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, cutoff, gap, w } = *self;
+    /// Reply delays, unanswered and client messages per account, from
+    /// [`AsOf::messages_seen`].
+    fn messages(&self, seen: &DataFrame) -> LazyFrame {
+        let AsOf { cutoff, w, .. } = *self;
         let acct = || col(c::ACCT);
         let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
         let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
@@ -328,24 +353,7 @@ impl AsOf<'_> {
         let after = i32::try_from(w.unanswered_after_hours * 60).unwrap_or(i32::MAX);
         let waited = || col("received_at").lt(lit(cutoff.saturating_sub(after)));
         let unanswered = || waited().and(col("answered").not());
-        // Only the messages a window below can see, received or answered within the
-        // longest reach back; at 18 months of history that is about half of them.
-        // (`last_reply_day` matters only where the touchpoint baseline, inside
-        // that reach, has replies.)
-        let reach = [
-            rr + gap + rb,
-            lb + gap + rb,
-            mr + gap + mb,
-            mr + gap + w.touchpoint_baseline_days,
-        ]
-        .into_iter()
-        .max()
-        .expect("four windows");
-        let seen = col(rday)
-            .gt(lit(d - reach))
-            .or(col(resp_day).gt(lit(d - reach)));
-        let frame = frame.clone().lazy().filter(seen);
-        self.delays(frame).group_by([acct()]).agg([
+        seen.clone().lazy().group_by([acct()]).agg([
             col("delay_h")
                 .only_where(self.recent(rday, rr))
                 .median()
@@ -523,6 +531,35 @@ impl AsOf<'_> {
     }
 }
 
+/// Messages by reply delay in business minutes, summed over slices: an exact median
+/// of every account's delays without holding them all.
+#[derive(Default)]
+struct DelayCounts(std::collections::BTreeMap<i64, u64>);
+
+impl DelayCounts {
+    /// The median (the mean of the two middle values of an even count).
+    fn median(&self) -> Option<f64> {
+        let n: u64 = self.0.values().sum();
+        if n == 0 {
+            return None;
+        }
+        // 0-based ranks of the two middle values (equal for an odd count).
+        let (lo, hi) = ((n - 1) / 2, n / 2);
+        let mut seen = 0;
+        let mut low = None;
+        for (&delay, &count) in &self.0 {
+            seen += count;
+            if low.is_none() && seen > lo {
+                low = Some(delay);
+            }
+            if seen > hi {
+                return Some((low? + delay) as f64 / 2.0);
+            }
+        }
+        None
+    }
+}
+
 /// Accounts whose features are computed in one polars plan. The plan's intermediate
 /// arrays grow with the rows it covers; slices of accounts bound that memory at scale
 /// while small exports stay one slice.
@@ -570,8 +607,8 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         gap: w.baseline_gap_days,
         w,
     };
-    // The team's norm is over every account, so it is taken before slicing.
-    let team_reply_h = at.team_reply_h(&frames.messages)?;
+    // The team's norm is over every account: each slice adds its delays.
+    let mut team = DelayCounts::default();
     let n = frames.accounts.height() as u32;
     let mut accounts = Vec::with_capacity(n as usize);
     let mut from: u32 = 0;
@@ -584,7 +621,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             slice = frames.slice(from, to).map_err(Error::polars("features"))?;
             &slice
         };
-        accounts.extend(plan(&at, part)?);
+        accounts.extend(plan(&at, part, &mut team)?);
         if to >= n {
             break;
         }
@@ -593,7 +630,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
     Ok(Snapshot {
         as_of,
         day: at.d,
-        team_reply_h,
+        team_reply_h: team.median().map(|minutes| minutes / 60.0),
         proposals_recorded: accounts.iter().any(|a| a.last_proposal_day.is_some()),
         meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
         messages_from: first_day(&frames.messages, "received_at_day")?,
@@ -611,11 +648,16 @@ fn first_day(frame: &DataFrame, column: &str) -> Result<Option<i32>, Error> {
 
 /// One polars plan: every table aggregated per account, joined onto the active
 /// accounts, collected once and read into structs.
-fn plan(at: &AsOf, frames: &Frames) -> Result<Vec<AccountFeatures>, Error> {
+fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<AccountFeatures>, Error> {
     let acct = || col(c::ACCT);
+    let messages = at
+        .messages_seen(&frames.messages)
+        .map_err(Error::polars("features"))?;
+    at.team_delays(&messages, team)
+        .map_err(Error::polars("features"))?;
     let tables = [
         at.meetings(&frames.meetings),
-        at.messages(&frames.messages),
+        at.messages(&messages),
         at.action_items(&frames.action_items),
         at.study_sessions(&frames.study_sessions),
         at.invoices(&frames.invoices),
@@ -735,6 +777,18 @@ mod tests {
         assert_eq!(rows(0, 1), [0]);
         assert_eq!(rows(5, 6), Vec::<u32>::new());
         assert_eq!(rows(4, 100), [4, 6]);
+    }
+
+    #[test]
+    fn delay_median_counts_every_message() {
+        let counts = |pairs: &[(i64, u64)]| DelayCounts(pairs.iter().copied().collect());
+        assert_eq!(counts(&[]).median(), None);
+        assert_eq!(counts(&[(30, 1)]).median(), Some(30.0));
+        // 10, 20, 20, 90: the middle two are 20 and 20.
+        assert_eq!(counts(&[(10, 1), (20, 2), (90, 1)]).median(), Some(20.0));
+        // 10, 20, 90, 90: between 20 and 90.
+        assert_eq!(counts(&[(10, 1), (20, 1), (90, 2)]).median(), Some(55.0));
+        assert_eq!(counts(&[(0, 3), (600, 2)]).median(), Some(0.0));
     }
 
     #[test]
