@@ -13,6 +13,9 @@ const CATEGORIES: [&str; 4] = ["outcome", "expectation", "discomfort", "cost"];
 #[derive(Default)]
 struct Tally {
     stressed: BTreeMap<&'static str, (usize, usize, usize)>, // total, flagged, right primary
+    /// Total and flagged by category and whether the stress began 75 or more days
+    /// before the as-of date (the generator's onsets are 45 to 150 days back).
+    by_age: BTreeMap<(&'static str, bool), (usize, usize)>,
     calm: usize,
     calm_flagged: usize,
     calm_flagged_ids: Vec<String>,
@@ -37,6 +40,15 @@ fn tally(seed: u64, t: &mut Tally) {
                     .iter()
                     .find(|c| **c == truth["category"])
                     .expect("stressed accounts have a category");
+                let onset = chrono::NaiveDate::parse_from_str(&truth["onset"], "%Y-%m-%d")
+                    .expect("stressed accounts have an onset");
+                let end = chrono::NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
+                let a = t
+                    .by_age
+                    .entry((cat, (end - onset).num_days() >= 75))
+                    .or_default();
+                a.0 += 1;
+                a.1 += usize::from(flagged);
                 let e = t.stressed.entry(cat).or_default();
                 e.0 += 1;
                 if flagged {
@@ -76,8 +88,15 @@ fn planted_stress_is_found_and_calm_accounts_are_not_flagged() {
         let (total, flagged, right) = t.stressed.get(cat).copied().unwrap_or_default();
         let recall = flagged as f64 / total.max(1) as f64;
         let accuracy = right as f64 / flagged.max(1) as f64;
+        let share = |old| {
+            let (n, f) = t.by_age.get(&(cat, old)).copied().unwrap_or_default();
+            format!("{:.2} of {n}", f as f64 / n.max(1) as f64)
+        };
         println!(
-            "  {cat:<12} stressed {total:>3}  recall {recall:.3}  primary accuracy {accuracy:.3}"
+            "  {cat:<12} stressed {total:>3}  recall {recall:.3}  primary accuracy {accuracy:.3}  \
+             (recall when the stress began 45-74 days ago: {}; 75-150 days ago: {})",
+            share(false),
+            share(true)
         );
         if total < 20 {
             failures.push(format!("{cat}: only {total} planted accounts"));
