@@ -51,7 +51,8 @@ command -v python3 >/dev/null || die "python3 is needed (JSON summary, timing fa
 
 # ---------------------------------------------------------------------------
 # measure NAME CMD...: runs CMD with stdout+stderr to NAME.log and writes
-# "WALL_S PEAK_RSS_KB" to NAME.res. Stops the benchmark if CMD fails.
+# "WALL_S PEAK_RSS_KB" to NAME.res (KB = 1024 bytes, as GNU time and getrusage
+# report it; the table converts to MB = 10^6 bytes). Stops the benchmark if CMD fails.
 #
 # With GNU time: peak RSS from its %M; wall time from bash's EPOCHREALTIME
 # (microseconds), because %e has 10 ms resolution, too coarse for a floor of a few
@@ -180,7 +181,7 @@ for n in "${SIZES[@]}"; do
     rows+=("$(awk -v n="$n" -v r="$input_rows" -v b="$input_bytes" -v f="$floor_s" \
         -v s="$run_s" -v m="$run_rss_kb" 'BEGIN {
             printf "| %d | %d | %.0f | %.3f | %.3f | %.1f× | %.0f | %.0f |", \
-                n, r, b / 1e6, f, s, s / f, r / s, m / 1024 }')")
+                n, r, b / 1e6, f, s, s / f, r / s, m * 1024 / 1e6 }')")
     details+=("$(stage_timings "$n" "$best_rep" "$dir/times/run_summary-$best_rep.json")")
     reps_used+=("$n accounts: best of $reps (load ${load} before)")
 done
