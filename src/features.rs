@@ -647,7 +647,8 @@ fn first_day(frame: &DataFrame, column: &str) -> Result<Option<i32>, Error> {
 }
 
 /// One polars plan: every table aggregated per account, joined onto the active
-/// accounts, collected once and read into structs.
+/// accounts, collected once and read into structs. The slice's baseline reply
+/// delays are added to `team`.
 fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<AccountFeatures>, Error> {
     let acct = || col(c::ACCT);
     let messages = at
