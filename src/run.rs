@@ -264,9 +264,14 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     }
 
     let t = Instant::now();
-    let (snap, today) = score_as_of(&loaded, cfg, as_of)?;
     let earlier_date = as_of - chrono::Duration::days(TREND_DAYS);
-    let (_, earlier) = score_as_of(&loaded, cfg, earlier_date)?;
+    // The two dates are independent; side by side they fill each other's idle time.
+    let (today, earlier) = std::thread::scope(|scope| {
+        let earlier = scope.spawn(|| score_as_of(&loaded, cfg, earlier_date));
+        let today = score_as_of(&loaded, cfg, as_of);
+        (today, earlier.join().expect("scoring does not panic"))
+    });
+    let ((snap, today), (_, earlier)) = (today?, earlier?);
     timings.insert("features_scoring", t.elapsed().as_millis());
     info!(
         as_of = %as_of,
