@@ -622,8 +622,20 @@ impl Values {
 
 type CellError = (ReasonCode, String);
 
+/// `str::trim`, with the usual case first: a cell that starts and ends with a
+/// visible ASCII character has nothing to trim (Unicode spaces, such as the
+/// ideographic space of Japanese exports, start with a non-ASCII byte).
+fn trim(s: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    if visible(s.as_bytes().first()) && visible(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<'a>, CellError> {
-    let s = raw.trim();
+    let s = trim(raw);
     if s.is_empty() {
         if spec.required {
             return Err((
@@ -841,10 +853,7 @@ pub fn validate(
             continue;
         }
         // account_id is the first column of every table.
-        let account_id = positions[0]
-            .and_then(|i| record.get(i))
-            .unwrap_or("")
-            .trim();
+        let account_id = trim(positions[0].and_then(|i| record.get(i)).unwrap_or(""));
         // On the stack: no allocation per row.
         let mut cells = [Cell::Text(None); MAX_COLUMNS];
         let mut failed = false;
@@ -1087,6 +1096,24 @@ mod tests {
             "2026-01-02 10:00:5x",
         ] {
             assert_eq!(p.datetime(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cells_are_trimmed_like_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\ta\r",
+            "\u{3000}株式会社\u{3000}",
+            "株",
+            "x\u{3000}",
+            "a b",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
 
