@@ -101,6 +101,9 @@ pub struct Snapshot {
     /// Whether the export records proposals at all (some account has a held
     /// `proposal` meeting): without that, "no proposal in N days" says nothing.
     pub proposals_recorded: bool,
+    /// Study sessions attended of those invited, over every account's baseline
+    /// window: what a short baseline of one account is blended towards.
+    pub team_attendance: Option<f64>,
     /// First day of the meetings and messages exports (`None` when a table is
     /// empty): an export that starts a year ago says nothing about the time before,
     /// so rates are taken over the days it covers.
@@ -632,6 +635,12 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         day: at.d,
         team_reply_h: team.median().map(|minutes| minutes / 60.0),
         proposals_recorded: accounts.iter().any(|a| a.last_proposal_day.is_some()),
+        team_attendance: {
+            let (attended, invited) = accounts.iter().fold((0, 0), |(a, i), f| {
+                (a + f.attended_base, i + f.invited_base)
+            });
+            (invited > 0).then(|| attended as f64 / invited as f64)
+        },
         meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
         messages_from: first_day(&frames.messages, "received_at_day")?,
         accounts,

@@ -329,14 +329,19 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if !seasoned || f.invited_recent < min_recent || f.invited_base < min_base {
                 return None;
             }
-            let base = ratio(f.attended_base, f.invited_base);
-            let recent = shrunk_share(f.attended_recent, f.invited_recent, base, prior);
+            // A handful of earlier sessions all attended is not yet "always comes":
+            // the usual share is blended towards the team's, as the recent one is
+            // towards the usual.
+            let earlier = ratio(f.attended_base, f.invited_base);
+            let team = snap.team_attendance.unwrap_or(earlier);
+            let usual = shrunk_share(f.attended_base, f.invited_base, team, prior);
+            let recent = shrunk_share(f.attended_recent, f.invited_recent, usual, prior);
             m(
-                base - recent,
+                usual - recent,
                 [
                     f.attended_recent as f64,
                     f.invited_recent as f64,
-                    base * 100.0,
+                    earlier * 100.0,
                     f64::from(w.attendance_recent_days),
                 ],
             )
@@ -777,6 +782,7 @@ mod tests {
             day: 20_000,
             team_reply_h: None,
             proposals_recorded: false,
+            team_attendance: None,
             meetings_from: Some(0),
             messages_from: Some(0),
             accounts: vec![],
@@ -854,6 +860,34 @@ mod tests {
         };
         assert_eq!(points(9), 0.0);
         assert!(points(0) >= 0.4, "{}", points(0));
+    }
+
+    /// Three earlier sessions, all attended, are not yet "always comes": the usual
+    /// share leans towards the team's. Twenty sessions speak for themselves.
+    #[test]
+    fn short_attendance_baselines_lean_towards_the_team() {
+        let cfg = shipped();
+        let drop = |attended_base, invited_base, team_attendance| {
+            let f = AccountFeatures {
+                history_days: 2_000,
+                attended_recent: 1,
+                invited_recent: 6,
+                attended_base,
+                invited_base,
+                ..AccountFeatures::default()
+            };
+            let snap = Snapshot {
+                team_attendance,
+                ..snapshot()
+            };
+            measure(Signal::AttendanceDrop, &f, &snap, &cfg.windows)
+                .unwrap()
+                .value
+        };
+        let short = drop(3, 3, Some(0.6));
+        assert!(short < drop(3, 3, None) - 0.1, "{short}");
+        let long = drop(20, 20, Some(0.6));
+        assert!(long > short && long > drop(20, 20, None) - 0.1, "{long}");
     }
 
     #[test]

@@ -164,6 +164,7 @@ fn empty_snapshot() -> churnwatch::features::Snapshot {
         day: 20_000,
         team_reply_h: Some(8.0),
         proposals_recorded: true,
+        team_attendance: Some(0.7),
         meetings_from: Some(0),
         messages_from: Some(0),
         accounts: vec![],
