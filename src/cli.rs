@@ -19,7 +19,8 @@ use crate::error::{EXIT_CODES_HELP, Error, ExitStatus};
     long_about = "Flags B2B service accounts that are about to cancel, and says why.\n\n\
         Scores every active account in the CRM exports against four stress categories \
         (outcome, expectation, discomfort, cost) and writes flagged_accounts.csv for \
-        account managers, scores.csv, run_summary.json and quarantine/ for rejected rows.",
+        account managers, scores.csv, evidence.csv (every finding behind the scores), \
+        run_summary.json and quarantine/ for rejected rows.",
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
