@@ -126,6 +126,17 @@ pub struct Windows {
     pub prior_events: f64,
 }
 
+impl Windows {
+    /// The baseline compared with a recent window of `length` days: the `base` days
+    /// that end `baseline_gap_days` before the recent window starts, as `(from, to)`
+    /// days before the as-of date (it holds the days after `from` up to and including
+    /// `to`). Features and scoring both take the geometry from here.
+    pub fn baseline(&self, length: i32, base: i32) -> (i32, i32) {
+        let to = length + self.baseline_gap_days;
+        (to + base, to)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Flags {

@@ -174,9 +174,6 @@ struct AsOf<'a> {
     d: i32,
     /// [`cutoff_ts`] in the datetime columns' unit ([`epoch_minutes`]).
     cutoff: i32,
-    /// Baselines end this long before the recent window starts, so that stress which
-    /// set in a few months ago is not already part of the account's "usual".
-    gap: i32,
     w: &'a Windows,
 }
 
@@ -186,12 +183,12 @@ impl AsOf<'_> {
         within(column, self.d - length, self.d)
     }
 
-    /// `column` within the `base` days of baseline that end `gap` days before the
-    /// recent window of `length` days starts. Every share and rate compares a
-    /// `recent` with a `base` of the same `length`.
+    /// `column` within the baseline ([`Windows::baseline`]) of the recent window of
+    /// `length` days. Every share and rate compares a `recent` with a `base` of the
+    /// same `length`.
     fn base(&self, column: &str, length: i32, base: i32) -> Expr {
-        let end = self.d - length - self.gap;
-        within(column, end - base, end)
+        let (from, to) = self.w.baseline(length, base);
+        within(column, self.d - from, self.d - to)
     }
 
     /// Accounts active on the date: started, and not churned on or before it.
@@ -305,14 +302,17 @@ impl AsOf<'_> {
     /// with their delays. Collected once per slice: the per-account figures and the
     /// team's norm both read it.
     fn messages_seen(&self, frame: &DataFrame) -> PolarsResult<DataFrame> {
-        let AsOf { d, gap, w, .. } = *self;
+        let AsOf { d, w, .. } = *self;
+        // The start of the earliest baseline below (each one reaches further back
+        // than its recent window).
         let reach = [
-            w.replies_recent_days + gap + w.replies_baseline_days,
-            w.unanswered_lookback_days + gap + w.replies_baseline_days,
-            w.meetings_recent_days + gap + w.meetings_baseline_days,
-            w.meetings_recent_days + gap + w.touchpoint_baseline_days,
+            w.baseline(w.replies_recent_days, w.replies_baseline_days),
+            w.baseline(w.unanswered_lookback_days, w.replies_baseline_days),
+            w.baseline(w.meetings_recent_days, w.meetings_baseline_days),
+            w.baseline(w.meetings_recent_days, w.touchpoint_baseline_days),
         ]
         .into_iter()
+        .map(|(from, _)| from)
         .max()
         .expect("four windows");
         // (`last_reply_day` matters only where the touchpoint baseline, inside that
@@ -386,7 +386,7 @@ impl AsOf<'_> {
     /// Promises that came due (plus grace) in the recent and baseline windows, and
     /// how many of them were kept late or are still open.
     fn action_items(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, gap, w, .. } = *self;
+        let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
         let (tw, tb) = (w.team_behaviour_days, w.meetings_baseline_days);
         let grace = w.promise_grace_days;
@@ -396,7 +396,8 @@ impl AsOf<'_> {
         // "Came due" once the grace has passed, so a promise due yesterday is not
         // judged yet.
         let due_recent = || within("due_on", d - grace - tw, d - grace);
-        let due_base = || within("due_on", d - grace - tw - gap - tb, d - grace - tw - gap);
+        let (from, to) = w.baseline(tw, tb);
+        let due_base = || within("due_on", d - grace - from, d - grace - to);
         frame
             .clone()
             .lazy()
@@ -607,7 +608,6 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
     let at = AsOf {
         d: day_number(as_of),
         cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
-        gap: w.baseline_gap_days,
         w,
     };
     // The team's norm is over every account: each slice adds its delays.

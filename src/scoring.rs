@@ -227,10 +227,11 @@ fn observed_base_days(
     (length, base): (i32, i32),
     from: Option<i32>,
 ) -> Option<f64> {
-    let end = snap.day - length - w.baseline_gap_days;
+    let (start, end) = w.baseline(length, base);
+    let (start, end) = (snap.day - start, snap.day - end);
     let known_since = (snap.day - f.history_days).max(from?);
     // Windows hold the days after their start up to and including their end.
-    let days = (end - (end - base).max(known_since - 1)).clamp(0, base);
+    let days = (end - start.max(known_since - 1)).clamp(0, base);
     (days >= length.min(base) && 2 * days >= base).then_some(f64::from(days))
 }
 
