@@ -190,13 +190,12 @@ fn excel_style_exports_score_exactly_like_clean_ones() {
             t["quarantine_reasons"]
         );
     }
-    for f in ["scores.csv", "flagged_accounts.csv", "evidence.csv"] {
-        assert_eq!(
-            ws.read(&format!("clean/{f}")),
-            ws.read(&format!("messy/{f}")),
-            "{f}: encodings and formats must not change scores or names"
-        );
-    }
+    ws.assert_same_outputs(
+        "clean",
+        "messy",
+        &["scores.csv", "flagged_accounts.csv", "evidence.csv"],
+        "encodings and formats must not change scores or names",
+    );
 }
 
 /// Exports in any row order score the same: rows are grouped by account at load,
@@ -229,13 +228,12 @@ fn row_order_of_the_exports_does_not_change_scores() {
         ws.write(&rel, &(shuffled.join("\n") + "\n"));
     }
     assert!(ws.run_into(END, "shuffled").status.success());
-    for f in ["scores.csv", "evidence.csv"] {
-        assert_eq!(
-            ws.read(&format!("sorted/{f}")),
-            ws.read(&format!("shuffled/{f}")),
-            "{f}"
-        );
-    }
+    ws.assert_same_outputs(
+        "sorted",
+        "shuffled",
+        &["scores.csv", "evidence.csv"],
+        "the order of rows in the exports",
+    );
 }
 
 #[test]

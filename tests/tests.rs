@@ -166,18 +166,17 @@ fn rerun_gives_byte_identical_csvs() {
     let ws = Workspace::sample(13, 120);
     assert!(ws.run_into(END, "a").status.success());
     assert!(ws.run_into(END, "b").status.success());
-    for f in [
-        "scores.csv",
-        "flagged_accounts.csv",
-        "evidence.csv",
-        "quarantine/meetings.csv",
-    ] {
-        assert_eq!(
-            std::fs::read(ws.path("a").join(f)).unwrap(),
-            std::fs::read(ws.path("b").join(f)).unwrap(),
-            "{f} differs between reruns"
-        );
-    }
+    ws.assert_same_outputs(
+        "a",
+        "b",
+        &[
+            "scores.csv",
+            "flagged_accounts.csv",
+            "evidence.csv",
+            "quarantine/meetings.csv",
+        ],
+        "a rerun on the same inputs",
+    );
 }
 
 #[test]
@@ -203,13 +202,12 @@ fn future_dated_rows_change_nothing_for_an_earlier_as_of() {
         &format!("{id},2026-10-15,予算削減\n"),
     );
     assert!(ws.run_into(as_of, "after").status.success());
-    for f in ["scores.csv", "flagged_accounts.csv", "evidence.csv"] {
-        assert_eq!(
-            std::fs::read(ws.path("before").join(f)).unwrap(),
-            std::fs::read(ws.path("after").join(f)).unwrap(),
-            "{f} changed by rows dated after the as-of date"
-        );
-    }
+    ws.assert_same_outputs(
+        "before",
+        "after",
+        &["scores.csv", "flagged_accounts.csv", "evidence.csv"],
+        "rows dated after the as-of date",
+    );
 }
 
 #[test]

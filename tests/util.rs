@@ -84,6 +84,20 @@ impl Workspace {
         churnwatch(&all)
     }
 
+    /// Asserts that each of `files` is byte-identical in the output folders `a` and
+    /// `b`; `why` says what must not change them.
+    pub fn assert_same_outputs(&self, a: &str, b: &str, files: &[&str], why: &str) {
+        for f in files {
+            let read = |dir: &str| {
+                std::fs::read(self.path(dir).join(f)).unwrap_or_else(|e| panic!("{dir}/{f}: {e}"))
+            };
+            assert!(
+                read(a) == read(b),
+                "{f} differs between {a}/ and {b}/: {why}"
+            );
+        }
+    }
+
     pub fn truth(&self) -> Vec<HashMap<String, String>> {
         read_csv(&self.read("truth.csv"))
     }
