@@ -23,7 +23,7 @@ fn real_foreign_invoices_export_is_read_through_renames_and_date_formats() {
 
     // Check every invoice against an independent reading of the source file.
     let text = std::fs::read_to_string(
-        project_root().join("../shared/realdata/WA_Fn-UseC_-Accounts-Receivable.csv"),
+        project_root().join("data/realdata/WA_Fn-UseC_-Accounts-Receivable.csv"),
     )
     .unwrap();
     let source = read_csv(&text);
@@ -252,6 +252,11 @@ fn inputs_are_never_modified() {
     };
     let before = snapshot();
     assert!(ws.run(END, &[]).status.success());
+    assert_eq!(
+        snapshot(),
+        before,
+        "a clean run leaves its inputs as they were"
+    );
     ws.append("data/meetings.csv", "BAD,row\n");
     let before_bad = snapshot();
     assert!(ws.run(END, &[]).status.success());
