@@ -50,11 +50,29 @@ impl BacktestReport {
                 Cell::Text(m.section),
                 Cell::Text(&m.scope),
                 Cell::Text(m.metric),
-                m.value
-                    .map_or(Cell::Empty, |v| Cell::Number(format!("{v:.4}"))),
+                m.value.map_or(Cell::Empty, |v| {
+                    // Counts are whole numbers; shares, rates and days keep decimals.
+                    Cell::Number(if COUNT_METRICS.contains(&m.metric) {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v:.4}")
+                    })
+                }),
             ]);
         }
         doc.into_bytes()
+    }
+}
+
+/// Metrics that count things, written as whole numbers.
+const COUNT_METRICS: [&str; 3] = ["churned_accounts", "flags", "scores"];
+
+/// Days as the CSV holds them: whole, or with the half a median of two can have.
+fn days_text(d: f64) -> String {
+    if d.fract() == 0.0 {
+        format!("{d:.0} d")
+    } else {
+        format!("{d:.1} d")
     }
 }
 
@@ -294,9 +312,13 @@ fn render(
     let pct = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{:.0}%", x * 100.0));
     let num = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.0}"));
     let mut t = String::new();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let _ = writeln!(
         t,
-        "backtest {from} .. {to}, every {step} days ({n_dates} dates), {n_churns} cancellations evaluated\n"
+        "backtest {from} .. {to}, every {step} days ({}), {} evaluated\n",
+        plural(n_dates, "date", "dates"),
+        plural(n_churns, "cancellation", "cancellations"),
     );
     let _ = writeln!(
         t,
@@ -320,17 +342,20 @@ fn render(
             pct(v("lead_time", scope, "flagged_30d_before")),
             pct(v("lead_time", scope, "flagged_60d_before")),
             pct(v("lead_time", scope, "flagged_90d_before")),
-            v("lead_time", scope, "median_lead_days")
-                .map_or("-".to_owned(), |d| format!("{d:.0} d")),
+            v("lead_time", scope, "median_lead_days").map_or("-".to_owned(), days_text),
             pct(v("precision", scope, "churned_within_90d")),
             num(flags),
         );
     }
+    // New flags need two dates to be new between; with one there is no rate.
+    let new_per_week = v("alerts", "overall", "new_alerts_per_manager_week").map_or_else(
+        || "- (one date: no new flags to count)".to_owned(),
+        |x| format!("{x:.2}"),
+    );
     let _ = writeln!(
         t,
-        "\nalerts: {:.2} new flags per manager per week; {:.1} flagged accounts per manager on a given day",
-        v("alerts", "overall", "new_alerts_per_manager_week").unwrap_or(0.0),
-        v("alerts", "overall", "flagged_per_manager").unwrap_or(0.0),
+        "\nalerts: {new_per_week} new flags per manager per week; {} flagged accounts per manager on a given day",
+        v("alerts", "overall", "flagged_per_manager").map_or("-".to_owned(), |x| format!("{x:.1}")),
     );
     let _ = writeln!(t, "\ncalibration (risk band → churned within 90 days):");
     for m in metrics
@@ -346,4 +371,15 @@ fn render(
         );
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lead_days_print_as_the_csv_holds_them() {
+        assert_eq!(days_text(70.0), "70 d");
+        assert_eq!(days_text(70.5), "70.5 d");
+    }
 }

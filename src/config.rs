@@ -43,24 +43,40 @@ pub struct RawRun {
     pub output_dir: PathBuf,
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
-    pub language: Language,
+    /// Checked in [`RawConfig::validate`] (not by serde), so that a bad value is
+    /// reported with every other problem instead of alone.
+    pub language: String,
     /// Largest share of a table's rows that may be quarantined before the run fails.
     pub max_quarantine_share: f64,
+}
+
+/// Whether a chrono format reads a time of day: a datetime format without one can
+/// never match a datetime.
+fn has_time_of_day(format: &str) -> bool {
+    use chrono::format::{Fixed, Item, Numeric};
+    chrono::format::StrftimeItems::new(format).any(|item| {
+        matches!(
+            item,
+            Item::Numeric(
+                Numeric::Hour | Numeric::Hour12 | Numeric::Minute | Numeric::Timestamp,
+                _
+            ) | Item::Fixed(Fixed::TimezoneOffset)
+        )
+    })
 }
 
 fn default_time_zone() -> String {
     "Asia/Tokyo".to_owned()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Ja,
     En,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncodingChoice {
     /// UTF-8 (BOM or not) when the bytes are valid UTF-8, else Shift_JIS (CP932).
     Auto,
@@ -76,8 +92,9 @@ pub struct RawTable {
     /// an error, so that a failed export never makes every account look quiet.
     #[serde(default)]
     pub optional: bool,
+    /// `auto`, `utf8` or `shift_jis`; checked with the other problems.
     #[serde(default = "default_encoding")]
-    pub encoding: EncodingChoice,
+    pub encoding: String,
     /// Extra `chrono` formats tried after `%Y-%m-%d` for date columns.
     #[serde(default)]
     pub date_formats: Vec<String>,
@@ -89,8 +106,8 @@ pub struct RawTable {
     pub rename: BTreeMap<String, String>,
 }
 
-fn default_encoding() -> EncodingChoice {
-    EncodingChoice::Auto
+fn default_encoding() -> String {
+    "auto".to_owned()
 }
 
 /// Look-back windows in days. "Recent" is compared with the account's own earlier
@@ -295,6 +312,16 @@ impl RawConfig {
                 None
             }
         };
+        let language = match self.run.language.as_str() {
+            "ja" => Some(Language::Ja),
+            "en" => Some(Language::En),
+            other => {
+                problems.push(format!(
+                    "run.language: expected \"ja\" or \"en\", found `{other}`"
+                ));
+                None
+            }
+        };
         let share = self.run.max_quarantine_share;
         if !(0.0..=1.0).contains(&share) {
             problems.push(format!(
@@ -327,6 +354,22 @@ impl RawConfig {
             let Some(t) = self.tables.get(name) else {
                 continue;
             };
+            let encoding = match t.encoding.as_str() {
+                "auto" => EncodingChoice::Auto,
+                "utf8" | "utf-8" => EncodingChoice::Utf8,
+                "shift_jis" | "cp932" => EncodingChoice::ShiftJis,
+                other => {
+                    problems.push(format!(
+                        "tables.{name}.encoding: expected \"auto\", \"utf8\" or \"shift_jis\", found `{other}`"
+                    ));
+                    EncodingChoice::Auto
+                }
+            };
+            if t.file.as_os_str().is_empty() {
+                problems.push(format!(
+                    "tables.{name}.file: expected a file name, found an empty string"
+                ));
+            }
             if name == "accounts" && t.optional {
                 problems.push("tables.accounts.optional: accounts cannot be optional".to_owned());
             }
@@ -340,6 +383,10 @@ impl RawConfig {
                     if broken || f.trim().is_empty() {
                         problems.push(format!(
                             "tables.{name}.{key}[{i}]: `{f}` is not a valid chrono format"
+                        ));
+                    } else if key == "datetime_formats" && !has_time_of_day(f) {
+                        problems.push(format!(
+                            "tables.{name}.{key}[{i}]: `{f}` has no time of day (%H, %M, %T…), so no datetime can match it; put date-only formats in date_formats"
                         ));
                     }
                 }
@@ -355,7 +402,7 @@ impl RawConfig {
                 name,
                 path: input_dir.join(&t.file),
                 optional: t.optional,
-                encoding: t.encoding,
+                encoding,
                 date_formats: t.date_formats.clone(),
                 datetime_formats: t.datetime_formats.clone(),
                 rename: t.rename.clone(),
@@ -408,9 +455,9 @@ impl RawConfig {
             ));
         }
         let f = &self.flags;
-        if !(0.0..=100.0).contains(&f.medium) || !(0.0..=100.0).contains(&f.high) {
+        if !(1.0..=100.0).contains(&f.medium) || !(1.0..=100.0).contains(&f.high) {
             problems.push(format!(
-                "flags.medium / flags.high: expected scores from 0 to 100, found {} / {}",
+                "flags.medium / flags.high: expected scores from 1 to 100 (at 0 every account would be flagged), found {} / {}",
                 f.medium, f.high
             ));
         } else if f.medium > f.high {
@@ -446,14 +493,14 @@ impl RawConfig {
             }
         }
 
-        match (problems.is_empty(), time_zone) {
-            (true, Some(time_zone)) => Ok(Config {
+        match (problems.is_empty(), time_zone, language) {
+            (true, Some(time_zone), Some(language)) => Ok(Config {
                 path: path.to_path_buf(),
                 digest,
                 input_dir,
                 output_dir,
                 time_zone,
-                language: self.run.language,
+                language,
                 max_quarantine_share: share,
                 tables,
                 windows: self.windows,

@@ -23,9 +23,10 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success: outputs written
   1  internal error or panic (a bug: please report it with the log)
-  2  usage or configuration error (bad flag, unreadable config, unknown key, bad value)
-  3  input error (missing or empty export, missing required column, no usable
-     account rows, undecodable file); nothing is written
+  2  usage or configuration error (bad flag, unreadable config, unknown key, bad
+     value, an --as-of before every contract); nothing is written
+  3  input error (missing, empty or header-only export, missing required column, no
+     usable or no active account rows, undecodable file); nothing is written
   4  quarantine budget exceeded: a table has too many bad rows; only quarantine/
      and run_summary.json are written, the last good scores stay
   5  output error: the output folder cannot be written; previous outputs are intact
@@ -86,6 +87,15 @@ pub enum Error {
     },
     #[error("another churnwatch run is using `{}` (lock file `{}`); try again when it has finished", dir.display(), lock.display())]
     Locked { dir: PathBuf, lock: PathBuf },
+    #[error(
+        "no account is active on {as_of}: {why}; nothing was scored and the previous outputs stay"
+    )]
+    NothingToScore {
+        as_of: chrono::NaiveDate,
+        why: String,
+        /// The date is before every contract: a mistyped `--as-of`, not the data.
+        before_every_contract: bool,
+    },
     #[error("internal error in {stage}: {message}")]
     Internal {
         stage: &'static str,
@@ -97,6 +107,11 @@ impl Error {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::ConfigRead { .. } | Error::Config { .. } | Error::Usage(_) => ExitStatus::Usage,
+            Error::NothingToScore {
+                before_every_contract: true,
+                ..
+            } => ExitStatus::Usage,
+            Error::NothingToScore { .. } => ExitStatus::Input,
             Error::MissingFile { .. }
             | Error::ReadFile { .. }
             | Error::MissingColumn { .. }

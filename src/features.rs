@@ -291,9 +291,19 @@ impl AsOf<'_> {
         let delay_min = when(business_min.clone().lt(lit(0i64)))
             .then(lit(0i64))
             .otherwise(business_min);
+        // How long each message had waited by the cutoff, in the same business time:
+        // "unanswered after 48 h" must not count a weekend that `delay_min` skips (a
+        // run as of Sunday would find every Friday message unanswered).
+        let age_min = (lit(cutoff) - col("received_at")).cast(DataType::Int64)
+            - (saturdays_before(lit(d)) - saturdays_before(col("received_at_day")))
+                * lit(48i64 * 60);
         messages
             .filter(col("received_at").lt(lit(cutoff)))
-            .with_columns([delay_min.alias("delay_min"), answered().alias("answered")])
+            .with_columns([
+                delay_min.alias("delay_min"),
+                answered().alias("answered"),
+                age_min.alias("age_min"),
+            ])
             .with_columns([(col("delay_min").cast(DataType::Float64) / lit(60.0)).alias("delay_h")])
     }
 
@@ -345,7 +355,7 @@ impl AsOf<'_> {
     /// Reply delays, unanswered and client messages per account, from
     /// [`AsOf::messages_seen`].
     fn messages(&self, seen: &DataFrame) -> LazyFrame {
-        let AsOf { cutoff, w, .. } = *self;
+        let AsOf { w, .. } = *self;
         let acct = || col(c::ACCT);
         let (rr, rb) = (w.replies_recent_days, w.replies_baseline_days);
         let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
@@ -353,8 +363,8 @@ impl AsOf<'_> {
         let resp_day = "first_response_at_day";
         // Messages old enough to expect an answer, and those of them still unanswered.
         let lb = w.unanswered_lookback_days;
-        let after = i32::try_from(w.unanswered_after_hours * 60).unwrap_or(i32::MAX);
-        let waited = || col("received_at").lt(lit(cutoff.saturating_sub(after)));
+        let after = w.unanswered_after_hours * 60;
+        let waited = || col("age_min").gt(lit(after));
         let unanswered = || waited().and(col("answered").not());
         seen.clone().lazy().group_by([acct()]).agg([
             col("delay_h")
@@ -521,13 +531,17 @@ impl AsOf<'_> {
             .with_columns([attainment.alias("attainment")])
             .group_by([acct()])
             .agg([
+                // Summed in sorted order: a float sum depends on its order, and the
+                // same export with its rows shuffled must give the same figures.
                 col("attainment")
                     .only_where(self.recent("period_end", or))
+                    .sort(SortOptions::default())
                     .mean()
                     .alias("kpi_recent"),
                 count(self.recent("period_end", or)).alias("kpi_recent_n"),
                 col("attainment")
                     .only_where(self.base("period_end", or, ob))
+                    .sort(SortOptions::default())
                     .mean()
                     .alias("kpi_base"),
                 count(self.base("period_end", or, ob)).alias("kpi_base_n"),

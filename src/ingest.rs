@@ -3,7 +3,7 @@
 //! hands validation a CSV reader whose records carry their source line.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read};
+use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use encoding_rs::{Decoder, SHIFT_JIS};
@@ -74,6 +74,13 @@ impl Source {
                 path: path.to_path_buf(),
                 source,
             })?;
+        if looks_like_utf16(&head) {
+            return Err(Error::BadFile {
+                table: table.to_owned(),
+                path: path.to_path_buf(),
+                message: "the file is UTF-16, which churnwatch does not read; save it as \"CSV UTF-8\" from Excel, or convert it (`iconv -f UTF-16 -t UTF-8`)".to_owned(),
+            });
+        }
         let has_bom = head.starts_with(BOM);
         let lines = head.iter().filter(|&&b| b == b'\n').count() as u64;
         // 5% headroom: an estimate a few rows short would make every column array
@@ -104,6 +111,16 @@ impl Source {
             estimated_rows,
         })
     }
+}
+
+/// A UTF-16 byte-order mark, or text of which every other byte is NUL (what UTF-16
+/// makes of ASCII). A few stray NUL bytes are not UTF-16: they are read as text.
+fn looks_like_utf16(head: &[u8]) -> bool {
+    let probe = &head[..head.len().min(512)];
+    let nul = probe.iter().filter(|&&b| b == 0).count();
+    head.starts_with(b"\xFF\xFE")
+        || head.starts_with(b"\xFE\xFF")
+        || (probe.len() >= 8 && nul * 3 > probe.len())
 }
 
 /// Valid UTF-8, allowing a character cut off at the end of the sniffed bytes.
@@ -184,14 +201,327 @@ impl<R: Read> Read for ShiftJisReader<R> {
     }
 }
 
-/// A CSV reader that accepts ragged rows: a row with too many or too few fields is
-/// quarantined by validation, not fatal to the whole file.
-pub fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 20)
-        .from_reader(reader)
+/// A quoted field that is still open after this many physical lines is a stray
+/// quote, not a field: no contract column holds a hundred lines of text.
+pub const MAX_QUOTED_LINES: u64 = 100;
+
+/// How the physical lines of a file were used, counted apart from the CSV parsing so
+/// that a record which swallowed lines cannot go unnoticed:
+/// `physical_lines == 1 (header) + blank_lines + records + line_breaks_in_fields`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LineStats {
+    /// Lines of the file; `\r\n`, `\n` and a lone `\r` each end one, and a last line
+    /// without a line end counts too.
+    pub physical_lines: u64,
+    /// Empty lines between records (skipped, as every CSV reader does).
+    pub blank_lines: u64,
+    /// Line breaks inside properly closed quoted fields (an account name written on
+    /// two lines), header included.
+    pub line_breaks_in_fields: u64,
+    /// Whether the file's last line has a line end (a cut-off export often has not).
+    pub ends_with_line_break: bool,
+}
+
+/// Where a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Physical line the record starts on (header = line 1).
+    pub line: u64,
+    /// Physical lines the record covers (more than 1 when a quoted field holds line
+    /// breaks).
+    pub lines: u64,
+    /// A quoted field opened on `line` and was not closed. The record is then that
+    /// one line alone, and the lines after it are read as records of their own.
+    pub unclosed_quote: Option<Unclosed>,
+}
+
+/// Where a quoted field that never closed gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unclosed {
+    /// The file ended inside it.
+    EndOfFile,
+    /// It ran on over [`MAX_QUOTED_LINES`] lines.
+    TooManyLines,
+}
+
+/// Quote state of the CSV grammar csv-core follows: a quote opens a quoted field
+/// only at the start of a field; inside one, `""` is a quote and a lone `"` closes it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuotes,
+}
+
+impl QuoteState {
+    fn scan(mut self, line: &[u8]) -> QuoteState {
+        if matches!(self, QuoteState::FieldStart | QuoteState::Unquoted)
+            && memchr::memchr(b'"', line).is_none()
+        {
+            return QuoteState::FieldStart;
+        }
+        for &b in line {
+            self = match (self, b) {
+                (QuoteState::FieldStart, b'"') => QuoteState::Quoted,
+                (
+                    QuoteState::FieldStart | QuoteState::Unquoted | QuoteState::QuoteInQuotes,
+                    b',',
+                ) => QuoteState::FieldStart,
+                (QuoteState::FieldStart | QuoteState::Unquoted, _) => QuoteState::Unquoted,
+                (QuoteState::Quoted, b'"') => QuoteState::QuoteInQuotes,
+                (QuoteState::Quoted, _) => QuoteState::Quoted,
+                (QuoteState::QuoteInQuotes, b'"') => QuoteState::Quoted,
+                (QuoteState::QuoteInQuotes, _) => QuoteState::Unquoted,
+            };
+        }
+        self
+    }
+}
+
+/// Why a file could not be read as CSV at all.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(std::io::Error),
+    /// Bytes that are not UTF-8, on this physical line.
+    Utf8 {
+        line: u64,
+    },
+}
+
+/// Reads CSV records the way csv-core parses them (RFC 4180, ragged rows allowed),
+/// but finds record boundaries itself, line by line: a stray `"` that opens a quoted
+/// field which never closes costs one record (reported as [`Span::unclosed_quote`])
+/// instead of swallowing the rest of the file into it.
+pub struct RecordReader<R> {
+    inner: std::io::BufReader<R>,
+    /// Lines given back by [`RecordReader::retract`], read again before new ones.
+    pending: std::collections::VecDeque<(u64, Vec<u8>)>,
+    /// The current record's bytes, line ends included, and where each line starts.
+    bytes: Vec<u8>,
+    line_starts: Vec<usize>,
+    first_line: u64,
+    core: csv_core::Reader,
+    /// The current record's fields, end to end, and where each one ends.
+    fields: String,
+    ends: Vec<usize>,
+    n_fields: usize,
+    stats: LineStats,
+}
+
+impl<R: Read> RecordReader<R> {
+    pub fn new(reader: R) -> RecordReader<R> {
+        RecordReader {
+            inner: std::io::BufReader::with_capacity(1 << 20, reader),
+            pending: Default::default(),
+            bytes: Vec::with_capacity(1 << 10),
+            line_starts: Vec::new(),
+            first_line: 0,
+            core: csv_core::Reader::new(),
+            fields: String::new(),
+            ends: vec![0; 16],
+            n_fields: 0,
+            stats: LineStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> LineStats {
+        self.stats
+    }
+
+    /// Fields of the current record.
+    pub fn len(&self) -> usize {
+        self.n_fields
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n_fields == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        if i >= self.n_fields {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.fields[start..self.ends[i]])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.n_fields).filter_map(|i| self.get(i))
+    }
+
+    /// Appends the next physical line (with its line end) to `bytes`; returns its
+    /// number, or `None` at the end of the file.
+    fn read_line(&mut self) -> std::io::Result<Option<u64>> {
+        if let Some((number, line)) = self.pending.pop_front() {
+            self.bytes.extend_from_slice(&line);
+            return Ok(Some(number));
+        }
+        let mut got = false;
+        loop {
+            let available = self.inner.fill_buf()?;
+            if available.is_empty() {
+                break;
+            }
+            got = true;
+            match memchr::memchr2(b'\n', b'\r', available) {
+                Some(i) => {
+                    let cr = available[i] == b'\r';
+                    self.bytes.extend_from_slice(&available[..=i]);
+                    self.inner.consume(i + 1);
+                    if cr && self.inner.fill_buf()?.first() == Some(&b'\n') {
+                        self.bytes.push(b'\n');
+                        self.inner.consume(1);
+                    }
+                    self.stats.ends_with_line_break = true;
+                    self.stats.physical_lines += 1;
+                    return Ok(Some(self.stats.physical_lines));
+                }
+                None => {
+                    let n = available.len();
+                    self.bytes.extend_from_slice(available);
+                    self.inner.consume(n);
+                }
+            }
+        }
+        if !got {
+            return Ok(None);
+        }
+        self.stats.ends_with_line_break = false;
+        self.stats.physical_lines += 1;
+        Ok(Some(self.stats.physical_lines))
+    }
+
+    /// Length of the line starting at `start` in `bytes`, without its line end
+    /// (a line ends once: `\r\n`, `\n`, `\r` or not at all).
+    fn content_len(&self, start: usize) -> usize {
+        let line = &self.bytes[start..];
+        let ending = if line.ends_with(b"\r\n") {
+            2
+        } else {
+            usize::from(line.ends_with(b"\n") || line.ends_with(b"\r"))
+        };
+        line.len() - ending
+    }
+
+    /// Reads the next record; `Ok(None)` at the end of the file.
+    pub fn next_record(&mut self) -> Result<Option<Span>, ReadError> {
+        loop {
+            self.bytes.clear();
+            self.line_starts.clear();
+            self.n_fields = 0;
+            let Some(first) = self.read_line().map_err(ReadError::Io)? else {
+                return Ok(None);
+            };
+            if self.content_len(0) == 0 {
+                self.stats.blank_lines += 1;
+                continue;
+            }
+            self.first_line = first;
+            self.line_starts.push(0);
+            let mut state = QuoteState::FieldStart.scan(&self.bytes[..self.content_len(0)]);
+            let mut unclosed_quote = None;
+            while state == QuoteState::Quoted {
+                let start = self.bytes.len();
+                if self.line_starts.len() as u64 >= MAX_QUOTED_LINES {
+                    unclosed_quote = Some(Unclosed::TooManyLines);
+                    break;
+                }
+                if self.read_line().map_err(ReadError::Io)?.is_none() {
+                    unclosed_quote = Some(Unclosed::EndOfFile);
+                    break;
+                }
+                self.line_starts.push(start);
+                let end = start + self.content_len(start);
+                state = QuoteState::Quoted.scan(&self.bytes[start..end]);
+            }
+            if unclosed_quote.is_some() {
+                self.give_back_tail();
+            } else {
+                self.stats.line_breaks_in_fields += self.line_starts.len() as u64 - 1;
+            }
+            let span = Span {
+                line: first,
+                lines: self.line_starts.len() as u64,
+                unclosed_quote,
+            };
+            self.parse()?;
+            return Ok(Some(span));
+        }
+    }
+
+    /// Makes the current record its first line alone and gives the lines after it
+    /// back, to be read as records of their own: for a multi-line record that turns
+    /// out to be a stray quote (its fields do not fit the header). The record then
+    /// holds the fields of that first line.
+    pub fn retract(&mut self) -> Result<(), ReadError> {
+        self.stats.line_breaks_in_fields -= self.line_starts.len() as u64 - 1;
+        self.give_back_tail();
+        self.parse()
+    }
+
+    fn give_back_tail(&mut self) {
+        for k in (1..self.line_starts.len()).rev() {
+            let end = self
+                .line_starts
+                .get(k + 1)
+                .copied()
+                .unwrap_or(self.bytes.len());
+            let line = self.bytes[self.line_starts[k]..end].to_vec();
+            self.pending.push_front((self.first_line + k as u64, line));
+        }
+        if let Some(&second) = self.line_starts.get(1) {
+            self.bytes.truncate(second);
+        }
+        self.line_starts.truncate(1);
+    }
+
+    /// Splits the record's bytes (without its final line end) into fields with
+    /// csv-core.
+    fn parse(&mut self) -> Result<(), ReadError> {
+        let last = *self.line_starts.last().expect("a record has a line");
+        let input = &self.bytes[..last + self.content_len(last)];
+        let mut out = std::mem::take(&mut self.fields).into_bytes();
+        out.clear();
+        // Unquoting only removes bytes: the fields fit in the record's length.
+        out.resize(input.len(), 0);
+        let (mut pos, mut n_out, mut n_ends, mut eof) = (0, 0, 0, false);
+        self.core.reset();
+        loop {
+            let feed = if eof { &[][..] } else { &input[pos..] };
+            let (result, read, written, ended) =
+                self.core
+                    .read_record(feed, &mut out[n_out..], &mut self.ends[n_ends..]);
+            pos += read;
+            n_out += written;
+            n_ends += ended;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => eof = true,
+                csv_core::ReadRecordResult::OutputFull => out.resize(out.len() * 2 + 1, 0),
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    self.ends.resize(self.ends.len() * 2, 0)
+                }
+                csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
+            }
+        }
+        out.truncate(n_out);
+        match String::from_utf8(out) {
+            Ok(text) => {
+                self.fields = text;
+                self.n_fields = n_ends;
+                Ok(())
+            }
+            Err(e) => {
+                let mut buffer = e.into_bytes();
+                buffer.clear();
+                self.fields = String::from_utf8(buffer).expect("empty is UTF-8");
+                self.n_fields = 0;
+                Err(ReadError::Utf8 {
+                    line: self.first_line,
+                })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -244,6 +574,130 @@ mod tests {
         let (bytes, _, _) = SHIFT_JIS.encode("取引先\n");
         let err = decode(&bytes, EncodingChoice::Utf8).unwrap_err();
         assert!(err.contains("UTF-8"), "{err}");
+    }
+
+    /// A record as (start line, lines, unclosed quote, fields).
+    type Rec = (u64, u64, bool, Vec<String>);
+
+    /// Every record of `text`, and the line stats.
+    fn records(text: &str) -> (Vec<Rec>, LineStats) {
+        let mut reader = RecordReader::new(Cursor::new(text.as_bytes().to_vec()));
+        let mut out = Vec::new();
+        while let Some(span) = reader.next_record().unwrap() {
+            let fields = reader.iter().map(str::to_owned).collect();
+            out.push((span.line, span.lines, span.unclosed_quote.is_some(), fields));
+        }
+        (out, reader.stats())
+    }
+
+    fn fields(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn records_follow_rfc_4180() {
+        let (recs, stats) = records("a,b\r\n\"x, \"\"y\"\"\",2\r\n\r\n\"two\nlines\",3\nlast,4");
+        assert_eq!(
+            recs,
+            vec![
+                (1, 1, false, fields(&["a", "b"])),
+                (2, 1, false, fields(&["x, \"y\"", "2"])),
+                (4, 2, false, fields(&["two\nlines", "3"])),
+                (6, 1, false, fields(&["last", "4"])),
+            ]
+        );
+        assert_eq!(stats.physical_lines, 6);
+        assert_eq!(stats.blank_lines, 1);
+        assert_eq!(stats.line_breaks_in_fields, 1);
+        assert!(!stats.ends_with_line_break);
+    }
+
+    #[test]
+    fn quotes_inside_a_field_are_text() {
+        // csv-core's reading: a quote opens a quoted field only at its start.
+        let (recs, _) = records("id,name\n1,株式会社\"ミライ\"\n2,a\"b\n3,\"q\"x\n");
+        let names: Vec<&str> = recs.iter().map(|r| r.3[1].as_str()).collect();
+        assert_eq!(names, ["name", "株式会社\"ミライ\"", "a\"b", "qx"]);
+        assert!(recs.iter().all(|r| r.1 == 1 && !r.2));
+    }
+
+    #[test]
+    fn a_quote_left_open_costs_one_record_not_the_file() {
+        let mut text = "id,v\n1,a\n2,\"b\n".to_owned();
+        for i in 3..300 {
+            text.push_str(&format!("{i},x\n"));
+        }
+        let (recs, stats) = records(&text);
+        assert_eq!(recs.len(), 300, "header + 299 rows, each line read once");
+        assert_eq!(recs[2].0, 3);
+        assert!(recs[2].2, "the line with the stray quote is reported");
+        assert_eq!(recs[2].1, 1);
+        assert_eq!(recs[3], (4, 1, false, fields(&["3", "x"])));
+        assert_eq!(recs[299], (300, 1, false, fields(&["299", "x"])));
+        assert_eq!(stats.physical_lines, 300);
+        assert_eq!(stats.line_breaks_in_fields, 0);
+    }
+
+    #[test]
+    fn a_quote_open_at_the_end_of_the_file_is_reported() {
+        let (recs, stats) = records("id,v\n1,\"a\n2,b\n3,c");
+        assert_eq!(recs.len(), 4);
+        assert!(recs[1].2);
+        assert_eq!(recs[2], (3, 1, false, fields(&["2", "b"])));
+        assert_eq!(recs[3], (4, 1, false, fields(&["3", "c"])));
+        assert_eq!(stats.physical_lines, 4);
+    }
+
+    #[test]
+    fn a_retracted_record_gives_its_lines_back() {
+        let mut reader = RecordReader::new(Cursor::new(b"h\n\"a\nb\nc\"\nd\n".to_vec()));
+        reader.next_record().unwrap();
+        let span = reader.next_record().unwrap().unwrap();
+        assert_eq!((span.line, span.lines), (2, 3));
+        reader.retract().unwrap();
+        assert_eq!(reader.get(0), Some("a"));
+        let mut rest = Vec::new();
+        while let Some(span) = reader.next_record().unwrap() {
+            rest.push((span.line, reader.iter().collect::<Vec<_>>().join("|")));
+        }
+        assert_eq!(
+            rest,
+            [
+                (3, "b".to_owned()),
+                (4, "c\"".to_owned()),
+                (5, "d".to_owned())
+            ]
+        );
+        let stats = reader.stats();
+        assert_eq!((stats.physical_lines, stats.line_breaks_in_fields), (5, 0));
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines() {
+        let (recs, stats) = records("a,b\r1,2\r");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(stats.physical_lines, 2);
+    }
+
+    #[test]
+    fn utf16_is_refused_with_advice() {
+        let utf16: Vec<u8> = "\u{feff}a,b\n1,2\n"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        let err = decode(&utf16, EncodingChoice::Auto).unwrap_err();
+        assert!(err.contains("UTF-16") && err.contains("CSV UTF-8"), "{err}");
+        let without_bom: Vec<u8> = "a,b\n1,2\n"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert!(
+            decode(&without_bom, EncodingChoice::Auto)
+                .unwrap_err()
+                .contains("UTF-16")
+        );
+        // A stray NUL is text, not UTF-16.
+        assert!(decode(b"a,b\n1,\x002\n", EncodingChoice::Auto).is_ok());
     }
 
     #[test]

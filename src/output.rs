@@ -71,11 +71,13 @@ impl CsvDoc {
     }
 }
 
-/// The files of one run, replaced together: every file is first written in full to
-/// a temporary file in its target folder and synced, and only when all of them are
-/// on disk are they renamed over their targets. A reader sees the old file or the new
-/// one, never a half-written one, even if the process is killed; and a write that
-/// fails (disk full, permissions) fails before any output has been replaced.
+/// The files of one run, replaced together or not at all. Every file is first
+/// written in full to a temporary file in its target folder and synced. Only when
+/// all of them are on disk are they renamed over their targets, each rename atomic:
+/// a reader sees the old file or the new one, never a half-written one, even if the
+/// process is killed. If a rename fails half-way (a folder in the way, permissions),
+/// the files already replaced get their previous version back, so the folder never
+/// holds outputs of two runs side by side.
 #[derive(Default)]
 pub struct OutputBatch {
     staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
@@ -94,27 +96,85 @@ impl OutputBatch {
             source,
         };
         std::fs::create_dir_all(dir).map_err(err)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".churnwatch-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(err)?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".churnwatch-").suffix(".tmp");
+        // Readable as the umask allows (0644 under the usual 022), like any file the
+        // cron user writes: managers read the folder as other users.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut tmp = builder.tempfile_in(dir).map_err(err)?;
         tmp.write_all(bytes).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
         self.staged.push((tmp, path.to_path_buf()));
         Ok(())
     }
 
-    /// Renames every staged file over its target, in the order staged.
+    /// Renames every staged file over its target, in the order staged; on a failure,
+    /// puts back what was there before and reports the failure.
     pub fn commit(self) -> Result<(), Error> {
-        for (tmp, path) in self.staged {
-            tmp.persist(&path).map_err(|e| Error::Output {
-                path,
-                source: e.error,
-            })?;
+        let output_err = |path: &Path, source| Error::Output {
+            path: path.to_path_buf(),
+            source,
+        };
+        // A folder where a file goes would fail its rename: found before any change.
+        for (_, path) in &self.staged {
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+                return Err(output_err(
+                    path,
+                    std::io::Error::other("a folder is in the way of this output file"),
+                ));
+            }
         }
+        // The previous version of each target stays reachable under a second name
+        // until every new file is in place.
+        let mut previous: Vec<Option<PathBuf>> = Vec::with_capacity(self.staged.len());
+        let discard = |previous: &[Option<PathBuf>]| {
+            for p in previous.iter().flatten() {
+                let _ = std::fs::remove_file(p);
+            }
+        };
+        for (_, path) in &self.staged {
+            if !path.exists() {
+                previous.push(None);
+                continue;
+            }
+            let keep = previous_name(path);
+            let _ = std::fs::remove_file(&keep);
+            if let Err(source) = std::fs::hard_link(path, &keep) {
+                discard(&previous);
+                return Err(output_err(path, source));
+            }
+            previous.push(Some(keep));
+        }
+        let mut replaced: Vec<&PathBuf> = Vec::new();
+        let paths: Vec<PathBuf> = self.staged.iter().map(|(_, p)| p.clone()).collect();
+        for ((tmp, _), path) in self.staged.into_iter().zip(&paths) {
+            if let Err(e) = tmp.persist(path) {
+                for (done, keep) in replaced.iter().zip(&previous) {
+                    let restored = match keep {
+                        Some(keep) => std::fs::rename(keep, done),
+                        None => std::fs::remove_file(done),
+                    };
+                    if let Err(e) = restored {
+                        tracing::error!(path = %done.display(), error = %e, "could not put the previous output back");
+                    }
+                }
+                discard(&previous);
+                return Err(output_err(path, e.error));
+            }
+            replaced.push(path);
+        }
+        discard(&previous);
         Ok(())
     }
+}
+
+/// Where a target's previous version waits while a batch is committed.
+fn previous_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    path.with_file_name(format!(".churnwatch-previous-{name}"))
 }
 
 /// Replaces one file atomically (a batch of one).
@@ -137,6 +197,14 @@ impl OutputLock {
             path: path.clone(),
             source,
         };
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::Output {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(
+                    "this is a file, not a folder; point --output-dir or run.output_dir at a folder",
+                ),
+            });
+        }
         std::fs::create_dir_all(dir).map_err(err)?;
         let file = File::options()
             .create(true)
@@ -163,6 +231,10 @@ pub struct TableSummary {
     pub rows_accepted: u64,
     pub rows_quarantined: u64,
     pub quarantine_reasons: BTreeMap<String, u64>,
+    /// The file's lines, counted apart from the CSV parser
+    /// ([`crate::ingest::LineStats`]).
+    #[serde(flatten)]
+    pub lines: crate::ingest::LineStats,
 }
 
 #[derive(Debug, Serialize)]
@@ -223,6 +295,85 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_failed_commit_puts_every_previous_file_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a.csv"),
+            dir.path().join("b.csv"),
+            dir.path().join("new.csv"),
+        );
+        write_atomic(&a, b"old a").unwrap();
+        write_atomic(&b, b"old b").unwrap();
+        let mut batch = OutputBatch::new();
+        batch.stage(&a, b"new a").unwrap();
+        batch.stage(&c, b"new c").unwrap();
+        batch.stage(&b, b"new b").unwrap();
+        // The last rename fails: its staged file is gone.
+        std::fs::remove_file(batch.staged[2].0.path()).unwrap();
+        assert!(matches!(batch.commit(), Err(Error::Output { .. })));
+        assert_eq!(std::fs::read(&a).unwrap(), b"old a");
+        assert_eq!(std::fs::read(&b).unwrap(), b"old b");
+        assert!(!c.exists(), "a file new in the failed batch is removed");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "nothing left behind: {names:?}");
+    }
+
+    #[test]
+    fn a_folder_in_the_way_fails_before_anything_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.csv");
+        write_atomic(&a, b"old a").unwrap();
+        std::fs::create_dir(dir.path().join("b.csv")).unwrap();
+        let mut batch = OutputBatch::new();
+        batch.stage(&a, b"new a").unwrap();
+        batch.stage(&dir.path().join("b.csv"), b"new b").unwrap();
+        let err = batch.commit().unwrap_err().to_string();
+        assert!(err.contains("b.csv") && err.contains("folder"), "{err}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"old a");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_are_as_readable_as_the_umask_allows() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        write_atomic(&path, b"x").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        // Whatever the umask, the file may be read by more than its owner unless the
+        // umask forbids it; under the usual 022 it is 0644.
+        let umask = current_umask();
+        assert_eq!(mode, 0o666 & !umask, "mode {mode:o} under umask {umask:o}");
+    }
+
+    /// The process's umask, read from /proc (Linux), else the usual 022.
+    #[cfg(unix)]
+    fn current_umask() -> u32 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line.split_whitespace().nth(1)?, 8).ok()
+            })
+            .unwrap_or(0o022)
+    }
+
+    #[test]
+    fn an_output_folder_that_is_a_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out");
+        std::fs::write(&file, b"").unwrap();
+        let err = OutputLock::acquire(&file).err().unwrap().to_string();
+        assert!(
+            err.contains("not a folder") && err.contains("--output-dir"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -197,6 +197,25 @@ pub fn evidence_csv(
     doc.into_bytes()
 }
 
+/// A source cell as it was: a plain number stays a number (`-5` is not a formula, and
+/// an apostrophe would change what the operator sees), anything else is text and
+/// neutralised.
+fn raw_cell(v: &str) -> Cell<'_> {
+    let b = v.as_bytes();
+    let starts_numeric = match b {
+        [b'-', d, ..] | [d, ..] => d.is_ascii_digit(),
+        [] => false,
+    };
+    let plain = b
+        .iter()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'.' | b'e' | b'E'));
+    if starts_numeric && plain && v.parse::<f64>().is_ok_and(f64::is_finite) {
+        Cell::Number(v.to_owned())
+    } else {
+        Cell::Text(v)
+    }
+}
+
 /// quarantine/TABLE.csv: the source columns as they were, then `line`, `reason`,
 /// `field`, `message`, and `extra_fields` for cells beyond the header's width.
 pub fn quarantine_csv(table: &Table) -> Vec<u8> {
@@ -206,7 +225,7 @@ pub fn quarantine_csv(table: &Table) -> Vec<u8> {
     let mut doc = CsvDoc::new(&header);
     for q in &table.quarantine {
         let mut cells: Vec<Cell> = (0..width)
-            .map(|i| q.raw.get(i).map_or(Cell::Empty, |v| Cell::Text(v)))
+            .map(|i| q.raw.get(i).map_or(Cell::Empty, |v| raw_cell(v)))
             .collect();
         let extra = q.raw.get(width..).map(|e| e.join(",")).unwrap_or_default();
         cells.push(Cell::Number(q.line.to_string()));
@@ -217,4 +236,18 @@ pub fn quarantine_csv(table: &Table) -> Vec<u8> {
         doc.row(&cells);
     }
     doc.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarantined_numbers_stay_numbers() {
+        assert!(matches!(raw_cell("-5"), Cell::Number(n) if n == "-5"));
+        assert!(matches!(raw_cell("12.5"), Cell::Number(_)));
+        for text in ["-5+cmd", "=1+1", "-", "1-2-3", "+5", "abc", "", "-inf"] {
+            assert!(matches!(raw_cell(text), Cell::Text(_)), "{text}");
+        }
+    }
 }

@@ -17,7 +17,7 @@ use crate::ingest::open_source;
 use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary, write_atomic};
 use crate::report::{AccountInfo, evidence_csv, quarantine_csv, score_rows, scores_csv};
 use crate::scoring::{AccountScore, RiskLevel, score};
-use crate::validate::{AccountIndex, Table, account_index, empty_table, validate};
+use crate::validate::{AccountIndex, ReasonCode, Table, account_index, empty_table, validate};
 
 /// `trend_28d` compares with the score as of this many days earlier (the contract
 /// fixes the column's name, so the span is not configurable).
@@ -118,7 +118,13 @@ pub fn load(cfg: &Config) -> Result<Loaded, Error> {
 /// column must not become a morning of false flags.
 pub fn check_budget(cfg: &Config, tables: &[Table]) -> Result<(), Error> {
     for t in tables {
-        let quarantined = t.quarantine.len() as u64;
+        // Rows of a quarantined account are that account row's fault: they count
+        // against the accounts table (which holds the row to fix), not this one.
+        let quarantined = t
+            .quarantine
+            .iter()
+            .filter(|q| q.reason != ReasonCode::AccountQuarantined)
+            .count() as u64;
         if t.rows_read == 0 || quarantined == 0 {
             continue;
         }
@@ -182,6 +188,7 @@ fn table_summaries(tables: &[Table]) -> BTreeMap<&'static str, TableSummary> {
                 rows_accepted: t.rows_accepted(),
                 rows_quarantined: t.quarantine.len() as u64,
                 quarantine_reasons: reasons,
+                lines: t.lines,
             };
             assert_eq!(
                 summary.rows_read,
@@ -272,6 +279,10 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         (today, earlier.join().expect("scoring does not panic"))
     });
     let ((snap, today), (_, earlier)) = (today?, earlier?);
+    if today.is_empty() {
+        // Empty outputs would replace good ones: a mistyped year is not a quiet day.
+        return Err(nothing_to_score(&loaded, as_of));
+    }
     timings.insert("features_scoring", t.elapsed().as_millis());
     info!(
         as_of = %as_of,
@@ -340,6 +351,30 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         "wrote outputs"
     );
     Ok(summary)
+}
+
+/// Why no account is active on `as_of`, for the operator.
+fn nothing_to_score(loaded: &Loaded, as_of: NaiveDate) -> Error {
+    let first_start = loaded
+        .frames
+        .accounts
+        .column("contract_start")
+        .ok()
+        .and_then(|c| c.i32().ok().and_then(|days| days.iter().flatten().min()))
+        .map(crate::validate::date_of_day);
+    match first_start {
+        Some(first) if as_of < first => Error::NothingToScore {
+            as_of,
+            why: format!("every contract starts later (the first on {first}); check --as-of"),
+            before_every_contract: true,
+        },
+        _ => Error::NothingToScore {
+            as_of,
+            why: "every account has started later or churned on or before it (churn_events)"
+                .to_owned(),
+            before_every_contract: false,
+        },
+    }
 }
 
 fn summary_base(

@@ -476,13 +476,17 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
         }
         Signal::PaymentDelay => {
             let recent = f.pay_late_recent.filter(|_| f.pay_late_recent_n >= 1)?;
-            let base = f
-                .pay_late_base
-                .filter(|_| f.pay_late_base_n >= min_base)
-                .unwrap_or(0.0);
+            // Without an earlier record the delay is judged against the terms (0 days
+            // late), and the reason says there is nothing earlier to compare.
+            let base = f.pay_late_base.filter(|_| f.pay_late_base_n >= min_base);
             m(
-                recent - base,
-                [recent, base, f64::from(w.invoices_recent_days), 0.0],
+                recent - base.unwrap_or(0.0),
+                [
+                    recent,
+                    base.unwrap_or(f64::NAN),
+                    f64::from(w.invoices_recent_days),
+                    0.0,
+                ],
             )
         }
         Signal::Disputes => {
@@ -547,7 +551,9 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
             let measure = measure(signal, f, snap, &cfg.windows)?;
             let params = cfg.signals.get(signal);
             let severity = severity(measure.value, params);
-            let points = params.weight * severity;
+            // Tenths of a point, as evidence.csv writes them: the category scores are
+            // sums of exactly the points a reader sees.
+            let points = (params.weight * severity * 10.0).round() / 10.0;
             (points > 0.0).then_some(Finding {
                 signal,
                 measure,
@@ -558,13 +564,14 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
         .collect();
     findings.sort_by(|a, b| b.points.total_cmp(&a.points).then(a.signal.cmp(&b.signal)));
 
-    let mut categories = [0.0; 4];
+    // Summed in whole tenths (exact), capped, then rounded to the whole points the
+    // CSV shows; the risk is combined from those, so anyone can recompute a row's
+    // risk_score from its category columns and each category from evidence.csv.
+    let mut tenths = [0i64; 4];
     for finding in &findings {
-        categories[finding.signal.category() as usize] += finding.points;
+        tenths[finding.signal.category() as usize] += (finding.points * 10.0).round() as i64;
     }
-    for c in &mut categories {
-        *c = c.min(100.0);
-    }
+    let categories = tenths.map(|t| (t.min(1000) as f64 / 10.0).round());
     let (risk, primary) = combine(categories, cfg.flags.secondary_weight);
     // The level follows the whole-point risk_score the CSV shows: a 39.6 written as 40
     // must be flagged like any other 40.
@@ -679,11 +686,23 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
         (Signal::TouchpointGap, Language::Ja) => {
             format!("{a_}日間 接点なし（通常の間隔 {b_}日）")
         }
+        // Only the references that exist are quoted: an account without replies of
+        // its own before is judged against the team's norm, and says so.
         (Signal::ReplyDelay, Language::En) => {
-            format!("median reply {a_} h over the last {d_} days, was {b_} h (team norm {c_} h)")
+            let was = match (b.is_nan(), c.is_nan()) {
+                (false, false) => format!("was {b_} h (team norm {c_} h)"),
+                (false, true) => format!("was {b_} h"),
+                (true, _) => format!("no earlier replies to compare; team norm {c_} h"),
+            };
+            format!("median reply {a_} h over the last {d_} days, {was}")
         }
         (Signal::ReplyDelay, Language::Ja) => {
-            format!("直近{d_}日の返信時間中央値 {a_}時間（以前 {b_}時間、チーム標準 {c_}時間）")
+            let was = match (b.is_nan(), c.is_nan()) {
+                (false, false) => format!("以前 {b_}時間、チーム標準 {c_}時間"),
+                (false, true) => format!("以前 {b_}時間"),
+                (true, _) => format!("以前の記録なし、チーム標準 {c_}時間"),
+            };
+            format!("直近{d_}日の返信時間中央値 {a_}時間（{was}）")
         }
         (Signal::Unanswered, Language::En) => {
             format!("{a_} of {b_} client messages unanswered after {c_} h (last {d_} days)")
@@ -721,8 +740,14 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
             yen(a),
             yen(b)
         ),
+        (Signal::PaymentDelay, Language::En) if b.is_nan() => format!(
+            "invoices paid {a_} days late on average over the last {c_} days (no earlier payments to compare)"
+        ),
         (Signal::PaymentDelay, Language::En) => {
             format!("invoices paid {a_} days late on average over the last {c_} days, was {b_}")
+        }
+        (Signal::PaymentDelay, Language::Ja) if b.is_nan() => {
+            format!("直近{c_}日の請求書の平均支払遅延 {a_}日（以前の支払記録なし）")
         }
         (Signal::PaymentDelay, Language::Ja) => {
             format!("直近{c_}日の請求書の平均支払遅延 {a_}日（以前 {b_}日）")
@@ -760,6 +785,33 @@ pub fn reasons(score: &AccountScore, lang: Language, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reason quotes only the references that exist, never `?`.
+    #[test]
+    fn reasons_without_a_baseline_say_so() {
+        let finding = |signal, figures| Finding {
+            signal,
+            measure: Measure {
+                value: 1.0,
+                figures,
+            },
+            severity: 1.0,
+            points: 10.0,
+        };
+        let cases = [
+            finding(Signal::ReplyDelay, [39.7, f64::NAN, 17.9, 30.0]),
+            finding(Signal::ReplyDelay, [39.7, 5.0, f64::NAN, 30.0]),
+            finding(Signal::PaymentDelay, [21.0, f64::NAN, 90.0, 0.0]),
+        ];
+        for f in &cases {
+            for lang in [Language::Ja, Language::En] {
+                let text = describe(f, lang);
+                assert!(!text.contains('?') && !text.contains("NaN"), "{text}");
+            }
+        }
+        assert!(describe(&cases[0], Language::En).contains("no earlier replies"));
+        assert!(describe(&cases[2], Language::Ja).contains("以前の支払記録なし"));
+    }
 
     #[test]
     fn combine_is_monotone_and_bounded() {

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use polars::prelude::*;
+use tracing::warn;
 
 use crate::config::TableConfig;
 use crate::error::Error;
-use crate::ingest::{Source, csv_reader};
+use crate::ingest::{LineStats, MAX_QUOTED_LINES, ReadError, RecordReader, Source, Unclosed};
 
 /// Column names of the frames that validation hands to feature extraction.
 pub mod col {
@@ -56,6 +57,9 @@ pub struct ColSpec {
     pub required: bool,
     /// Kept in the frame; `false` for columns only validated (nothing reads them).
     pub kept: bool,
+    /// Free text that may run over several lines (in a quoted field). Elsewhere a
+    /// line break means a stray quote swallowed the rows after it.
+    pub multiline: bool,
 }
 
 /// The widest contract table (accounts) has eight columns.
@@ -81,6 +85,15 @@ const fn c(name: &'static str, ty: ColType, required: bool) -> ColSpec {
         ty,
         required,
         kept: true,
+        multiline: false,
+    }
+}
+
+/// Free text, kept, that may hold line breaks.
+const fn prose(name: &'static str, required: bool) -> ColSpec {
+    ColSpec {
+        multiline: true,
+        ..c(name, Text, required)
     }
 }
 
@@ -91,6 +104,7 @@ const fn checked(name: &'static str, ty: ColType, required: bool) -> ColSpec {
         ty,
         required,
         kept: false,
+        multiline: false,
     }
 }
 
@@ -119,7 +133,7 @@ pub fn spec(table: &str) -> &'static TableSpec {
     static ACCOUNTS: TableSpec = TableSpec {
         cols: &[
             c("account_id", Text, true),
-            c("account_name", Text, true),
+            prose("account_name", true),
             c("manager", Text, false),
             checked("plan", Text, false),
             checked("monthly_fee", NonNegative, true),
@@ -204,9 +218,11 @@ pub fn spec(table: &str) -> &'static TableSpec {
         cols: &[
             c("account_id", Text, true),
             c("churned_on", Date, true),
-            c("stated_reason", Text, false),
+            prose("stated_reason", false),
         ],
-        unique: None,
+        // An account cancels once: a second event would otherwise be ignored
+        // without a trace.
+        unique: Some("account_id"),
         ordered: None,
     };
     match table {
@@ -241,10 +257,12 @@ pub enum ReasonCode {
     DuplicateKey,
     ResponseBeforeReceived,
     DueBeforePromised,
+    UnclosedQuote,
+    AccountQuarantined,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 13] = [
+    pub const ALL: [ReasonCode; 15] = [
         ReasonCode::WrongFieldCount,
         ReasonCode::MissingValue,
         ReasonCode::BadDate,
@@ -258,6 +276,8 @@ impl ReasonCode {
         ReasonCode::DuplicateKey,
         ReasonCode::ResponseBeforeReceived,
         ReasonCode::DueBeforePromised,
+        ReasonCode::UnclosedQuote,
+        ReasonCode::AccountQuarantined,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -275,6 +295,8 @@ impl ReasonCode {
             ReasonCode::DuplicateKey => "duplicate_key",
             ReasonCode::ResponseBeforeReceived => "response_before_received",
             ReasonCode::DueBeforePromised => "due_before_promised",
+            ReasonCode::UnclosedQuote => "unclosed_quote",
+            ReasonCode::AccountQuarantined => "account_quarantined",
         }
     }
 }
@@ -288,6 +310,8 @@ pub struct QuarantinedRow {
     pub field: String,
     pub message: String,
     pub raw: Vec<String>,
+    /// The row's `account_id` as read (trimmed; empty if it had none).
+    pub account_id: String,
 }
 
 /// A validated table.
@@ -301,6 +325,8 @@ pub struct Table {
     pub frame: DataFrame,
     pub quarantine: Vec<QuarantinedRow>,
     pub rows_read: u64,
+    /// How the file's physical lines were used (all zero for an absent export).
+    pub lines: LineStats,
 }
 
 impl Table {
@@ -498,10 +524,14 @@ fn iso_local_datetime(b: &[u8]) -> Option<(i32, i32)> {
         _ => 0,
     };
     let (hour, minute) = (digits(&b[11..13])?, digits(&b[14..16])?);
+    let day = iso_day(&b[..10])?;
+    // ISO 8601's `24:00` is the end of a day: the next day's midnight.
+    if (hour, minute, seconds) == (24, 0, 0) {
+        return Some((day + 1, 0));
+    }
     if hour > 23 || minute > 59 || seconds > 59 {
         return None;
     }
-    let day = iso_day(&b[..10])?;
     Some((day, (hour * 3600 + minute * 60 + seconds) as i32))
 }
 
@@ -715,19 +745,29 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
     })
 }
 
-/// Whole-file read errors, with the setting to change where there is one.
-fn csv_error(e: &csv::Error, table: &str) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { pos, .. } => format!(
-            "not valid UTF-8 at line {}; if the export is Shift_JIS set tables.{table}.encoding = \"shift_jis\"",
-            pos.as_ref().map_or(0, |p| p.line())
-        ),
-        _ => format!("unreadable CSV: {e}"),
+/// Account ids of the accepted accounts, in frame order (`acct` is the index here),
+/// and of the account rows that were quarantined, with their line: a child row of a
+/// quarantined account is that account row's fault, and says so.
+#[derive(Default)]
+pub struct AccountIndex {
+    ids: PlHashMap<String, u32>,
+    pub quarantined: PlHashMap<String, u64>,
+}
+
+impl AccountIndex {
+    pub fn get(&self, id: &str) -> Option<&u32> {
+        self.ids.get(id)
     }
 }
 
-/// Account ids of the accepted accounts, in frame order: `acct` is the index here.
-pub type AccountIndex = PlHashMap<String, u32>;
+impl FromIterator<(String, u32)> for AccountIndex {
+    fn from_iter<I: IntoIterator<Item = (String, u32)>>(iter: I) -> Self {
+        AccountIndex {
+            ids: iter.into_iter().collect(),
+            quarantined: PlHashMap::new(),
+        }
+    }
+}
 
 /// Validates one export. `accounts` is `None` only while validating accounts itself.
 pub fn validate(
@@ -752,18 +792,30 @@ pub fn validate(
         path: path.clone(),
         message,
     };
-    let mut reader = csv_reader(reader);
-    // One record buffer for the whole file: no allocation per row.
-    let mut record = csv::StringRecord::new();
-    let source_header: Vec<String> = match reader.read_record(&mut record) {
-        Ok(true) => record.iter().map(|f| f.trim().to_owned()).collect(),
-        Ok(false) => Vec::new(),
-        Err(e) => return Err(bad_file(format!("unreadable header: {e}"))),
+    let mut reader = RecordReader::new(reader);
+    let read_error = |e: ReadError| match e {
+        ReadError::Io(e) => bad_file(format!("unreadable: {e}")),
+        ReadError::Utf8 { line } => bad_file(format!(
+            "not valid UTF-8 at line {line}; if the export is Shift_JIS set tables.{name}.encoding = \"shift_jis\""
+        )),
+    };
+    let source_header: Vec<String> = match reader.next_record().map_err(read_error)? {
+        Some(_) => reader.iter().map(|f| f.trim().to_owned()).collect(),
+        None => Vec::new(),
     };
     if source_header.is_empty() {
         // A truncated export must not read as "no activity" for every account.
         if name == "accounts" {
             return Err(Error::EmptyAccounts { path: path.clone() });
+        }
+        if table.optional {
+            // An optional export may be empty by design; it reads as absent.
+            warn!(table = name, path = %path.display(), "optional export is empty (no header row); read as no rows");
+            return empty_table(name).map(|t| Table {
+                path: Some(path.clone()),
+                encoding,
+                ..t
+            });
         }
         return Err(bad_file(
             "the file is empty: no header row (an export that failed?)".to_owned(),
@@ -794,6 +846,15 @@ pub fn validate(
         }
     }
 
+    // Per source column: may a field hold line breaks? Columns the contract does
+    // not know may be anyone's free text.
+    let mut multiline = vec![true; source_header.len()];
+    for (k, c) in spec.cols.iter().enumerate() {
+        if let Some(i) = positions[k] {
+            multiline[i] = c.multiline;
+        }
+    }
+
     let mut values: Vec<Values> = spec
         .cols
         .iter()
@@ -809,6 +870,7 @@ pub fn validate(
     let mut acct: Vec<u32> = Vec::new();
     let mut quarantine = Vec::new();
     let mut seen_keys: PlHashSet<String> = PlHashSet::new();
+    let mut seen_accounts: PlHashSet<u32> = PlHashSet::new();
     let unique_col = spec
         .unique
         .and_then(|u| spec.cols.iter().position(|c| c.name == u));
@@ -824,13 +886,24 @@ pub fn validate(
     let mut rows_read = 0u64;
     let (mut last_id, mut last_acct) = (String::new(), 0u32);
 
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| bad_file(csv_error(&e, name)))?
-    {
+    while let Some(span) = reader.next_record().map_err(read_error)? {
         rows_read += 1;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = span.line;
+        // A quoted field over several lines is only believable where text may run
+        // over lines and where the record still fits the header; otherwise its
+        // opening quote was a stray one, and the lines it swallowed are rows.
+        let swallowed = span.lines > 1
+            && (reader.len() != source_header.len()
+                || reader.iter().enumerate().any(|(i, f)| {
+                    f.contains(['\n', '\r']) && !multiline.get(i).copied().unwrap_or(true)
+                }));
+        if swallowed {
+            reader.retract().map_err(read_error)?;
+        }
+        let record = &reader;
         let raw = || record.iter().map(str::to_owned).collect::<Vec<_>>();
+        // account_id is the first column of every table.
+        let account_id = trim(positions[0].and_then(|i| record.get(i)).unwrap_or(""));
         let mut reject = |reason: ReasonCode, field: &str, message: String| {
             quarantine.push(QuarantinedRow {
                 line,
@@ -838,8 +911,24 @@ pub fn validate(
                 field: field.to_owned(),
                 message,
                 raw: raw(),
+                account_id: account_id.to_owned(),
             });
         };
+        if span.unclosed_quote.is_some() || swallowed {
+            reject(
+                ReasonCode::UnclosedQuote,
+                "",
+                format!(
+                    "a quoted field opens on line {line} and is not closed {} (a stray `\"`?); the lines after it are read as rows of their own",
+                    match span.unclosed_quote {
+                        Some(Unclosed::EndOfFile) => "before the end of the file".to_owned(),
+                        Some(Unclosed::TooManyLines) => format!("within {MAX_QUOTED_LINES} lines"),
+                        None => "in a way that fits the header".to_owned(),
+                    }
+                ),
+            );
+            continue;
+        }
         if record.len() != source_header.len() {
             reject(
                 ReasonCode::WrongFieldCount,
@@ -852,8 +941,6 @@ pub fn validate(
             );
             continue;
         }
-        // account_id is the first column of every table.
-        let account_id = trim(positions[0].and_then(|i| record.get(i)).unwrap_or(""));
         // On the stack: no allocation per row.
         let mut cells = [Cell::Text(None); MAX_COLUMNS];
         let mut failed = false;
@@ -905,6 +992,16 @@ pub fn validate(
                     last_acct = i;
                     i
                 }
+                None if let Some(at) = index.quarantined.get(account_id) => {
+                    reject(
+                        ReasonCode::AccountQuarantined,
+                        "account_id",
+                        format!(
+                            "account `{account_id}` was quarantined in accounts (line {at}); fix that row and this one is read"
+                        ),
+                    );
+                    continue;
+                }
                 None => {
                     reject(
                         ReasonCode::UnknownAccountId,
@@ -915,7 +1012,17 @@ pub fn validate(
                 }
             },
         };
-        if let Some(u) = unique_col {
+        if unique_col == Some(0) && accounts.is_some() {
+            // A child table keyed by account: the account's index stands for its id.
+            if !seen_accounts.insert(account) {
+                reject(
+                    ReasonCode::DuplicateKey,
+                    "account_id",
+                    format!("account_id `{account_id}` repeats an earlier row (the first is kept)"),
+                );
+                continue;
+            }
+        } else if let Some(u) = unique_col {
             let Cell::Text(Some(key)) = &cells[u] else {
                 unreachable!("unique keys are required text columns")
             };
@@ -935,10 +1042,33 @@ pub fn validate(
         }
     }
 
+    // Every physical line is the header, a blank line, a record, or a line break
+    // inside a record's quoted field: counted apart from the parser, so rows that
+    // went missing inside a record would show here.
+    let lines = reader.stats();
+    if lines.physical_lines != 1 + lines.blank_lines + rows_read + lines.line_breaks_in_fields {
+        return Err(Error::Internal {
+            stage: "validate",
+            message: format!(
+                "{name}: {} lines do not add up to 1 header + {} blank + {rows_read} records + {} line breaks in quoted fields",
+                lines.physical_lines, lines.blank_lines, lines.line_breaks_in_fields
+            ),
+        });
+    }
     let columns = values.into_iter().flat_map(Values::into_columns).collect();
     let frame = by_account(acct, columns).map_err(Error::polars("validate"))?;
     if name == "accounts" && frame.height() == 0 {
         return Err(Error::EmptyAccounts { path: path.clone() });
+    }
+    if rows_read == 0 && name == "churn_events" {
+        // History, not activity: no cancellations yet makes no account look quieter.
+        warn!(table = name, path = %path.display(), "export has a header but no rows: no past cancellations");
+    } else if rows_read == 0 && !table.optional {
+        // A header and nothing else is a failed export as surely as an empty file:
+        // read as "no activity", it would move every account's scores.
+        return Err(bad_file(format!(
+            "the file has a header but no rows (an export that failed?); if this table is empty by design, set tables.{name}.optional = true"
+        )));
     }
     Ok(Table {
         name,
@@ -948,6 +1078,7 @@ pub fn validate(
         frame,
         quarantine,
         rows_read,
+        lines,
     })
 }
 
@@ -989,6 +1120,7 @@ pub fn empty_table(name: &'static str) -> Result<Table, Error> {
         frame: by_account(Vec::new(), columns).map_err(Error::polars("validate"))?,
         quarantine: Vec::new(),
         rows_read: 0,
+        lines: LineStats::default(),
     })
 }
 
@@ -999,11 +1131,20 @@ pub fn account_index(accounts: &Table) -> Result<AccountIndex, Error> {
         .column("account_id")
         .and_then(|c| c.str().cloned())
         .map_err(Error::polars("validate"))?;
-    Ok(ids
+    let mut index: AccountIndex = ids
         .iter()
         .enumerate()
         .filter_map(|(i, id)| id.map(|id| (id.to_owned(), i as u32)))
-        .collect())
+        .collect();
+    for q in &accounts.quarantine {
+        if !q.account_id.is_empty() && index.get(&q.account_id).is_none() {
+            index
+                .quarantined
+                .entry(q.account_id.clone())
+                .or_insert(q.line);
+        }
+    }
+    Ok(index)
 }
 
 #[cfg(test)]
@@ -1024,6 +1165,21 @@ mod tests {
             date_of_day(day),
             NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()
         );
+    }
+
+    #[test]
+    fn midnight_written_24_00_is_the_next_day() {
+        let p = parser();
+        assert_eq!(
+            p.datetime("2026-01-01 24:00"),
+            p.datetime("2026-01-02 00:00")
+        );
+        assert_eq!(
+            p.datetime("2026-12-31T24:00:00"),
+            p.datetime("2027-01-01T00:00:00")
+        );
+        assert_eq!(p.datetime("2026-01-01 24:01"), None);
+        assert_eq!(p.datetime("2026-01-01 25:00"), None);
     }
 
     /// The per-day offset cache gives what the zone's full rules give, on every
@@ -1089,8 +1245,9 @@ mod tests {
         }
         assert!(iso_day(b"2000-02-29").is_some());
         let p = parser();
+        // (`24:00` is ISO 8601's end of a day: see midnight_written_24_00_is_the_next_day.)
         for bad in [
-            "2026-01-02 24:00",
+            "2026-01-02 24:30",
             "2026-01-02 10:60",
             "2026-02-30 10:00",
             "2026-01-02 10:00:5x",

@@ -27,27 +27,31 @@ fn accounts() -> AccountIndex {
         .collect()
 }
 
-/// Data records in a text as the csv crate sees them (blank lines are not records).
-fn records_after_header(text: &str) -> u64 {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    (reader.records().count() as u64).saturating_sub(1)
+/// Physical lines of a file, counted on its bytes with no CSV parser: `\r\n`, `\n`
+/// and a lone `\r` each end a line; a last line without an end counts too.
+pub fn physical_lines(bytes: &[u8]) -> u64 {
+    let mut lines = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                lines += 1;
+                i += 1;
+            }
+            b'\r' | b'\n' => lines += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    let last = bytes.last().is_some_and(|&b| b != b'\n' && b != b'\r');
+    lines + u64::from(last)
 }
 
 /// Feeds bytes through the real ingest (encoding detection, streaming decode) and
 /// validation; checks conservation where it gets that far.
 fn check(bytes: Vec<u8>, name: &'static str) -> Result<(), TestCaseError> {
-    // The records the csv crate sees in the same bytes, when they decode.
-    let expected = String::from_utf8(
-        bytes
-            .strip_prefix(b"\xEF\xBB\xBF")
-            .unwrap_or(&bytes)
-            .to_vec(),
-    )
-    .ok()
-    .map(|text| records_after_header(&text));
+    // Shift_JIS and UTF-8 keep line-end bytes as they are: the count holds either way.
+    let expected_lines = physical_lines(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
     let source = Source::new(
         name,
         &PathBuf::from(format!("{name}.csv")),
@@ -64,14 +68,17 @@ fn check(bytes: Vec<u8>, name: &'static str) -> Result<(), TestCaseError> {
                 table.rows_read,
                 table.rows_accepted() + table.quarantine.len() as u64
             );
-            if let Some(expected) = expected {
-                prop_assert_eq!(table.rows_read, expected);
-            }
-            // Lines count `\n`s (a lone CR ends a record but not a line), so they
-            // only ever grow from the header's line 1.
+            // Every physical line is the header, a blank line, a record or a line
+            // break inside a record's quoted field: none went missing in a record.
+            let l = table.lines;
+            prop_assert_eq!(l.physical_lines, expected_lines);
+            prop_assert_eq!(
+                l.physical_lines,
+                1 + l.blank_lines + table.rows_read + l.line_breaks_in_fields
+            );
             let lines: Vec<u64> = table.quarantine.iter().map(|q| q.line).collect();
-            prop_assert!(lines.iter().all(|&l| l >= 1));
-            prop_assert!(lines.windows(2).all(|w| w[0] <= w[1]));
+            prop_assert!(lines.iter().all(|&q| (2..=l.physical_lines).contains(&q)));
+            prop_assert!(lines.windows(2).all(|w| w[0] < w[1]));
         }
         Err(e) => {
             // Only whole-file problems may stop validation, never a bad row:
@@ -81,6 +88,8 @@ fn check(bytes: Vec<u8>, name: &'static str) -> Result<(), TestCaseError> {
                 msg.contains("missing required column")
                     || msg.contains("map to column")
                     || msg.contains("file is empty")
+                    || msg.contains("header but no rows")
+                    || msg.contains("UTF-16")
                     || msg.contains("Shift_JIS")
                     || msg.contains("UTF-8"),
                 "unexpected error: {}",
@@ -149,6 +158,120 @@ proptest! {
         let mut with_header = b"account_id,received_at,first_response_at,channel\n".to_vec();
         with_header.extend(bytes);
         check(with_header, "messages")?;
+    }
+}
+
+/// A valid meetings row; `i` varies the account, day and status.
+fn meeting_row(i: usize) -> String {
+    let status = ["held", "rescheduled", "cancelled_by_client", "no_show_team"][i % 4];
+    format!(
+        "A{},2026-{:02}-{:02} 10:00,{status},{},regular\n",
+        1 + i % 2,
+        1 + i % 12,
+        1 + i % 28,
+        i % 20
+    )
+}
+
+/// What a hand-typed or cut-off export does to a file of good rows.
+#[derive(Debug, Clone)]
+enum Damage {
+    /// A `"` put at the start of field `field` of row `row` (a quote that opens and
+    /// may never close), or in the middle of it (`mid`).
+    StrayQuote { row: usize, field: usize, mid: bool },
+    /// The last row cut `keep` bytes in, with no line end.
+    CutLastRow { keep: usize },
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        3 => (any::<usize>(), 0usize..5, any::<bool>())
+            .prop_map(|(row, field, mid)| Damage::StrayQuote { row, field, mid }),
+        1 => any::<usize>().prop_map(|keep| Damage::CutLastRow { keep }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Stray quotes, header-only files and cut last rows, planted in generated
+    /// exports: every physical line after the header is one record (accepted or
+    /// quarantined), and every row nobody touched is accepted.
+    #[test]
+    fn planted_damage_loses_no_record(
+        n_rows in 0usize..80,
+        damages in proptest::collection::vec(damage(), 0..6),
+    ) {
+        let header = "account_id,scheduled_at,status,late_minutes,purpose\n";
+        let mut rows: Vec<String> = (0..n_rows).map(meeting_row).collect();
+        let mut touched = vec![false; n_rows];
+        for d in &damages {
+            if rows.is_empty() {
+                break;
+            }
+            match *d {
+                Damage::StrayQuote { row, field, mid } => {
+                    let r = row % rows.len();
+                    let line = &mut rows[r];
+                    if line.is_empty() {
+                        continue;
+                    }
+                    let starts: Vec<usize> = std::iter::once(0)
+                        .chain(line.match_indices(',').map(|(i, _)| i + 1))
+                        .collect();
+                    let at = starts[field % starts.len()] + usize::from(mid);
+                    line.insert(at.min(line.len() - 1), '"');
+                    touched[r] = true;
+                }
+                Damage::CutLastRow { keep } => {
+                    let last = rows.len() - 1;
+                    let line = &mut rows[last];
+                    if line.is_empty() {
+                        continue;
+                    }
+                    line.truncate(keep % line.len());
+                    touched[last] = true;
+                }
+            }
+        }
+        let text = format!("{header}{}", rows.concat());
+        let source = Source::new(
+            "meetings",
+            &PathBuf::from("meetings.csv"),
+            std::io::Cursor::new(text.clone().into_bytes()),
+            EncodingChoice::Auto,
+            None,
+        )
+        .unwrap();
+        let index = accounts();
+        match validate(source, &table_config("meetings"), chrono_tz::Asia::Tokyo, Some(&index)) {
+            Ok(table) => {
+                let non_blank = text.lines().skip(1).filter(|l| !l.is_empty()).count() as u64;
+                prop_assert_eq!(table.rows_read, non_blank, "one record per line");
+                prop_assert_eq!(table.lines.line_breaks_in_fields, 0);
+                prop_assert_eq!(
+                    table.rows_read,
+                    table.rows_accepted() + table.quarantine.len() as u64
+                );
+                let untouched = touched.iter().filter(|t| !**t).count() as u64;
+                prop_assert!(
+                    table.rows_accepted() >= untouched,
+                    "{} accepted, {} rows untouched: {:?}",
+                    table.rows_accepted(),
+                    untouched,
+                    table.quarantine.iter().map(|q| (q.line, q.reason.as_str())).collect::<Vec<_>>()
+                );
+            }
+            Err(e) => {
+                // Only a file with nothing but its header may stop the run.
+                prop_assert!(
+                    text.lines().skip(1).all(str::is_empty),
+                    "unexpected error: {}",
+                    e
+                );
+                prop_assert!(e.to_string().contains("header but no rows"), "{}", e);
+            }
+        }
     }
 }
 

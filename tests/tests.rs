@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on generated and fixture exports; outputs, exit
 //! codes, error messages and quarantine contents as a user sees them.
 
+mod defects;
 mod history;
 mod props;
 mod quality;
@@ -247,8 +248,9 @@ fn bad_rows_are_quarantined_with_line_and_reason() {
             (l + 7, "wrong_field_count"),
         ]
     );
-    // The raw row is kept as it was, neutralised for spreadsheets.
-    assert_eq!(q[0]["late_minutes"], "'-5");
+    // The raw row is kept as it was: a plain number stays a number (issue 14),
+    // text that a spreadsheet would run is neutralised.
+    assert_eq!(q[0]["late_minutes"], "-5");
     assert_eq!(q[2]["account_id"], "NOPE-1");
     assert_eq!(q[6]["purpose"], "'=HYPERLINK(\"http://x\")");
     assert_eq!(q[6]["extra_fields"], "extra");
