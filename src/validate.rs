@@ -855,6 +855,10 @@ pub fn validate(
         }
     }
 
+    // A line of free text with this many commas is a row of the file that a stray
+    // quote swallowed, not part of a name or a stated reason.
+    let row_like_commas = ((source_header.len() - 1) / 2).max(2);
+
     let mut values: Vec<Values> = spec
         .cols
         .iter()
@@ -895,7 +899,10 @@ pub fn validate(
         let swallowed = span.lines > 1
             && (reader.len() != source_header.len()
                 || reader.iter().enumerate().any(|(i, f)| {
-                    f.contains(['\n', '\r']) && !multiline.get(i).copied().unwrap_or(true)
+                    f.contains(['\n', '\r'])
+                        && (!multiline.get(i).copied().unwrap_or(true)
+                            || f.split(['\n', '\r'])
+                                .any(|piece| piece.matches(',').count() >= row_like_commas))
                 }));
         if swallowed {
             reader.retract().map_err(read_error)?;

@@ -468,3 +468,67 @@ fn a_one_date_backtest_reads_right() {
         }
     }
 }
+
+/// KPI attainment of one account as of END, from the library.
+fn kpi_recent(ws: &Workspace, id: &str) -> Option<f64> {
+    let cfg = churnwatch::config::Config::load(&ws.path("config.toml")).unwrap();
+    let loaded = churnwatch::run::load(&cfg).unwrap();
+    let acct = loaded.info.id.iter().position(|i| i == id).unwrap() as u32;
+    let date = chrono::NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
+    let (snap, _) = churnwatch::run::score_as_of(&loaded, &cfg, date).unwrap();
+    snap.accounts
+        .iter()
+        .find(|f| f.acct == acct)
+        .unwrap()
+        .kpi_recent
+}
+
+/// (6) A mean of attainments does not depend on the order of the rows: a float sum
+/// in another order can differ in the last bit, which a figure shown to one decimal
+/// can turn into 115% against 115.1%.
+#[test]
+fn kpi_attainment_does_not_depend_on_row_order() {
+    let ws = Workspace::sample(56, 20);
+    let id = ws.healthy_id();
+    let rows: Vec<String> = (1..=12)
+        .map(|actual| format!("{id},2026-11-10,leads,7,{actual},true\n"))
+        .collect();
+    let original = ws.read("data/outcomes.csv");
+    ws.write("data/outcomes.csv", &(original.clone() + &rows.concat()));
+    let forwards = kpi_recent(&ws, &id).unwrap();
+    let mut reversed = rows.clone();
+    reversed.reverse();
+    ws.write("data/outcomes.csv", &(original + &reversed.concat()));
+    let backwards = kpi_recent(&ws, &id).unwrap();
+    assert_eq!(
+        forwards.to_bits(),
+        backwards.to_bits(),
+        "{forwards} vs {backwards}"
+    );
+}
+
+/// (1) Two stray quotes around the account name of one row and of a later one make
+/// a record of the header's width whose name holds whole rows: those rows are read,
+/// not swallowed into a name.
+#[test]
+fn rows_swallowed_into_a_free_text_field_are_read() {
+    let ws = Workspace::sample(57, 30);
+    let text = ws.read("data/accounts.csv");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let n = lines.len();
+    // Open a quote before the name on line 10, close it after the name on line 13.
+    let open = lines[9].find(',').unwrap() + 1;
+    lines[9].insert(open, '"');
+    let second_comma = |l: &str| l.match_indices(',').nth(1).unwrap().0;
+    let close = second_comma(&lines[12]);
+    lines[12].insert(close, '"');
+    ws.write("data/accounts.csv", &(lines.join("\n") + "\n"));
+    let out = ws.run(END, &[]);
+    ok(&out);
+    let s = summary_of(&ws, "out");
+    assert_eq!(s["tables"]["accounts"]["rows_read"], (n - 1) as u64);
+    assert_eq!(s["tables"]["accounts"]["line_breaks_in_fields"], 0);
+    let q = read_csv(&ws.read("out/quarantine/accounts.csv"));
+    assert_eq!(q[0]["line"], "10");
+    assert_eq!(q[0]["reason"], "unclosed_quote");
+}
