@@ -42,6 +42,11 @@ pub enum Command {
         /// Default: today in the configured time zone.
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<NaiveDate>,
+        /// Score even when an input fails a health check (stale, cut off, far smaller
+        /// than usual); run_summary.json then lists the failed checks it scored
+        /// despite. Same as `run.allow_stale = true` for one run.
+        #[arg(long)]
+        allow_stale: bool,
     },
     /// Replay the scoring as of past dates and measure it against the cancellations
     /// that followed (lead time, precision, alert load, calibration). Writes
@@ -151,8 +156,13 @@ fn today_in(cfg: &Config) -> NaiveDate {
 /// Runs a parsed command line. Callable in-process from tests: no `process::exit`.
 pub fn execute(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Run { common, as_of } => {
-            let cfg = common.load()?;
+        Command::Run {
+            common,
+            as_of,
+            allow_stale,
+        } => {
+            let mut cfg = common.load()?;
+            cfg.allow_stale |= allow_stale;
             let as_of = as_of.unwrap_or_else(|| today_in(&cfg));
             crate::run::run(&cfg, as_of).map(|_| ())
         }

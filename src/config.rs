@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::scoring::Signal;
@@ -48,6 +47,10 @@ pub struct RawRun {
     pub language: String,
     /// Largest share of a table's rows that may be quarantined before the run fails.
     pub max_quarantine_share: f64,
+    /// Score even when an input fails a health check (`--allow-stale` does the same
+    /// for one run); the run summary then says so.
+    #[serde(default)]
+    pub allow_stale: bool,
 }
 
 /// Whether a chrono format reads a time of day: a datetime format without one can
@@ -104,6 +107,10 @@ pub struct RawTable {
     /// Source header → contract column.
     #[serde(default)]
     pub rename: BTreeMap<String, String>,
+    /// Business days after its newest dated row before the export is suspicious /
+    /// stale (exit 7); by default learned from the table's own cadence.
+    pub fresh_warn_days: Option<i64>,
+    pub fresh_fail_days: Option<i64>,
 }
 
 fn default_encoding() -> String {
@@ -236,6 +243,8 @@ pub struct TableConfig {
     pub date_formats: Vec<String>,
     pub datetime_formats: Vec<String>,
     pub rename: BTreeMap<String, String>,
+    pub fresh_warn_days: Option<i64>,
+    pub fresh_fail_days: Option<i64>,
 }
 
 /// The validated configuration the run uses.
@@ -248,6 +257,8 @@ pub struct Config {
     pub time_zone: Tz,
     pub language: Language,
     pub max_quarantine_share: f64,
+    /// Score despite failed input health checks (exit 7 otherwise).
+    pub allow_stale: bool,
     /// In [`TABLES`] order; tables the config does not list are absent.
     pub tables: Vec<TableConfig>,
     pub windows: Windows,
@@ -266,13 +277,7 @@ impl Config {
             path: path.to_path_buf(),
             problems: vec![e.to_string().trim_end().to_owned()],
         })?;
-        let digest =
-            Sha256::digest(text.as_bytes())
-                .iter()
-                .fold("sha256:".to_owned(), |mut s, b| {
-                    s.push_str(&format!("{b:02x}"));
-                    s
-                });
+        let digest = format!("sha256:{}", crate::output::sha256_hex(text.as_bytes()));
         let base = path.parent().unwrap_or(Path::new("."));
         raw.validate(path, base, digest)
     }
@@ -365,6 +370,18 @@ impl RawConfig {
                     EncodingChoice::Auto
                 }
             };
+            match (t.fresh_warn_days, t.fresh_fail_days) {
+                (Some(w), _) if !(1..=3660).contains(&w) => problems.push(format!(
+                    "tables.{name}.fresh_warn_days: expected business days from 1 to 3660, found {w}"
+                )),
+                (_, Some(f)) if !(1..=3660).contains(&f) => problems.push(format!(
+                    "tables.{name}.fresh_fail_days: expected business days from 1 to 3660, found {f}"
+                )),
+                (Some(w), Some(f)) if w > f => problems.push(format!(
+                    "tables.{name}.fresh_warn_days: must not exceed fresh_fail_days ({f}), found {w}"
+                )),
+                _ => {}
+            }
             if t.file.as_os_str().is_empty() {
                 problems.push(format!(
                     "tables.{name}.file: expected a file name, found an empty string"
@@ -406,6 +423,8 @@ impl RawConfig {
                 date_formats: t.date_formats.clone(),
                 datetime_formats: t.datetime_formats.clone(),
                 rename: t.rename.clone(),
+                fresh_warn_days: t.fresh_warn_days,
+                fresh_fail_days: t.fresh_fail_days,
             });
         }
 
@@ -502,6 +521,7 @@ impl RawConfig {
                 time_zone,
                 language,
                 max_quarantine_share: share,
+                allow_stale: self.run.allow_stale,
                 tables,
                 windows: self.windows,
                 flags: self.flags,

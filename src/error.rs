@@ -17,6 +17,7 @@ pub enum ExitStatus {
     QuarantineBudget = 4,
     Output = 5,
     Locked = 6,
+    Health = 7,
 }
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -30,7 +31,9 @@ Exit codes:
   4  quarantine budget exceeded: a table has too many bad rows; only quarantine/
      and run_summary.json are written, the last good scores stay
   5  output error: the output folder cannot be written; previous outputs are intact
-  6  another churnwatch run holds the output folder's lock";
+  6  another churnwatch run holds the output folder's lock
+  7  an input failed a health check (stale, cut off, or far smaller than usual);
+     nothing is scored or replaced (--allow-stale scores anyway)";
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -96,6 +99,8 @@ pub enum Error {
         /// The date is before every contract: a mistyped `--as-of`, not the data.
         before_every_contract: bool,
     },
+    #[error("input health check failed; nothing was scored and the previous outputs stay:\n  - {}", problems.join("\n  - "))]
+    Health { problems: Vec<String> },
     #[error("internal error in {stage}: {message}")]
     Internal {
         stage: &'static str,
@@ -120,6 +125,7 @@ impl Error {
             Error::QuarantineBudget { .. } => ExitStatus::QuarantineBudget,
             Error::Output { .. } => ExitStatus::Output,
             Error::Locked { .. } => ExitStatus::Locked,
+            Error::Health { .. } => ExitStatus::Health,
             Error::Internal { .. } => ExitStatus::Internal,
         }
     }

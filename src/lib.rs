@@ -6,10 +6,12 @@
 //! [`run`]. See ARCHITECTURE.md.
 
 pub mod backtest;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod features;
+pub mod health;
 pub mod history;
 pub mod ingest;
 pub mod output;

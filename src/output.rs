@@ -81,6 +81,45 @@ impl CsvDoc {
 #[derive(Default)]
 pub struct OutputBatch {
     staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
+    manifest: Vec<OutputFile>,
+}
+
+/// One file of a run's batch, for run_summary.json: anyone can tell that a set of
+/// outputs belongs together by their digests.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputFile {
+    pub file: PathBuf,
+    /// Data rows (after the header) of a CSV; `None` for other files.
+    pub rows: Option<u64>,
+    pub sha256: String,
+}
+
+/// Records of an RFC 4180 document minus its header: CRLF or LF outside quotes
+/// ends one (escaped `""` toggle twice, so the parity of quotes is the state).
+fn csv_rows(bytes: &[u8]) -> u64 {
+    let mut quoted = false;
+    let mut records = 0u64;
+    for &b in bytes {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => records += 1,
+            _ => {}
+        }
+    }
+    if bytes.last().is_some_and(|&b| b != b'\n') {
+        records += 1;
+    }
+    records.saturating_sub(1)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            s.push_str(&format!("{b:02x}"));
+            s
+        })
 }
 
 impl OutputBatch {
@@ -106,7 +145,24 @@ impl OutputBatch {
         tmp.write_all(bytes).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
         self.staged.push((tmp, path.to_path_buf()));
+        let is_csv = path.extension().is_some_and(|e| e == "csv");
+        self.manifest.push(OutputFile {
+            file: path.to_path_buf(),
+            rows: is_csv.then(|| csv_rows(bytes)),
+            sha256: sha256_hex(bytes),
+        });
         Ok(())
+    }
+
+    /// The files staged so far, with their paths relative to `dir` where they can be.
+    pub fn manifest(&self, dir: &Path) -> Vec<OutputFile> {
+        self.manifest
+            .iter()
+            .map(|f| OutputFile {
+                file: f.file.strip_prefix(dir).unwrap_or(&f.file).to_path_buf(),
+                ..f.clone()
+            })
+            .collect()
     }
 
     /// Renames every staged file over its target, in the order staged; on a failure,
@@ -258,12 +314,32 @@ pub struct RunSummary {
     pub flagged_by_level: BTreeMap<&'static str, usize>,
     pub flagged_by_category: BTreeMap<&'static str, usize>,
     pub timings_ms: BTreeMap<&'static str, u128>,
+    /// Each table's health checks (newest date, rows of the last 7 days against
+    /// usual, verdicts).
+    pub health: BTreeMap<&'static str, crate::health::TableHealth>,
+    /// Failed health checks the run scored despite (`--allow-stale`); empty otherwise.
+    pub scored_despite_failed_checks: Vec<String>,
+    /// Every other file written with this summary, with its rows and sha256.
+    pub outputs: Vec<OutputFile>,
     pub outcome: Outcome,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_rows_count_records_not_lines() {
+        let mut doc = CsvDoc::new(&["a", "b"]);
+        doc.row(&[
+            Cell::Text("two\nlines, \"quoted\""),
+            Cell::Number("1".into()),
+        ]);
+        doc.row(&[Cell::Text("x"), Cell::Empty]);
+        assert_eq!(csv_rows(&doc.into_bytes()), 2);
+        assert_eq!(csv_rows(b"a,b\n1,2"), 1);
+        assert_eq!(csv_rows(b""), 0);
+    }
 
     #[test]
     fn formula_cells_are_neutralised() {

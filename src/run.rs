@@ -253,6 +253,13 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         peak_rss_mb = peak_rss_mb(),
         "loaded"
     );
+    let health = crate::health::check(
+        cfg,
+        &loaded.tables,
+        crate::validate::day_number(as_of),
+        &crate::health::previous_rows(&cfg.output_dir),
+    );
+    let scored_despite = judge_health(cfg, &loaded.tables, &health)?;
     if let Err(e) = check_budget(cfg, &loaded.tables) {
         // The operator needs the rejected rows to see what shifted; the last good
         // flagged_accounts.csv and scores.csv stay as they were.
@@ -263,9 +270,11 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
                 error: e.to_string(),
                 exit_code: e.exit_status() as i32,
             },
+            health,
+            scored_despite_failed_checks: scored_despite,
             ..summary_base(cfg, as_of, &loaded.tables, timings)
         };
-        stage_summary(&mut batch, cfg, &summary)?;
+        stage_summary(&mut batch, cfg, summary)?;
         batch.commit()?;
         return Err(e);
     }
@@ -336,10 +345,12 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         accounts_flagged: flagged,
         flagged_by_level: by_level,
         flagged_by_category: by_category,
+        health,
+        scored_despite_failed_checks: scored_despite,
         ..summary_base(cfg, as_of, &loaded.tables, timings)
     };
     // The summary goes last: its presence with `outcome: ok` means the rest is new.
-    stage_summary(&mut batch, cfg, &summary)?;
+    let summary = stage_summary(&mut batch, cfg, summary)?;
     batch.commit()?;
     info!(
         scored = summary.accounts_scored,
@@ -395,8 +406,48 @@ fn summary_base(
         flagged_by_level: BTreeMap::new(),
         flagged_by_category: BTreeMap::new(),
         timings_ms,
+        health: BTreeMap::new(),
+        scored_despite_failed_checks: Vec::new(),
+        outputs: Vec::new(),
         outcome: Outcome::Ok("ok"),
     }
+}
+
+/// Logs every warning of the health checks and fails the run on a failed check,
+/// unless the operator allowed it; returns the failed checks scored despite.
+fn judge_health(
+    cfg: &Config,
+    tables: &[Table],
+    health: &BTreeMap<&'static str, crate::health::TableHealth>,
+) -> Result<Vec<String>, Error> {
+    use crate::health::Verdict;
+    let mut failed = Vec::new();
+    for (&name, h) in health {
+        let file = tables
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.path.as_ref())
+            .map_or_else(String::new, |p| p.display().to_string());
+        for (check, c) in &h.checks {
+            match c.verdict {
+                Verdict::Warn => {
+                    warn!(table = name, file = %file, check = *check, "{}", c.detail)
+                }
+                Verdict::Fail => failed.push(format!("{name} `{file}` ({check}): {}", c.detail)),
+                Verdict::Ok | Verdict::Skipped => {}
+            }
+        }
+    }
+    if failed.is_empty() {
+        return Ok(failed);
+    }
+    if !cfg.allow_stale {
+        return Err(Error::Health { problems: failed });
+    }
+    for f in &failed {
+        warn!("scoring despite a failed health check (allow_stale): {f}");
+    }
+    Ok(failed)
 }
 
 /// Every table gets its quarantine file, empty ones included, so a file never shows
@@ -412,10 +463,17 @@ fn stage_quarantine(batch: &mut OutputBatch, cfg: &Config, tables: &[Table]) -> 
     Ok(())
 }
 
-fn stage_summary(batch: &mut OutputBatch, cfg: &Config, summary: &RunSummary) -> Result<(), Error> {
-    let mut json = serde_json::to_vec_pretty(summary).expect("summary serialises");
+/// Stages run_summary.json last, listing every file staged before it.
+fn stage_summary(
+    batch: &mut OutputBatch,
+    cfg: &Config,
+    mut summary: RunSummary,
+) -> Result<RunSummary, Error> {
+    summary.outputs = batch.manifest(&cfg.output_dir);
+    let mut json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     json.push(b'\n');
-    batch.stage(&cfg.output_dir.join("run_summary.json"), &json)
+    batch.stage(&cfg.output_dir.join("run_summary.json"), &json)?;
+    Ok(summary)
 }
 
 /// The process's peak resident memory so far, for the stage log lines (Linux; `0`

@@ -327,6 +327,9 @@ pub struct Table {
     pub rows_read: u64,
     /// How the file's physical lines were used (all zero for an absent export).
     pub lines: LineStats,
+    /// The line of the last record when it looks cut off: too few fields (or a quote
+    /// left open) and no line end after it. A failed transfer, not one bad row.
+    pub cut_off: Option<u64>,
 }
 
 impl Table {
@@ -888,11 +891,15 @@ pub fn validate(
         (pos(a), pos(b), code)
     });
     let mut rows_read = 0u64;
+    let mut last_short: Option<u64> = None;
     let (mut last_id, mut last_acct) = (String::new(), 0u32);
 
     while let Some(span) = reader.next_record().map_err(read_error)? {
         rows_read += 1;
         let line = span.line;
+        last_short = (span.unclosed_quote == Some(Unclosed::EndOfFile)
+            || reader.len() < source_header.len())
+        .then_some(line);
         // A quoted field over several lines is only believable where text may run
         // over lines and where the record still fits the header; otherwise its
         // opening quote was a stray one, and the lines it swallowed are rows.
@@ -1086,6 +1093,7 @@ pub fn validate(
         quarantine,
         rows_read,
         lines,
+        cut_off: last_short.filter(|_| !lines.ends_with_line_break),
     })
 }
 
@@ -1128,6 +1136,7 @@ pub fn empty_table(name: &'static str) -> Result<Table, Error> {
         quarantine: Vec::new(),
         rows_read: 0,
         lines: LineStats::default(),
+        cut_off: None,
     })
 }
 

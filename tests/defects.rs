@@ -313,18 +313,18 @@ fn displayed_scores_add_up() {
     assert!(checked >= 100);
 }
 
-/// Unanswered count for one account as of `date`, from the library.
-fn unanswered(ws: &Workspace, id: &str, date: &str) -> i64 {
+/// The features of account `id` as of `date`, from the library.
+fn features_of(ws: &Workspace, id: &str, date: &str) -> churnwatch::features::AccountFeatures {
     let cfg = churnwatch::config::Config::load(&ws.path("config.toml")).unwrap();
     let loaded = churnwatch::run::load(&cfg).unwrap();
     let acct = loaded.info.id.iter().position(|i| i == id).unwrap() as u32;
     let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
     let (snap, _) = churnwatch::run::score_as_of(&loaded, &cfg, date).unwrap();
-    snap.accounts
-        .iter()
-        .find(|f| f.acct == acct)
-        .unwrap()
-        .unanswered
+    snap.accounts.into_iter().find(|f| f.acct == acct).unwrap()
+}
+
+fn unanswered(ws: &Workspace, id: &str, date: &str) -> i64 {
+    features_of(ws, id, date).unanswered
 }
 
 /// (7) "Unanswered after 48 h" counts business hours, like reply delays: a Friday
@@ -469,18 +469,8 @@ fn a_one_date_backtest_reads_right() {
     }
 }
 
-/// KPI attainment of one account as of END, from the library.
 fn kpi_recent(ws: &Workspace, id: &str) -> Option<f64> {
-    let cfg = churnwatch::config::Config::load(&ws.path("config.toml")).unwrap();
-    let loaded = churnwatch::run::load(&cfg).unwrap();
-    let acct = loaded.info.id.iter().position(|i| i == id).unwrap() as u32;
-    let date = chrono::NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
-    let (snap, _) = churnwatch::run::score_as_of(&loaded, &cfg, date).unwrap();
-    snap.accounts
-        .iter()
-        .find(|f| f.acct == acct)
-        .unwrap()
-        .kpi_recent
+    features_of(ws, id, END).kpi_recent
 }
 
 /// (6) A mean of attainments does not depend on the order of the rows: a float sum

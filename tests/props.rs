@@ -18,6 +18,8 @@ fn table_config(name: &'static str) -> TableConfig {
         date_formats: vec!["%Y/%m/%d".to_owned()],
         datetime_formats: vec![],
         rename: BTreeMap::new(),
+        fresh_warn_days: None,
+        fresh_fail_days: None,
     }
 }
 

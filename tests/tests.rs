@@ -2,6 +2,7 @@
 //! codes, error messages and quarantine contents as a user sees them.
 
 mod defects;
+mod health;
 mod history;
 mod props;
 mod quality;
