@@ -97,6 +97,10 @@ pub enum Command {
         /// Ground-truth file (scenario per account); keep it outside the data folder.
         #[arg(long, value_name = "FILE", default_value = "truth/sample_truth.csv")]
         truth: PathBuf,
+        /// Vary what real exports vary: sparse, medium and dense accounts, each
+        /// account's own KPI spread, and the New Year, Golden Week and Obon weeks.
+        #[arg(long)]
+        varied: bool,
     },
 }
 
@@ -191,8 +195,10 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
             months,
             out,
             truth,
+            varied,
         } => {
             let opts = crate::sample::SampleOptions {
+                varied,
                 seed,
                 accounts,
                 end,

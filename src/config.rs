@@ -32,7 +32,29 @@ pub struct RawConfig {
     pub tables: BTreeMap<String, RawTable>,
     pub windows: Windows,
     pub flags: Flags,
+    pub evidence: Evidence,
     pub signals: Signals,
+}
+
+/// How a signal's change is judged against chance for the account (see
+/// `crate::evidence`). A signal's severity is its size ramp times its evidence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// Tail probability at which a change starts to count as evidence (0 above).
+    pub p_start: f64,
+    /// Tail probability at and below which the evidence is full.
+    pub p_full: f64,
+    /// Counts are this many times more variable than Poisson (weeks cluster).
+    pub overdispersion: f64,
+    /// The spread of monthly KPI attainment an account is assumed to have before
+    /// its own months say otherwise, and how many months that assumption weighs.
+    pub kpi_sd_prior: f64,
+    pub kpi_sd_prior_months: f64,
+    /// Spread of single reply times on a log scale (natural log).
+    pub reply_log_sd: f64,
+    /// Spread of single invoices' days late.
+    pub payment_sd_days: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,6 +217,7 @@ pub struct Signals {
     pub attendance_drop: SignalParams,
     pub proposal_gap: SignalParams,
     pub touchpoint_gap: SignalParams,
+    pub meeting_gap: SignalParams,
     pub reply_delay: SignalParams,
     pub unanswered: SignalParams,
     pub team_lateness: SignalParams,
@@ -219,6 +242,7 @@ impl Signals {
             Signal::AttendanceDrop => self.attendance_drop,
             Signal::ProposalGap => self.proposal_gap,
             Signal::TouchpointGap => self.touchpoint_gap,
+            Signal::MeetingGap => self.meeting_gap,
             Signal::ReplyDelay => self.reply_delay,
             Signal::Unanswered => self.unanswered,
             Signal::TeamLateness => self.team_lateness,
@@ -263,6 +287,7 @@ pub struct Config {
     pub tables: Vec<TableConfig>,
     pub windows: Windows,
     pub flags: Flags,
+    pub evidence: Evidence,
     pub signals: Signals,
 }
 
@@ -495,6 +520,32 @@ impl RawConfig {
             problems.push("flags.max_reasons: expected at least 1, found 0".to_owned());
         }
 
+        let e = &self.evidence;
+        if !(e.p_full > 0.0 && e.p_full < e.p_start && e.p_start <= 1.0) {
+            problems.push(format!(
+                "evidence.p_start / evidence.p_full: expected 0 < p_full < p_start <= 1, found {} / {}",
+                e.p_start, e.p_full
+            ));
+        }
+        for (key, value) in [
+            ("overdispersion", e.overdispersion),
+            ("kpi_sd_prior", e.kpi_sd_prior),
+            ("kpi_sd_prior_months", e.kpi_sd_prior_months),
+            ("reply_log_sd", e.reply_log_sd),
+            ("payment_sd_days", e.payment_sd_days),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                problems.push(format!(
+                    "evidence.{key}: expected a number above 0, found {value}"
+                ));
+            }
+        }
+        if e.overdispersion < 1.0 {
+            problems.push(format!(
+                "evidence.overdispersion: expected 1 (Poisson) or more, found {}",
+                e.overdispersion
+            ));
+        }
         for signal in Signal::ALL {
             let p = self.signals.get(signal);
             let key = signal.key();
@@ -525,6 +576,7 @@ impl RawConfig {
                 tables,
                 windows: self.windows,
                 flags: self.flags,
+                evidence: self.evidence,
                 signals: self.signals,
             }),
             _ => Err(Error::Config {

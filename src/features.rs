@@ -36,6 +36,14 @@ pub struct AccountFeatures {
     pub kpi_recent_n: i64,
     pub kpi_base: Option<f64>,
     pub kpi_base_n: i64,
+    /// Standard deviation of the baseline attainments (`None` below two).
+    pub kpi_base_sd: Option<f64>,
+    /// Days between held meetings in the baseline: mean, spread, how many gaps; and
+    /// the longest gap ending in the recent window.
+    pub meeting_gap_base: Option<f64>,
+    pub meeting_gap_base_sd: Option<f64>,
+    pub meeting_gaps_base_n: i64,
+    pub meeting_gap_recent_max: Option<f64>,
     pub held_recent: i64,
     pub held_base: i64,
     pub scheduled_recent: i64,
@@ -263,6 +271,49 @@ impl AsOf<'_> {
                 count(held().and(recent(mr))).alias("meeting_touches_recent"),
                 count(held().and(self.base(day, mr, w.touchpoint_baseline_days)))
                     .alias("meeting_touches_base"),
+            ])
+    }
+
+    /// The account's own meeting cadence: the days between consecutive held meetings
+    /// whose later meeting falls in the meetings baseline window (mean, spread and
+    /// how many), and the longest such gap ending in the recent window. The open gap
+    /// since the last meeting is `last_meeting_day`'s.
+    fn meeting_gaps(&self, frame: &DataFrame) -> LazyFrame {
+        let AsOf { d, w, .. } = *self;
+        let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
+        let day = "scheduled_at_day";
+        let acct = || col(c::ACCT);
+        let previous = |name: &str| col(name).shift(lit(1));
+        let gap = when(acct().eq(previous(c::ACCT)))
+            .then(col(day) - previous(day))
+            .otherwise(lit(NULL));
+        let base = || self.base(day, mr, mb);
+        frame
+            .clone()
+            .lazy()
+            .filter(
+                col(day)
+                    .lt_eq(lit(d))
+                    .and(col("status").eq(lit(status_code("held")))),
+            )
+            .select([acct(), col(day)])
+            .sort([c::ACCT, day], SortMultipleOptions::default())
+            .with_columns([gap.cast(DataType::Float64).alias("gap")])
+            .group_by([acct()])
+            .agg([
+                col("gap")
+                    .only_where(base())
+                    .mean()
+                    .alias("meeting_gap_base"),
+                col("gap")
+                    .only_where(base())
+                    .std(1)
+                    .alias("meeting_gap_base_sd"),
+                count(col("gap").is_not_null().and(base())).alias("meeting_gaps_base_n"),
+                col("gap")
+                    .only_where(self.recent(day, mr))
+                    .max()
+                    .alias("meeting_gap_recent_max"),
             ])
     }
 
@@ -545,6 +596,13 @@ impl AsOf<'_> {
                     .mean()
                     .alias("kpi_base"),
                 count(self.base("period_end", or, ob)).alias("kpi_base_n"),
+                // The account's own month-to-month spread, which decides whether a
+                // lower month is news.
+                col("attainment")
+                    .only_where(self.base("period_end", or, ob))
+                    .sort(SortOptions::default())
+                    .std(1)
+                    .alias("kpi_base_sd"),
             ])
     }
 }
@@ -681,6 +739,7 @@ fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<Accoun
         .map_err(Error::polars("features"))?;
     let tables = [
         at.meetings(&frames.meetings),
+        at.meeting_gaps(&frames.meetings),
         at.messages(&messages),
         at.action_items(&frames.action_items),
         at.study_sessions(&frames.study_sessions),
@@ -749,7 +808,7 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
             }
         )+};
     }
-    fill!(counts: kpi_recent_n, kpi_base_n, held_recent, held_base, scheduled_recent,
+    fill!(counts: meeting_gaps_base_n, kpi_recent_n, kpi_base_n, held_recent, held_base, scheduled_recent,
         client_cancelled_recent, held_team_window, late_team_window, scheduled_team_window,
         team_cancelled_window, scheduled_base, client_cancelled_base, held_team_base,
         late_team_base, scheduled_team_base, team_cancelled_base, reply_recent_n, reply_base_n,
@@ -757,7 +816,8 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         client_messages_base, overdue_open, due_recent, late_recent, due_base, late_base, invited_recent, attended_recent, invited_base, attended_base,
         pay_late_recent_n, pay_late_base_n, disputes, invoiced_dispute_window, disputes_base,
         invoiced_dispute_base, invoiced_recent);
-    fill!(nums: kpi_recent, kpi_base, reply_recent_h, reply_base_h, fee_recent, fee_base,
+    fill!(nums: meeting_gap_base, meeting_gap_base_sd, meeting_gap_recent_max,
+        kpi_recent, kpi_base, kpi_base_sd, reply_recent_h, reply_base_h, fee_recent, fee_base,
         fee_base_min, fee_base_max,
         pay_late_recent, pay_late_base);
     fill!(days: last_proposal_day, first_meeting_day, last_meeting_day, overdue_oldest_days);

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod features;
 pub mod health;
 pub mod history;

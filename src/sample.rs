@@ -35,6 +35,12 @@ pub struct SampleOptions {
     pub out_dir: PathBuf,
     /// Ground truth CSV; kept apart from `out_dir` so the job never reads it by accident.
     pub truth_path: PathBuf,
+    /// Vary what real exports vary: sparse, medium and dense accounts, each account's
+    /// own month-to-month KPI spread (0–15%), and the New Year, Golden Week and Obon
+    /// weeks when most meetings and messages do not happen. Off, the generator writes
+    /// what it always wrote (medium volumes, ±10% KPI noise, no holidays), byte for
+    /// byte, for the shipped `data/` and the tests pinned to it.
+    pub varied: bool,
 }
 
 /// What [`generate`] wrote.
@@ -204,6 +210,7 @@ pub fn generate(opts: &SampleOptions) -> io::Result<SampleSummary> {
 
 /// Everything shared by all accounts of one run.
 struct World {
+    varied: bool,
     end: NaiveDate,
     history_start: NaiveDate,
     /// Study-session dates, ascending: every 14 days on a weekday, up to `end`.
@@ -228,6 +235,7 @@ impl World {
         }
         sessions.reverse();
         World {
+            varied: opts.varied,
             end,
             history_start,
             sessions,
@@ -330,8 +338,39 @@ impl Metric {
     }
 }
 
+/// How much an account does: most B2B accounts are quiet most of the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Volume {
+    /// About three client messages a month, a meeting every two or four weeks, few
+    /// promises.
+    Sparse,
+    Medium,
+    /// Several messages a day, weekly meetings.
+    Dense,
+}
+
+impl Volume {
+    fn as_str(self) -> &'static str {
+        ["sparse", "medium", "dense"][self as usize]
+    }
+
+    fn draw(quiet: bool, rng: &mut Rng) -> Volume {
+        match rng.f64() {
+            _ if quiet => Volume::Sparse,
+            u if u < 0.3 => Volume::Sparse,
+            u if u < 0.8 => Volume::Medium,
+            _ => Volume::Dense,
+        }
+    }
+}
+
 /// One account: its master data, its scenario and its base behaviour before stress.
 struct Account {
+    /// [`SampleOptions::varied`].
+    varied: bool,
+    volume: Volume,
+    /// Month-to-month spread of KPI attainment (standard deviation, 0–15%).
+    kpi_noise: f64,
     id: String,
     scenario: Scenario,
     category: Category,
@@ -417,9 +456,21 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
         0.85
     };
     let quiet = scenario == Scenario::Quiet;
+    let volume = match (w.varied, quiet) {
+        (true, _) => Volume::draw(quiet, rng),
+        (false, true) => Volume::Sparse,
+        (false, false) => Volume::Medium,
+    };
     let first_metric = METRICS[rng.range(0..=2) as usize];
     let second_metric = METRICS[(first_metric as usize + rng.range(1..=2) as usize) % 3];
     Account {
+        volume,
+        kpi_noise: if w.varied {
+            rng.uniform(0.0..0.15)
+        } else {
+            0.0
+        },
+        varied: w.varied,
         id: format!("A{:0width$}", index + 1, width = w.id_width),
         scenario,
         category,
@@ -442,13 +493,19 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
             Some(_) if rng.chance(0.8) => rng.choose(&REASONS_JA),
             Some(_) => rng.choose(&REASONS_EN),
         },
-        cadence_days: if quiet {
-            rng.uniform(30.0..45.0)
-        } else {
-            rng.choose(&CADENCES)
+        cadence_days: match volume {
+            _ if quiet => rng.uniform(30.0..45.0),
+            Volume::Sparse => rng.choose(&[14.0, 28.0]),
+            Volume::Medium => rng.choose(&CADENCES),
+            Volume::Dense => 7.0,
         },
         cadence_stretch: rng.uniform(2.0..3.0),
-        messages_per_week: rng.uniform(if quiet { 0.3..0.8 } else { 0.8..6.0 }),
+        messages_per_week: rng.uniform(match volume {
+            _ if quiet => 0.3..0.8,
+            Volume::Sparse => 0.5..1.0,
+            Volume::Medium => 0.8..6.0,
+            Volume::Dense => 6.0..15.0,
+        }),
         chat_share: rng.uniform(0.2..0.7),
         // Log-uniform, so fast and slow teams are equally common on a ratio scale.
         reply_hours: rng.uniform(2f64.ln()..12f64.ln()).exp(),
@@ -464,8 +521,20 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
             rng.chance(0.5).then(|| second_metric.with_target(rng)),
         ],
         attainment: rng.uniform(0.9..1.25),
-        actions_per_month: rng.uniform(if quiet { 0.3..1.0 } else { 1.0..3.0 }),
+        actions_per_month: rng.uniform(match volume {
+            Volume::Sparse => 0.3..1.0,
+            Volume::Medium => 1.0..3.0,
+            Volume::Dense => 2.0..5.0,
+        }),
     }
+}
+
+/// Holiday weeks (New Year, Golden Week, Obon): most meetings and messages do not
+/// happen; what remains is the share kept.
+const HOLIDAY_ACTIVITY: f64 = 0.25;
+
+fn holiday(day: NaiveDate) -> bool {
+    crate::calendar::is_holiday_week(crate::validate::day_number(day))
 }
 
 const METRICS: [Metric; 3] = [Metric::Leads, Metric::Cpa, Metric::CvRate];
@@ -601,6 +670,11 @@ impl Activity {
             }
             let s_exp = a.stress(Category::Expectation, day);
             let s_dis = a.stress(Category::Discomfort, day);
+            if a.varied && holiday(day) && !rng.chance(HOLIDAY_ACTIVITY) {
+                // Closed for the holidays: the meeting simply does not happen.
+                day += days(a.meeting_interval(s_exp).round().max(1.0) as i64);
+                continue;
+            }
             // A client who no longer expects anything is offered nothing new either.
             let propose = s_exp <= 0.0 && day >= next_proposal;
             let purpose = match (propose, rng.chance(a.review_p)) {
@@ -652,6 +726,9 @@ impl Activity {
             for _ in 0..rng.poisson(a.message_rate(s_exp)) {
                 let weekend = rng.chance(0.08);
                 let day = week + days(rng.range(if weekend { 5..=6 } else { 0..=4 }));
+                if a.varied && holiday(day) && !rng.chance(HOLIDAY_ACTIVITY) {
+                    continue;
+                }
                 let received = at(day, message_secs(rng));
                 let channel = match rng.f64() {
                     u if u < a.chat_share => "chat",
@@ -770,7 +847,12 @@ impl Activity {
             if (period_end - a.start).num_days() >= 14 {
                 let base = a.attainment_on(period_end);
                 for &(metric, target) in a.metrics.iter().flatten() {
-                    let attainment = base * rng.uniform(0.9..1.1);
+                    // Each account's own month-to-month spread around its level.
+                    let attainment = if a.varied {
+                        (base * (1.0 + a.kpi_noise * rng.normal())).max(0.05)
+                    } else {
+                        base * rng.uniform(0.9..1.1)
+                    };
                     let actual = if metric.higher_is_better() {
                         target * attainment
                     } else {
@@ -896,7 +978,7 @@ impl Outputs {
             churn_events: table("churn_events.csv", "account_id,churned_on,stated_reason")?,
             truth: Table::create(
                 truth,
-                "account_id,scenario,category,severity,onset,churned_on",
+                "account_id,scenario,category,severity,onset,churned_on,volume",
             )?,
             next_invoice: 1,
         })
@@ -917,8 +999,16 @@ impl Outputs {
         let (scenario, category) = (a.scenario.as_str(), a.category.as_str());
         let severity = Dec(a.severity, if a.severity > 0.0 { 2 } else { 0 });
         let (onset, churned_on) = (Opt(a.onset), Opt(a.churned_on));
-        self.truth
-            .row(&[id, &scenario, &category, &severity, &onset, &churned_on])?;
+        let volume = a.volume.as_str();
+        self.truth.row(&[
+            id,
+            &scenario,
+            &category,
+            &severity,
+            &onset,
+            &churned_on,
+            &volume,
+        ])?;
         if let Some(churned) = a.churned_on {
             self.churn_events.row(&[id, &churned, &a.stated_reason])?;
         }
@@ -1217,6 +1307,7 @@ mod tests {
             months: 18,
             out_dir: dir.join("crm"),
             truth_path: dir.join("truth").join("truth.csv"),
+            varied: false,
         };
         let summary = generate(&opts).expect("generate sample");
         assert_eq!(summary.accounts, accounts);

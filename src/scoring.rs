@@ -6,6 +6,9 @@
 //! written from those same numbers.
 
 use crate::config::{Config, Language, SignalParams, Windows};
+use crate::evidence::{
+    binomial_lower_midp, binomial_upper_midp, count_drop_midp, normal_sf, one_in, strength,
+};
 use crate::features::{AccountFeatures, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,6 +75,7 @@ pub enum Signal {
     AttendanceDrop,
     ProposalGap,
     TouchpointGap,
+    MeetingGap,
     ReplyDelay,
     Unanswered,
     TeamLateness,
@@ -85,7 +89,7 @@ pub enum Signal {
 }
 
 impl Signal {
-    pub const ALL: [Signal; 19] = [
+    pub const ALL: [Signal; 20] = [
         Signal::KpiShortfall,
         Signal::KpiDecline,
         Signal::NoOutcomeDefinition,
@@ -95,6 +99,7 @@ impl Signal {
         Signal::AttendanceDrop,
         Signal::ProposalGap,
         Signal::TouchpointGap,
+        Signal::MeetingGap,
         Signal::ReplyDelay,
         Signal::Unanswered,
         Signal::TeamLateness,
@@ -106,6 +111,15 @@ impl Signal {
         Signal::UnusedService,
         Signal::BillingWithoutTouch,
     ];
+
+    /// Whether the signal's change is tested against chance ([`chance`]); facts
+    /// (no agreed outcome, a raised fee, months without a proposal) are not.
+    pub fn is_tested(self) -> bool {
+        !matches!(
+            self,
+            Signal::NoOutcomeDefinition | Signal::FeeIncrease | Signal::ProposalGap
+        )
+    }
 
     /// The signal's key under `[signals]` in config.toml.
     pub fn key(self) -> &'static str {
@@ -119,6 +133,7 @@ impl Signal {
             Signal::AttendanceDrop => "attendance_drop",
             Signal::ProposalGap => "proposal_gap",
             Signal::TouchpointGap => "touchpoint_gap",
+            Signal::MeetingGap => "meeting_gap",
             Signal::ReplyDelay => "reply_delay",
             Signal::Unanswered => "unanswered",
             Signal::TeamLateness => "team_lateness",
@@ -137,7 +152,7 @@ impl Signal {
         match self {
             KpiShortfall | KpiDecline | NoOutcomeDefinition => Category::Outcome,
             MeetingDrop | ContactDrop | ClientCancellations | AttendanceDrop | ProposalGap
-            | TouchpointGap => Category::Expectation,
+            | TouchpointGap | MeetingGap => Category::Expectation,
             ReplyDelay | Unanswered | TeamLateness | TeamCancellations | OverduePromises => {
                 Category::Discomfort
             }
@@ -161,6 +176,10 @@ pub struct Measure {
 pub struct Finding {
     pub signal: Signal,
     pub measure: Measure,
+    /// How often a change at least this large happens by chance for this account
+    /// ([`chance`]); `None` for facts.
+    pub chance: Option<f64>,
+    /// Size of the change (0–1) times the strength of its evidence (0–1).
     pub severity: f64,
     pub points: f64,
 }
@@ -372,6 +391,17 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 .min(f.history_days);
             m(f64::from(days) / usual, [f64::from(days), usual, 0.0, 0.0])
         }
+        Signal::MeetingGap => {
+            // The longest wait for a held meeting lately (the one still open
+            // included) against the account's own cadence.
+            if !seasoned || f.meeting_gaps_base_n < min_base {
+                return None;
+            }
+            let usual = f.meeting_gap_base?.max(1.0);
+            let open = f64::from(snap.day - f.last_meeting_day?);
+            let gap = open.max(f.meeting_gap_recent_max.unwrap_or(0.0));
+            m(gap / usual, [gap, usual, 0.0, 0.0])
+        }
         Signal::ReplyDelay => {
             let recent = f
                 .reply_recent_h
@@ -543,20 +573,245 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
     }
 }
 
+/// `P(X > x)` for `X ~ χ²` with an even number of degrees of freedom `df = 2k`:
+/// `e^(-x/2) Σ_{i<k} (x/2)^i / i!` (exact; Fisher's method only needs even ones).
+pub fn chi2_sf_even(x: f64, df: usize) -> f64 {
+    let half = x / 2.0;
+    let (mut term, mut sum) = (1.0, 1.0);
+    for i in 1..df / 2 {
+        term *= half / i as f64;
+        sum += term;
+    }
+    ((-half).exp() * sum).clamp(0.0, 1.0)
+}
+
+/// An account's meeting gaps are assumed to vary this much (coefficient of
+/// variation) before its own gaps say otherwise, weighing this many gaps.
+const MEETING_GAP_PRIOR_CV: f64 = 0.5;
+const MEETING_GAP_PRIOR_GAPS: f64 = 4.0;
+
+/// Shares of bad events (cancelled, unanswered, late) an account is assumed to have
+/// before its own baseline says otherwise, weighing `prior_events` events.
+const PRIOR_BAD_SHARE: f64 = 0.1;
+
+/// How often a change at least as large as the one measured would happen by chance
+/// for this account, given its own volume and spread (`crate::evidence`); `None` for
+/// facts, which need no test (no agreed outcome, a raised fee, months without a
+/// proposal) and where the data to judge is missing.
+pub fn chance(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> Option<f64> {
+    let (w, e) = (&cfg.windows, &cfg.evidence);
+    let prior = w.prior_events;
+    // k bad of n against the account's usual share, blended with a prior share.
+    let bad_share = |(k, n): (i64, i64), (kb, nb): (i64, i64)| {
+        let usual = (kb as f64 + prior * PRIOR_BAD_SHARE) / (nb as f64 + prior);
+        binomial_upper_midp(k, n, usual)
+    };
+    let drop = |k: i64, base: i64, from: Option<i32>, (r, b): (i32, i32)| {
+        let observed = observed_base_days(f, snap, w, (r, b), from)?;
+        Some(count_drop_midp(
+            k,
+            f64::from(r),
+            base,
+            observed,
+            e.overdispersion,
+        ))
+    };
+    // The account's KPI spread, pulled towards the assumed one by its months.
+    let kpi_sd = || {
+        let own_dof = (f.kpi_base_n - 1).max(0) as f64;
+        let own = f.kpi_base_sd.unwrap_or(e.kpi_sd_prior);
+        let prior_dof = e.kpi_sd_prior_months;
+        ((own_dof * own * own + prior_dof * e.kpi_sd_prior * e.kpi_sd_prior)
+            / (own_dof + prior_dof))
+            .sqrt()
+    };
+    let meetings = (w.meetings_recent_days, w.meetings_baseline_days);
+    match s {
+        Signal::NoOutcomeDefinition | Signal::FeeIncrease | Signal::ProposalGap => None,
+        Signal::KpiShortfall => {
+            let recent = f.kpi_recent?;
+            let n = f.kpi_recent_n.max(1) as f64;
+            Some(normal_sf((1.0 - recent) / (kpi_sd() / n.sqrt())))
+        }
+        Signal::KpiDecline => {
+            let (recent, base) = (f.kpi_recent?, f.kpi_base?);
+            let (nr, nb) = (f.kpi_recent_n.max(1) as f64, f.kpi_base_n.max(1) as f64);
+            Some(normal_sf(
+                (base - recent) / (kpi_sd() * (1.0 / nr + 1.0 / nb).sqrt()),
+            ))
+        }
+        Signal::MeetingDrop => drop(f.held_recent, f.held_base, snap.meetings_from, meetings),
+        Signal::ContactDrop => drop(
+            f.client_messages_recent,
+            f.client_messages_base,
+            snap.messages_from,
+            meetings,
+        ),
+        Signal::BillingWithoutTouch => {
+            let window = (w.meetings_recent_days, w.touchpoint_baseline_days);
+            let from = snap.meetings_from.max(snap.messages_from);
+            drop(f.touches_recent, f.touches_base, from, window)
+        }
+        Signal::TouchpointGap => {
+            // No touchpoint at all in the gap: twice the mid-p of a count of zero.
+            let observed = touch_base_days(f, snap, w)?;
+            let days = f
+                .last_touch_day
+                .map_or(f.history_days, |t| snap.day - t)
+                .min(f.history_days);
+            Some(
+                2.0 * count_drop_midp(
+                    0,
+                    f64::from(days),
+                    f.touches_base,
+                    observed,
+                    e.overdispersion,
+                ),
+            )
+        }
+        Signal::MeetingGap => {
+            // Gaps as a gamma renewal process with the account's own mean and spread
+            // (the spread pulled towards a coefficient of variation of
+            // MEETING_GAP_PRIOR_CV, worth MEETING_GAP_PRIOR_GAPS gaps): a client on a
+            // clockwork fortnightly cadence makes a 5-week wait news, one whose
+            // meetings come and go does not. The shape is rounded down (wider).
+            let mean = f.meeting_gap_base?.max(1.0);
+            let n = (f.meeting_gaps_base_n - 1).max(0) as f64;
+            let own_sd = f.meeting_gap_base_sd.unwrap_or(mean * MEETING_GAP_PRIOR_CV);
+            let prior_sd = mean * MEETING_GAP_PRIOR_CV;
+            let sd = ((n * own_sd * own_sd + MEETING_GAP_PRIOR_GAPS * prior_sd * prior_sd)
+                / (n + MEETING_GAP_PRIOR_GAPS))
+                .sqrt()
+                .max(1.0);
+            let shape = ((mean / sd).powi(2)).floor().clamp(1.0, 50.0);
+            let open = f64::from(snap.day - f.last_meeting_day?);
+            let gap = open.max(f.meeting_gap_recent_max.unwrap_or(0.0));
+            // P(a gap ≥ g) = P(χ²(2κ) ≥ 2κ g / mean); any of the recent window's gaps
+            // (about its length over the mean gap, plus the open one) could be it.
+            let one = chi2_sf_even(2.0 * shape * gap / mean, 2 * shape as usize);
+            let chances = (f64::from(w.meetings_recent_days) / mean).max(1.0) + 1.0;
+            Some(1.0 - (1.0 - one).powf(chances))
+        }
+        Signal::ClientCancellations => Some(bad_share(
+            (f.client_cancelled_recent, f.scheduled_recent),
+            (f.client_cancelled_base, f.scheduled_base),
+        )),
+        Signal::Unanswered => Some(bad_share(
+            (f.unanswered, f.waited_recent),
+            (f.unanswered_base, f.waited_base),
+        )),
+        Signal::TeamLateness => Some(bad_share(
+            (f.late_team_window, f.held_team_window),
+            (f.late_team_base, f.held_team_base),
+        )),
+        Signal::TeamCancellations => Some(bad_share(
+            (f.team_cancelled_window, f.scheduled_team_window),
+            (f.team_cancelled_base, f.scheduled_team_base),
+        )),
+        Signal::OverduePromises => Some(bad_share(
+            (f.late_recent, f.due_recent),
+            (f.late_base, f.due_base),
+        )),
+        Signal::Disputes => Some(bad_share(
+            (f.disputes, f.invoiced_dispute_window),
+            (f.disputes_base, f.invoiced_dispute_base),
+        )),
+        Signal::AttendanceDrop | Signal::UnusedService => {
+            // Fewer attended than the usual share (blended towards the team's).
+            let team = snap.team_attendance.unwrap_or(0.7);
+            let usual = shrunk_share(f.attended_base, f.invited_base, team, prior);
+            Some(binomial_lower_midp(
+                f.attended_recent,
+                f.invited_recent,
+                usual,
+            ))
+        }
+        Signal::ReplyDelay => {
+            let recent = f.reply_recent_h?;
+            let own = f
+                .reply_base_h
+                .filter(|_| f.reply_base_n >= w.min_baseline_events);
+            let reference = match (own, snap.team_reply_h) {
+                (Some(o), Some(t)) => o.max(t / 2.0),
+                (o, t) => o.or(t)?,
+            }
+            .max(1.0);
+            // A median of n log-normal times has a spread of about 1.2533 σ / √n.
+            let n = f.reply_recent_n.max(1) as f64;
+            let se = 1.2533 * e.reply_log_sd / n.sqrt();
+            Some(normal_sf((recent.max(0.1) / reference).ln() / se))
+        }
+        Signal::PaymentDelay => {
+            let recent = f.pay_late_recent?;
+            let base = f
+                .pay_late_base
+                .filter(|_| f.pay_late_base_n >= w.min_baseline_events)
+                .unwrap_or(0.0);
+            let n = f.pay_late_recent_n.max(1) as f64;
+            Some(normal_sf((recent - base) / (e.payment_sd_days / n.sqrt())))
+        }
+    }
+}
+
 /// Scores one account. Monotone: a larger stress value never lowers any score.
 pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore {
-    let mut findings: Vec<Finding> = Signal::ALL
+    let e = &cfg.evidence;
+    // Every measurable signal: its measure, size (0–1) and chance.
+    let measured: Vec<(Signal, Measure, f64, Option<f64>)> = Signal::ALL
         .into_iter()
         .filter_map(|signal| {
             let measure = measure(signal, f, snap, &cfg.windows)?;
-            let params = cfg.signals.get(signal);
-            let severity = severity(measure.value, params);
+            let size = severity(measure.value, cfg.signals.get(signal));
+            Some((signal, measure, size, chance(signal, f, snap, cfg)))
+        })
+        .collect();
+    // A category's evidence combines the chances of its signals that changed enough
+    // to matter, with Fisher's method (-2 Σ ln p ~ χ² with 2m degrees of freedom):
+    // several modest changes together can be news. Taken over the m most unlikely
+    // changes for every m, the best of them, times the number of signals the
+    // category can test (Bonferroni for that choice). More stress, a smaller p or
+    // one more changed signal, never weakens the evidence: scores stay monotone.
+    let mut category_evidence = [0.0; 4];
+    for c in Category::ALL {
+        let mut chances: Vec<f64> = measured
+            .iter()
+            .filter(|m| m.0.category() == c && m.2 > 0.0)
+            .filter_map(|m| m.3)
+            .collect();
+        chances.sort_by(f64::total_cmp);
+        let mut statistic = 0.0;
+        let mut best = 1.0f64;
+        for (m, p) in chances.iter().enumerate() {
+            statistic += -2.0 * p.max(1e-300).ln();
+            best = best.min(chi2_sf_even(statistic, 2 * (m + 1)));
+        }
+        let tests = Signal::ALL
+            .iter()
+            .filter(|s| s.category() == c && s.is_tested())
+            .count() as f64;
+        if !chances.is_empty() {
+            let p = (best * tests).min(1.0);
+            category_evidence[c as usize] = strength(p, e.p_start, e.p_full);
+        }
+    }
+    let mut findings: Vec<Finding> = measured
+        .into_iter()
+        .filter_map(|(signal, measure, size, chance)| {
+            if size <= 0.0 {
+                return None;
+            }
+            // A fact weighs by its size alone; a tested change by its size and the
+            // evidence of its category, as their geometric mean: no evidence, no
+            // points, however large the change; strong evidence lifts a moderate one.
+            let evidence = chance.map_or(1.0, |_| category_evidence[signal.category() as usize]);
+            let severity = (size * evidence).sqrt();
             // Tenths of a point, as evidence.csv writes them: the category scores are
             // sums of exactly the points a reader sees.
-            let points = (params.weight * severity * 10.0).round() / 10.0;
+            let points = (cfg.signals.get(signal).weight * severity * 10.0).round() / 10.0;
             (points > 0.0).then_some(Finding {
                 signal,
                 measure,
+                chance,
                 severity,
                 points,
             })
@@ -637,6 +892,24 @@ fn yen(x: f64) -> String {
 /// The reason text for a finding, in the configured language, from the finding's own
 /// figures.
 pub fn describe(finding: &Finding, lang: Language) -> String {
+    let change = describe_change(finding, lang);
+    // Why it is not noise: how rarely a change this large happens by chance here.
+    match (finding.chance, lang) {
+        (None, _) => change,
+        (Some(p), Language::En) => {
+            format!(
+                "{change}; by chance about 1 in {} for this account",
+                one_in(p)
+            )
+        }
+        (Some(p), Language::Ja) => {
+            format!("{change}（この口座では偶然なら{}回に1回程度）", one_in(p))
+        }
+    }
+}
+
+/// The change itself, from the finding's own figures.
+fn describe_change(finding: &Finding, lang: Language) -> String {
     let [a, b, c, d] = finding.measure.figures;
     let (a_, b_, c_, d_) = (num(a), num(b), num(c), num(d));
     match (finding.signal, lang) {
@@ -688,6 +961,12 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
         }
         // Only the references that exist are quoted: an account without replies of
         // its own before is judged against the team's norm, and says so.
+        (Signal::MeetingGap, Language::En) => {
+            format!("{a_} days between meetings lately, usually {b_}")
+        }
+        (Signal::MeetingGap, Language::Ja) => {
+            format!("会議の間隔 直近{a_}日（通常 {b_}日）")
+        }
         (Signal::ReplyDelay, Language::En) => {
             let was = match (b.is_nan(), c.is_nan()) {
                 (false, false) => format!("was {b_} h (team norm {c_} h)"),
@@ -791,6 +1070,7 @@ mod tests {
     fn reasons_without_a_baseline_say_so() {
         let finding = |signal, figures| Finding {
             signal,
+            chance: None,
             measure: Measure {
                 value: 1.0,
                 figures,

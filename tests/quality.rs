@@ -21,14 +21,19 @@ struct Tally {
     calm_flagged_ids: Vec<String>,
 }
 
-fn tally(seed: u64, t: &mut Tally) {
-    let ws = Workspace::sample(seed, 400);
+/// Runs the nightly job on `ws` as of END and returns scores.csv by account id.
+fn scores_by_id(ws: &Workspace, seed: u64) -> HashMap<String, HashMap<String, String>> {
     let out = ws.run(END, &["--quiet"]);
     assert!(out.status.success(), "seed {seed}: {}", stderr(&out));
-    let scores: HashMap<String, HashMap<String, String>> = read_csv(&ws.read("out/scores.csv"))
+    read_csv(&ws.read("out/scores.csv"))
         .into_iter()
         .map(|r| (r["account_id"].clone(), r))
-        .collect();
+        .collect()
+}
+
+fn tally(seed: u64, t: &mut Tally) {
+    let ws = Workspace::sample(seed, 400);
+    let scores = scores_by_id(&ws, seed);
     for truth in ws.truth() {
         let Some(score) = scores.get(&truth["account_id"]) else {
             continue; // churned before the as-of date: not scored
@@ -182,4 +187,112 @@ fn uniform_noise_does_not_flag_calm_accounts() {
         fpr <= 0.05,
         "false-positive rate {fpr:.3} under uniform noise"
     );
+}
+
+/// What a stressed or calm account counts towards, in the stratified test.
+#[derive(Default)]
+struct Strata {
+    /// (group, total, flagged) where group names a category and a stratum.
+    stressed: BTreeMap<String, (usize, usize)>,
+    /// Flagged with the planted category as primary, of flagged stressed accounts.
+    right: (usize, usize),
+    calm: BTreeMap<String, (usize, usize)>,
+}
+
+impl Strata {
+    fn add(map: &mut BTreeMap<String, (usize, usize)>, key: String, flagged: bool) {
+        let e = map.entry(key).or_default();
+        e.0 += 1;
+        e.1 += usize::from(flagged);
+    }
+}
+
+/// Detection on exports that vary what real ones vary (`sample --varied`): sparse,
+/// medium and dense accounts, each account's own KPI spread, holiday weeks. Every
+/// figure is printed by volume tier, by how long ago the stress began and by its
+/// severity. Asserted: the false-positive targets of issue #10 (≤ 0.03 over all calm
+/// accounts, ≤ 0.05 in every tier and among healthy accounts with one bad week) and
+/// primary-category accuracy. Recall is asserted only as a regression floor (0.60):
+/// the issue's 0.90 is not reached on sparse accounts yet (see the README).
+#[test]
+fn varied_exports_stratified_by_volume_onset_and_severity() {
+    let mut s = Strata::default();
+    for seed in SEEDS {
+        let ws = Workspace::sample_with(seed, 400, &["--varied"]);
+        let scores = scores_by_id(&ws, seed);
+        let end = chrono::NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
+        for t in ws.truth() {
+            let Some(score) = scores.get(&t["account_id"]) else {
+                continue;
+            };
+            let flagged = score["flagged"] == "true";
+            let volume = t["volume"].clone();
+            match t["scenario"].as_str() {
+                "stressed" => {
+                    let cat = t["category"].clone();
+                    let onset = chrono::NaiveDate::parse_from_str(&t["onset"], "%Y-%m-%d").unwrap();
+                    let age = if (end - onset).num_days() >= 75 {
+                        "began ≥75 d ago"
+                    } else {
+                        "began <75 d ago"
+                    };
+                    let severity: f64 = t["severity"].parse().unwrap();
+                    let strength = if severity >= 0.8 { "strong" } else { "mild" };
+                    for stratum in ["all", volume.as_str(), age, strength] {
+                        Strata::add(&mut s.stressed, format!("{cat:<12} {stratum}"), flagged);
+                    }
+                    if flagged {
+                        s.right.1 += 1;
+                        s.right.0 += usize::from(score["primary_category"] == cat);
+                    }
+                }
+                "healthy" | "healthy_blip" | "quiet" | "new" => {
+                    for group in ["all", volume.as_str(), t["scenario"].as_str()] {
+                        Strata::add(&mut s.calm, group.to_owned(), flagged);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let rate = |(n, f): (usize, usize)| f as f64 / n.max(1) as f64;
+    println!("varied exports, seeds {SEEDS:?}, 400 accounts each, shipped config");
+    println!("  recall (flagged / planted):");
+    for (key, v) in &s.stressed {
+        println!("    {key:<30} {:.3} of {}", rate(*v), v.0);
+    }
+    println!("  false positives (flagged / calm):");
+    for (key, v) in &s.calm {
+        println!("    {key:<30} {:.3} of {}", rate(*v), v.0);
+    }
+    let accuracy = s.right.0 as f64 / s.right.1.max(1) as f64;
+    println!("  primary-category accuracy {accuracy:.3}");
+    let mut failures = Vec::new();
+    for (group, limit) in [
+        ("all", 0.03),
+        ("sparse", 0.05),
+        ("medium", 0.05),
+        ("dense", 0.05),
+        ("healthy_blip", 0.05),
+    ] {
+        let v = s.calm.get(group).copied().unwrap_or_default();
+        if v.0 < 50 {
+            failures.push(format!("only {} calm accounts in {group}", v.0));
+        } else if rate(v) > limit {
+            failures.push(format!(
+                "false positives in {group}: {:.3} > {limit}",
+                rate(v)
+            ));
+        }
+    }
+    for cat in CATEGORIES {
+        let v = s.stressed[&format!("{cat:<12} all")];
+        if rate(v) < 0.60 {
+            failures.push(format!("{cat}: recall {:.3} < 0.60", rate(v)));
+        }
+    }
+    if accuracy < 0.90 {
+        failures.push(format!("primary accuracy {accuracy:.3} < 0.90"));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

@@ -617,20 +617,24 @@ fn proposal_gap_needs_proposals_in_the_export() {
         &shipped_config().replace("language = \"ja\"", "language = \"en\""),
     );
     assert!(ws.run(END, &[]).status.success());
+    // Not in any finding, listed in `reasons` or not.
     let scores = read_csv(&ws.read("out/scores.csv"));
     assert!(scores.iter().all(|r| !r["reasons"].contains("proposal")));
+    let evidence = read_csv(&ws.read("out/evidence.csv"));
+    assert!(evidence.iter().all(|e| e["signal"] != "proposal_gap"));
 
-    // With proposals on record the same accounts can show the gap.
+    // With proposals on record the same accounts can show the gap (as a finding;
+    // `reasons` lists only the top `max_reasons`).
     let ws = Workspace::sample(29, 150);
     ws.write(
         "config.toml",
         &shipped_config().replace("language = \"ja\"", "language = \"en\""),
     );
     assert!(ws.run(END, &[]).status.success());
-    let scores = read_csv(&ws.read("out/scores.csv"));
+    let evidence = read_csv(&ws.read("out/evidence.csv"));
     assert!(
-        scores
+        evidence
             .iter()
-            .any(|r| r["reasons"].contains("no new proposal"))
+            .any(|e| e["signal"] == "proposal_gap" && e["evidence"].contains("no new proposal"))
     );
 }

@@ -15,21 +15,30 @@ pub struct Workspace {
 impl Workspace {
     /// Generates a sample with `seed` and writes the shipped config next to it.
     pub fn sample(seed: u64, accounts: usize) -> Workspace {
+        Workspace::sample_with(seed, accounts, &[])
+    }
+
+    /// [`Workspace::sample`] with extra `sample` flags (e.g. `--varied`).
+    pub fn sample_with(seed: u64, accounts: usize, extra: &[&str]) -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
         let ws = Workspace { dir };
-        let out = churnwatch(&[
+        let (seed, accounts) = (seed.to_string(), accounts.to_string());
+        let (data, truth) = (ws.path("data"), ws.path("truth.csv"));
+        let mut args = vec![
             "sample",
             "--seed",
-            &seed.to_string(),
+            &seed,
             "--accounts",
-            &accounts.to_string(),
+            &accounts,
             "--end",
             END,
             "--out",
-            ws.path("data").to_str().unwrap(),
+            data.to_str().unwrap(),
             "--truth",
-            ws.path("truth.csv").to_str().unwrap(),
-        ]);
+            truth.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = churnwatch(&args);
         assert!(out.status.success(), "sample failed: {}", stderr(&out));
         ws.write("config.toml", &shipped_config());
         ws
