@@ -187,8 +187,23 @@ fn check_table(
     let Ok(days) = table.frame.column(&column).and_then(|c| c.i32().cloned()) else {
         return h;
     };
-    let days: Vec<i32> = days.iter().flatten().filter(|&d| d <= as_day).collect();
-    if days.is_empty() {
+    // One pass: newest and first dated day, which days of the last year have rows,
+    // and rows per 7-day span back from the as-of date (span 0 is the last 7 days).
+    let mut seen = vec![false; 366];
+    let mut spans = [0u64; 9];
+    let (mut newest, mut first) = (i32::MIN, i32::MAX);
+    for d in days.iter().flatten().filter(|&d| d <= as_day) {
+        newest = newest.max(d);
+        first = first.min(d);
+        let back = (as_day - d) as usize;
+        if back < seen.len() {
+            seen[back] = true;
+        }
+        if back < 7 * spans.len() {
+            spans[back / 7] += 1;
+        }
+    }
+    if newest == i32::MIN {
         h.checks.insert(
             "fresh",
             Check::new(
@@ -198,21 +213,11 @@ fn check_table(
         );
         return h;
     }
-    let newest = *days.iter().max().expect("not empty");
-    let first = *days.iter().min().expect("not empty");
     h.newest = Some(date_of_day(newest).to_string());
     let stale = business_days_between(newest, as_day);
     h.stale_business_days = Some(stale);
 
     // The cadence: business days between the distinct dated days of the last year.
-    let mut seen = vec![false; 366];
-    for &d in &days {
-        if let Ok(i) = usize::try_from(as_day - d)
-            && i < seen.len()
-        {
-            seen[i] = true;
-        }
-    }
     let distinct: Vec<i32> = (0..seen.len())
         .rev()
         .filter(|&i| seen[i])
@@ -267,14 +272,12 @@ fn check_table(
     // Volume: the last 7 days against the eight 7-day spans before them, for tables
     // with rows nearly every business day (a monthly table's weeks are all or nothing).
     let span = |k: i32| (as_day - 7 * k - 6, as_day - 7 * k);
-    let count =
-        |(from, to): (i32, i32)| days.iter().filter(|&&d| from <= d && d <= to).count() as u64;
-    let recent = count(span(0));
+    let recent = spans[0];
     h.rows_last_7d = Some(recent);
+    // Only spans the export covers in full (a history that starts recently).
     let mut usual: Vec<u64> = (1..=8)
-        .map(span)
-        .filter(|&(from, _)| from >= first)
-        .map(count)
+        .filter(|&k| span(k).0 >= first)
+        .map(|k| spans[k as usize])
         .collect();
     usual.sort_unstable();
     let usual = (usual.len() >= 4).then(|| {

@@ -301,12 +301,75 @@ pub struct RecordReader<R> {
     bytes: Vec<u8>,
     line_starts: Vec<usize>,
     first_line: u64,
-    core: csv_core::Reader,
-    /// The current record's fields, end to end, and where each one ends.
-    fields: String,
-    ends: Vec<usize>,
-    n_fields: usize,
+    fields: Fields,
     stats: LineStats,
+}
+
+/// The current record's fields, split by csv-core: their text end to end (UTF-8,
+/// checked once per record), where each one ends, and how many there are. The
+/// buffers are reused, so a record costs no allocation.
+struct Fields {
+    core: csv_core::Reader,
+    text: String,
+    ends: Vec<usize>,
+    count: usize,
+}
+
+impl Fields {
+    /// Splits one record's bytes (with or without its line end; a line end inside
+    /// the record only where a quoted field holds it); `Err(())` when the fields
+    /// are not UTF-8.
+    fn parse(&mut self, input: &[u8]) -> Result<(), ()> {
+        self.count = 0;
+        // The last record's buffer, grown only by what this record needs more
+        // (unquoting only removes bytes: the fields fit in the record's length).
+        let mut out = std::mem::take(&mut self.text).into_bytes();
+        if out.len() < input.len() {
+            out.resize(input.len(), 0);
+        }
+        let (mut pos, mut len, mut ends, mut eof) = (0, 0, 0, false);
+        self.core.reset();
+        loop {
+            let feed = if eof { &[][..] } else { &input[pos..] };
+            let (result, read, written, ended) =
+                self.core
+                    .read_record(feed, &mut out[len..], &mut self.ends[ends..]);
+            pos += read;
+            len += written;
+            ends += ended;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => eof = true,
+                csv_core::ReadRecordResult::OutputFull => out.resize(out.len() * 2 + 1, 0),
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let grown = self.ends.len() * 2;
+                    self.ends.resize(grown, 0);
+                }
+                csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
+            }
+        }
+        out.truncate(len);
+        match String::from_utf8(out) {
+            Ok(text) => {
+                self.text = text;
+                self.count = ends;
+                Ok(())
+            }
+            Err(e) => {
+                let mut buffer = e.into_bytes();
+                buffer.clear();
+                self.text = String::from_utf8(buffer).expect("empty is UTF-8");
+                Err(())
+            }
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        if i >= self.count {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.text[start..self.ends[i]])
+    }
 }
 
 impl<R: Read> RecordReader<R> {
@@ -317,10 +380,12 @@ impl<R: Read> RecordReader<R> {
             bytes: Vec::with_capacity(1 << 10),
             line_starts: Vec::new(),
             first_line: 0,
-            core: csv_core::Reader::new(),
-            fields: String::new(),
-            ends: vec![0; 16],
-            n_fields: 0,
+            fields: Fields {
+                core: csv_core::Reader::new(),
+                text: String::new(),
+                ends: vec![0; 16],
+                count: 0,
+            },
             stats: LineStats::default(),
         }
     }
@@ -331,23 +396,19 @@ impl<R: Read> RecordReader<R> {
 
     /// Fields of the current record.
     pub fn len(&self) -> usize {
-        self.n_fields
+        self.fields.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.n_fields == 0
+        self.fields.count == 0
     }
 
     pub fn get(&self, i: usize) -> Option<&str> {
-        if i >= self.n_fields {
-            return None;
-        }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.fields[start..self.ends[i]])
+        self.fields.get(i)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.n_fields).filter_map(|i| self.get(i))
+        (0..self.fields.count).filter_map(|i| self.get(i))
     }
 
     /// Appends the next physical line (with its line end) to `bytes`; returns its
@@ -409,7 +470,10 @@ impl<R: Read> RecordReader<R> {
         loop {
             self.bytes.clear();
             self.line_starts.clear();
-            self.n_fields = 0;
+            self.fields.count = 0;
+            if let Some(span) = self.next_plain_line()? {
+                return Ok(Some(span));
+            }
             let Some(first) = self.read_line().map_err(ReadError::Io)? else {
                 return Ok(None);
             };
@@ -476,51 +540,55 @@ impl<R: Read> RecordReader<R> {
         self.line_starts.truncate(1);
     }
 
-    /// Splits the record's bytes (without its final line end) into fields with
-    /// csv-core.
+    /// Splits the record in `bytes` (without its final line end) into fields.
     fn parse(&mut self) -> Result<(), ReadError> {
         let last = *self.line_starts.last().expect("a record has a line");
-        let input = &self.bytes[..last + self.content_len(last)];
-        let mut out = std::mem::take(&mut self.fields).into_bytes();
-        out.clear();
-        // Unquoting only removes bytes: the fields fit in the record's length.
-        out.resize(input.len(), 0);
-        let (mut pos, mut n_out, mut n_ends, mut eof) = (0, 0, 0, false);
-        self.core.reset();
-        loop {
-            let feed = if eof { &[][..] } else { &input[pos..] };
-            let (result, read, written, ended) =
-                self.core
-                    .read_record(feed, &mut out[n_out..], &mut self.ends[n_ends..]);
-            pos += read;
-            n_out += written;
-            n_ends += ended;
-            match result {
-                csv_core::ReadRecordResult::InputEmpty => eof = true,
-                csv_core::ReadRecordResult::OutputFull => out.resize(out.len() * 2 + 1, 0),
-                csv_core::ReadRecordResult::OutputEndsFull => {
-                    self.ends.resize(self.ends.len() * 2, 0)
-                }
-                csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
-            }
+        let end = last + self.content_len(last);
+        self.fields
+            .parse(&self.bytes[..end])
+            .map_err(|()| ReadError::Utf8 {
+                line: self.first_line,
+            })
+    }
+
+    /// The common case without a copy: the next line lies whole in the read buffer,
+    /// is not blank and holds no quote, so it is one record of one line; its fields
+    /// are split straight from the buffer. `Ok(None)` leaves everything else (a
+    /// quote, a line across the buffer's end, lines given back) to the general path.
+    fn next_plain_line(&mut self) -> Result<Option<Span>, ReadError> {
+        if !self.pending.is_empty() {
+            return Ok(None);
         }
-        out.truncate(n_out);
-        match String::from_utf8(out) {
-            Ok(text) => {
-                self.fields = text;
-                self.n_fields = n_ends;
-                Ok(())
-            }
-            Err(e) => {
-                let mut buffer = e.into_bytes();
-                buffer.clear();
-                self.fields = String::from_utf8(buffer).expect("empty is UTF-8");
-                self.n_fields = 0;
-                Err(ReadError::Utf8 {
-                    line: self.first_line,
-                })
-            }
+        let available = self.inner.fill_buf().map_err(ReadError::Io)?;
+        // One scan finds the line's end, or a quote first.
+        let Some(i) = memchr::memchr3(b'\n', b'\r', b'"', available) else {
+            return Ok(None);
+        };
+        let ending = match (available[i], available.get(i + 1)) {
+            (b'\n', _) => 1,
+            (b'\r', Some(b'\n')) => 2,
+            (b'\r', Some(_)) => 1,
+            // A quote, or a `\r` at the buffer's end that may be half of `\r\n`.
+            _ => return Ok(None),
+        };
+        if i == 0 {
+            return Ok(None); // a blank line
         }
+        // With its line end, csv-core ends the record in one call.
+        let parsed = self.fields.parse(&available[..=i]);
+        self.inner.consume(i + ending);
+        self.stats.physical_lines += 1;
+        self.stats.ends_with_line_break = true;
+        self.first_line = self.stats.physical_lines;
+        self.line_starts.push(0);
+        parsed.map_err(|()| ReadError::Utf8 {
+            line: self.first_line,
+        })?;
+        Ok(Some(Span {
+            line: self.first_line,
+            lines: 1,
+            unclosed_quote: None,
+        }))
     }
 }
 

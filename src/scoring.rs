@@ -762,7 +762,13 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
         .filter_map(|signal| {
             let measure = measure(signal, f, snap, &cfg.windows)?;
             let size = severity(measure.value, cfg.signals.get(signal));
-            Some((signal, measure, size, chance(signal, f, snap, cfg)))
+            // A change too small to matter needs no test (and most are).
+            let chance = if size > 0.0 {
+                chance(signal, f, snap, cfg)
+            } else {
+                None
+            };
+            Some((signal, measure, size, chance))
         })
         .collect();
     // A category's evidence combines the chances of its signals that changed enough

@@ -161,3 +161,43 @@ fn outputs_are_0644_under_the_usual_umask() {
         assert_eq!(mode, 0o666 & !umask, "{f}: {mode:o} under umask {umask:o}");
     }
 }
+
+/// The holiday weeks are quiet by design (the varied generator keeps a quarter of
+/// the meetings and messages): a run just after New Year, Golden Week or Obon
+/// passes every check without a warning.
+#[test]
+fn holiday_weeks_raise_no_false_alarm() {
+    for end in ["2027-01-04", "2026-05-07", "2026-08-17"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let out = churnwatch(&[
+            "sample",
+            "--seed",
+            "68",
+            "--accounts",
+            "60",
+            "--end",
+            end,
+            "--varied",
+            "--out",
+            data.to_str().unwrap(),
+            "--truth",
+            dir.path().join("truth.csv").to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::write(dir.path().join("config.toml"), shipped_config()).unwrap();
+        let out = churnwatch(&[
+            "run",
+            "--config",
+            dir.path().join("config.toml").to_str().unwrap(),
+            "--as-of",
+            end,
+        ]);
+        let err = stderr(&out);
+        assert!(out.status.success(), "{end}: {err}");
+        assert!(
+            !err.contains(" WARN "),
+            "{end}: a warning on a holiday: {err}"
+        );
+    }
+}
