@@ -82,6 +82,66 @@ impl CsvDoc {
 pub struct OutputBatch {
     staged: Vec<(tempfile::NamedTempFile, PathBuf)>,
     manifest: Vec<OutputFile>,
+    /// The output folder whose commit journal makes a killed commit complete on the
+    /// next run ([`recover`]); `None` for a batch of one file, which needs none.
+    journal_dir: Option<PathBuf>,
+}
+
+/// Lists, while a batch is being renamed into place, every staged file and its
+/// target: a run killed half-way through the renames leaves it behind, and the next
+/// run that takes the folder's lock completes those renames first, so the folder
+/// holds one run's files again.
+const JOURNAL: &str = ".churnwatch-commit";
+
+/// Completes a commit that a killed run left half done (see [`JOURNAL`]) and removes
+/// the temporary files of runs killed before their commit. Only called with the
+/// folder's lock held, when nothing else writes there.
+pub fn recover(dir: &Path) -> Result<(), Error> {
+    let journal = dir.join(JOURNAL);
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Output { path, source }
+    };
+    let mut folders = vec![dir.to_path_buf()];
+    if let Ok(text) = std::fs::read_to_string(&journal) {
+        let mut completed = 0;
+        for line in text.lines() {
+            let Some((tmp, target)) = line.split_once('\t') else {
+                continue;
+            };
+            let (tmp, target) = (Path::new(tmp), Path::new(target));
+            if tmp.exists() {
+                std::fs::rename(tmp, target).map_err(err(target))?;
+                completed += 1;
+            }
+            if let Some(parent) = target.parent()
+                && !folders.iter().any(|f| f == parent)
+            {
+                folders.push(parent.to_path_buf());
+            }
+        }
+        std::fs::remove_file(&journal).map_err(err(&journal))?;
+        tracing::warn!(
+            dir = %dir.display(),
+            files = completed,
+            "completed the outputs of a run that was stopped while replacing them"
+        );
+    }
+    folders.push(dir.join("quarantine"));
+    for folder in folders {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let leftover = name.starts_with(".churnwatch-")
+                && (name.ends_with(".tmp") || name.starts_with(".churnwatch-previous-"));
+            if leftover {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One file of a run's batch, for run_summary.json: anyone can tell that a set of
@@ -125,6 +185,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 impl OutputBatch {
     pub fn new() -> OutputBatch {
         OutputBatch::default()
+    }
+
+    /// A batch of several files in `dir` (and its subfolders), committed with a
+    /// journal there.
+    pub fn in_dir(dir: &Path) -> OutputBatch {
+        OutputBatch {
+            journal_dir: Some(dir.to_path_buf()),
+            ..OutputBatch::default()
+        }
     }
 
     /// Writes `bytes` for `path` to a synced temporary file beside it.
@@ -202,6 +271,20 @@ impl OutputBatch {
             }
             previous.push(Some(keep));
         }
+        // From here a kill leaves the journal: the next run completes the renames.
+        let journal = match &self.journal_dir {
+            Some(dir) => {
+                let lines: String = self
+                    .staged
+                    .iter()
+                    .map(|(tmp, path)| format!("{}\t{}\n", tmp.path().display(), path.display()))
+                    .collect();
+                let journal = dir.join(JOURNAL);
+                write_atomic(&journal, lines.as_bytes()).inspect_err(|_| discard(&previous))?;
+                Some(journal)
+            }
+            None => None,
+        };
         let mut replaced: Vec<&PathBuf> = Vec::new();
         let paths: Vec<PathBuf> = self.staged.iter().map(|(_, p)| p.clone()).collect();
         for ((tmp, _), path) in self.staged.into_iter().zip(&paths) {
@@ -216,9 +299,15 @@ impl OutputBatch {
                     }
                 }
                 discard(&previous);
+                if let Some(journal) = &journal {
+                    let _ = std::fs::remove_file(journal);
+                }
                 return Err(output_err(path, e.error));
             }
             replaced.push(path);
+        }
+        if let Some(journal) = &journal {
+            std::fs::remove_file(journal).map_err(|source| output_err(journal, source))?;
         }
         discard(&previous);
         Ok(())
@@ -269,7 +358,10 @@ impl OutputLock {
             .open(&path)
             .map_err(err)?;
         match file.try_lock() {
-            Ok(()) => Ok(OutputLock { _file: file }),
+            Ok(()) => {
+                recover(dir)?;
+                Ok(OutputLock { _file: file })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
                 dir: dir.to_path_buf(),
                 lock: path,
@@ -398,6 +490,44 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names.len(), 2, "nothing left behind: {names:?}");
+    }
+
+    /// A run killed after its journal was written and one of two renames done: the
+    /// next lock completes the other, and removes what killed runs left behind.
+    #[test]
+    fn a_commit_stopped_half_way_is_completed_by_the_next_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("quarantine")).unwrap();
+        let (a, b) = (d.join("a.csv"), d.join("quarantine/b.csv"));
+        std::fs::write(&a, b"new a").unwrap(); // already renamed
+        std::fs::write(&b, b"old b").unwrap();
+        let tmp_a = d.join(".churnwatch-1.tmp"); // gone: it was renamed
+        let tmp_b = d.join("quarantine/.churnwatch-2.tmp");
+        std::fs::write(&tmp_b, b"new b").unwrap();
+        std::fs::write(d.join(".churnwatch-orphan.tmp"), b"x").unwrap();
+        std::fs::write(d.join(".churnwatch-previous-a.csv"), b"old a").unwrap();
+        std::fs::write(
+            d.join(JOURNAL),
+            format!(
+                "{}\t{}\n{}\t{}\n",
+                tmp_a.display(),
+                a.display(),
+                tmp_b.display(),
+                b.display()
+            ),
+        )
+        .unwrap();
+        let _lock = OutputLock::acquire(d).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new a");
+        assert_eq!(std::fs::read(&b).unwrap(), b"new b");
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .chain(std::fs::read_dir(d.join("quarantine")).unwrap())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".churnwatch.lock", "a.csv", "b.csv", "quarantine"]);
     }
 
     #[test]

@@ -227,7 +227,7 @@ pub fn postmortem(cfg: &Config, as_of: NaiveDate) -> Result<String, Error> {
     let report = crate::postmortem::postmortem(&loaded, cfg, as_of)?;
     let text = report.text(&loaded, cfg.language);
     let out = &cfg.output_dir;
-    let mut batch = OutputBatch::new();
+    let mut batch = OutputBatch::in_dir(out);
     batch.stage(&out.join("postmortem.csv"), &report.cases_csv(&loaded))?;
     batch.stage(&out.join("postmortem_crosstab.csv"), &report.crosstab_csv())?;
     batch.stage(&out.join("postmortem.txt"), text.as_bytes())?;
@@ -263,7 +263,7 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     if let Err(e) = check_budget(cfg, &loaded.tables) {
         // The operator needs the rejected rows to see what shifted; the last good
         // flagged_accounts.csv and scores.csv stay as they were.
-        let mut batch = OutputBatch::new();
+        let mut batch = OutputBatch::in_dir(&cfg.output_dir);
         stage_quarantine(&mut batch, cfg, &loaded.tables)?;
         let summary = RunSummary {
             outcome: Outcome::Error {
@@ -332,7 +332,7 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
             evidence.join().expect("formatting does not panic"),
         )
     });
-    let mut batch = OutputBatch::new();
+    let mut batch = OutputBatch::in_dir(&cfg.output_dir);
     stage_quarantine(&mut batch, cfg, &loaded.tables)?;
     for (name, bytes) in documents {
         batch.stage(&out.join(name), &bytes)?;

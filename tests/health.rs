@@ -38,7 +38,10 @@ fn an_export_stopped_days_ago_is_stale() {
 #[test]
 fn an_export_stopped_months_ago_is_stale() {
     let ws = Workspace::sample(62, 40);
+    assert!(ws.run(END, &[]).status.success());
+    let good = ws.read("out/scores.csv");
     let err = exit7(&ws, "2027-03-01", "meetings", &["newest row"]);
+    assert_eq!(ws.read("out/scores.csv"), good, "the last good scores stay");
     assert!(
         err.contains("invoices `") && err.contains("messages `"),
         "{err}"
@@ -50,6 +53,8 @@ fn an_export_stopped_months_ago_is_stale() {
 #[test]
 fn an_export_cut_off_mid_row_fails() {
     let ws = Workspace::sample(63, 40);
+    assert!(ws.run(END, &[]).status.success());
+    let good = ws.read("out/scores.csv");
     let bytes = std::fs::read(ws.path("data/messages.csv")).unwrap();
     let mut cut = bytes.len() * 6 / 10;
     // Not on a line end, and not right after a comma (the row must be short).
@@ -58,6 +63,7 @@ fn an_export_cut_off_mid_row_fails() {
     }
     std::fs::write(ws.path("data/messages.csv"), &bytes[..cut]).unwrap();
     exit7(&ws, END, "messages", &["cut off", "(complete)"]);
+    assert_eq!(ws.read("out/scores.csv"), good, "the last good scores stay");
 }
 
 /// A file that lost a third of its rows since the last run (cut at a line end, so

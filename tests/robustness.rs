@@ -265,41 +265,26 @@ fn inputs_are_never_modified() {
     assert_ne!(before, before_bad);
 }
 
-/// Kills the run at many points while it writes and checks that every output is
-/// either the previous complete file or the new complete file.
+/// Kills the run at 100 points spread over the whole run (load, scoring, writing)
+/// and checks, once the next run has taken the folder's lock (which completes a
+/// commit that a kill stopped half-way), that the *set* of outputs is one run's: every
+/// file the summary lists has the digest the summary gives it, and no file is ever
+/// half-written. Prints how many kills left the old run's set and how many the new.
 #[test]
-fn killed_runs_leave_old_or_new_outputs_never_partial() {
-    let ws = Workspace::sample(33, 1500);
+fn killed_runs_leave_one_runs_outputs_never_a_mix() {
+    let ws = Workspace::sample(33, 600);
     let old_as_of = "2026-10-01";
     let out_dir = ws.path("out");
-    let files = [
-        "scores.csv",
-        "flagged_accounts.csv",
-        "evidence.csv",
-        "run_summary.json",
-        "quarantine/meetings.csv",
-    ];
-    let read_all = |dir: &std::path::Path| -> Vec<Option<Vec<u8>>> {
-        files
-            .iter()
-            .map(|f| std::fs::read(dir.join(f)).ok())
-            .collect()
-    };
-    assert!(ws.run_into(END, "new").status.success());
-    let new = read_all(&ws.path("new"));
     assert!(ws.run(old_as_of, &[]).status.success());
-    let old = read_all(&out_dir);
-    assert_ne!(old[0], new[0]);
 
-    // Time one run to spread the kill points over it.
+    // Time one run to spread the kill points over it, up to a little past its end.
     let started = std::time::Instant::now();
-    assert!(ws.run(old_as_of, &[]).status.success());
-    let span = started.elapsed().as_micros() as u64;
+    assert!(ws.run(END, &[]).status.success());
+    let span = started.elapsed().as_micros() as u64 * 11 / 10;
 
     let config = ws.path("config.toml");
-    let points = 40u64;
-    let mut saw_old = 0;
-    let mut saw_new = 0;
+    let points = 100u64;
+    let (mut saw_old, mut saw_new, mut torn) = (0, 0, 0);
     for k in 0..points {
         // Reset to the old outputs, then start a run for the new date and kill it.
         assert!(ws.run(old_as_of, &[]).status.success());
@@ -314,43 +299,41 @@ fn killed_runs_leave_old_or_new_outputs_never_partial() {
             ])
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_micros(
-            span * k / points + span / 10 * (k % 3),
-        ));
+        std::thread::sleep(Duration::from_micros(span * k / points));
         let _ = child.kill();
         let _ = child.wait();
-        let now = read_all(&out_dir);
-        for (i, f) in files.iter().enumerate() {
-            let state = if now[i] == new[i] {
-                "new"
-            } else if now[i] == old[i] {
-                "old"
-            } else if *f == "run_summary.json" {
-                // Timings differ run to run: the summary must be complete JSON of
-                // either run.
-                let json: serde_json::Value =
-                    serde_json::from_slice(now[i].as_deref().expect("summary exists"))
-                        .unwrap_or_else(|e| panic!("partial run_summary.json after kill {k}: {e}"));
-                if json["as_of"] == END { "new" } else { "old" }
-            } else {
-                panic!("{f} after kill point {k} is neither the old nor the new file");
-            };
-            if state == "new" {
-                saw_new += 1;
-            } else {
-                saw_old += 1;
-            }
+        // What the next run sees once it holds the lock.
+        drop(churnwatch::output::OutputLock::acquire(&out_dir).unwrap());
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out_dir.join("run_summary.json")).expect("a summary exists"),
+        )
+        .unwrap_or_else(|e| panic!("partial run_summary.json after kill {k}: {e}"));
+        let mut mixed = false;
+        for o in summary["outputs"].as_array().expect("outputs listed") {
+            let path = out_dir.join(o["file"].as_str().unwrap());
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            mixed |= churnwatch::output::sha256_hex(&bytes) != o["sha256"].as_str().unwrap();
+        }
+        torn += usize::from(mixed);
+        if summary["as_of"] == END {
+            saw_new += 1;
+        } else {
+            saw_old += 1;
         }
         let leftovers: Vec<_> = std::fs::read_dir(&out_dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".tmp"))
+            .filter(|n| n.ends_with(".tmp") || n.starts_with(".churnwatch-previous"))
             .collect();
-        // A temp file may survive a kill; it is never a named output.
-        assert!(leftovers.iter().all(|n| n.starts_with(".churnwatch-")));
+        assert!(
+            leftovers.is_empty(),
+            "left behind after kill {k}: {leftovers:?}"
+        );
     }
     println!(
-        "kill test: {points} kill points over a {span} µs run; files seen old {saw_old}, new {saw_new}"
+        "kill test: {points} kill points over a {span} µs run; sets of outputs old {saw_old}, new {saw_new}, torn {torn}"
     );
+    assert_eq!(torn, 0, "a set of outputs mixed two runs");
     assert!(saw_old > 0, "some kills landed before the writes");
+    assert!(saw_new > 0, "some kills landed after the writes");
 }
