@@ -148,7 +148,11 @@ fn reasons_follow_the_configured_language() {
     let ws = Workspace::sample(12, 120);
     assert!(ws.run(END, &[]).status.success());
     let ja = read_csv(&ws.read("out/flagged_accounts.csv"));
-    assert!(ja.len() >= 5, "the sample flags accounts: {} flagged", ja.len());
+    assert!(
+        ja.len() >= 5,
+        "the sample flags accounts: {} flagged",
+        ja.len()
+    );
     assert!(
         ja.iter()
             .all(|r| r["reasons"].chars().any(|c| c > '\u{3000}')),
@@ -161,7 +165,10 @@ fn reasons_follow_the_configured_language() {
     assert!(ws.run(END, &[]).status.success());
     let en = read_csv(&ws.read("out/flagged_accounts.csv"));
     assert_eq!(ja.len(), en.len(), "language changes words, not flags");
-    assert!(en.iter().all(|r| r["reasons"].is_ascii() && !r["reasons"].is_empty()));
+    assert!(
+        en.iter()
+            .all(|r| r["reasons"].is_ascii() && !r["reasons"].is_empty())
+    );
 }
 
 #[test]
