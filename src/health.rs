@@ -129,10 +129,111 @@ pub fn check(
     as_day: i32,
     previous: &PreviousRows,
 ) -> BTreeMap<&'static str, TableHealth> {
+    // Accounts old enough to have rows in every daily table by now.
+    let seasoned: Vec<bool> = tables
+        .iter()
+        .find(|t| t.name == "accounts")
+        .and_then(|t| t.frame.column("contract_start").ok()?.i32().ok().cloned())
+        .map(|starts| {
+            starts
+                .iter()
+                .map(|s| s.is_some_and(|s| s <= as_day - SEASONED_DAYS))
+                .collect()
+        })
+        .unwrap_or_default();
     tables
         .iter()
-        .map(|t| (t.name, check_table(cfg.table(t.name), t, as_day, previous)))
+        .map(|t| {
+            let mut h = check_table(cfg.table(t.name), t, as_day, previous);
+            // Every client meets and writes; not every one has promises on record.
+            let daily = matches!(t.name, "meetings" | "messages")
+                && h.cadence_business_days.is_some_and(|c| c <= DAILY_CADENCE)
+                && h.usual_rows_per_7d.is_some_and(|u| u >= MIN_USUAL_ROWS);
+            if daily {
+                check_accounts(&mut h, t, as_day, &seasoned);
+            }
+            (t.name, h)
+        })
         .collect()
+}
+
+/// An account this old has had time to leave rows in every daily table.
+const SEASONED_DAYS: i32 = 90;
+
+/// Per-account coverage of a daily table, as warnings (a partial export is likely,
+/// not certain): a share of the seasoned accounts with no rows at all (a file cut
+/// at a line end, sorted by account, loses its last accounts whole), and a share of
+/// the accounts active in each of the four weeks before that went silent in the
+/// last seven days while the table as a whole did not.
+fn check_accounts(h: &mut TableHealth, table: &Table, as_day: i32, seasoned: &[bool]) {
+    let (Ok(acct), Some(column)) = (table.frame.column(col::ACCT), dated_column(table.name)) else {
+        return;
+    };
+    let (Ok(acct), Ok(days)) = (
+        acct.u32(),
+        table.frame.column(&column).and_then(|c| c.i32()),
+    ) else {
+        return;
+    };
+    let mut any = vec![false; seasoned.len()];
+    // Bit k: a row in the k-th 7-day span back from the as-of date (k = 0..=4).
+    let mut weeks = vec![0u8; seasoned.len()];
+    for (a, d) in acct.iter().zip(days.iter()) {
+        let (Some(a), Some(d)) = (a, d) else { continue };
+        let a = a as usize;
+        if d > as_day || a >= any.len() {
+            continue;
+        }
+        any[a] = true;
+        let back = (as_day - d) / 7;
+        if back < 5 {
+            weeks[a] |= 1 << back;
+        }
+    }
+    let old: Vec<usize> = (0..seasoned.len()).filter(|&a| seasoned[a]).collect();
+    let missing = old.iter().filter(|&&a| !any[a]).count();
+    if old.len() >= 20 {
+        let share = missing as f64 / old.len() as f64;
+        let detail = format!(
+            "{missing} of {} accounts older than {SEASONED_DAYS} days have no rows at all",
+            old.len()
+        );
+        h.checks.insert(
+            "accounts_present",
+            if share > 0.25 {
+                Check::new(
+                    Verdict::Warn,
+                    format!("{detail}: an export cut at a line end, or filtered?"),
+                )
+            } else {
+                Check::new(Verdict::Ok, detail)
+            },
+        );
+    }
+    let steady: Vec<usize> = old
+        .iter()
+        .copied()
+        .filter(|&a| weeks[a] & 0b11110 == 0b11110)
+        .collect();
+    if steady.len() >= 20 && !touches_holiday_week(as_day - 6, as_day) {
+        let silent = steady.iter().filter(|&&a| weeks[a] & 1 == 0).count();
+        let share = silent as f64 / steady.len() as f64;
+        let detail = format!(
+            "{silent} of {} accounts with rows in each of the four weeks before have none in the last 7 days",
+            steady.len()
+        );
+        h.checks.insert(
+            "steady_accounts",
+            if share > 0.3 {
+                Check::new(
+                    Verdict::Warn,
+                    format!("{detail}: part of the export missing?"),
+                )
+            } else {
+                Check::new(Verdict::Ok, detail)
+            },
+        );
+    }
 }
 
 fn check_table(

@@ -207,3 +207,30 @@ fn holiday_weeks_raise_no_false_alarm() {
         );
     }
 }
+
+/// A file cut exactly at a line end, on a first run (no earlier run to compare
+/// with): the accounts after the cut have no rows at all, which the run warns about
+/// (a warning, not a failure: an export may be filtered on purpose).
+#[test]
+fn accounts_missing_from_a_daily_table_are_reported() {
+    let ws = Workspace::sample(69, 60);
+    let text = ws.read("data/messages.csv");
+    let lines: Vec<&str> = text.lines().collect();
+    ws.write(
+        "data/messages.csv",
+        &(lines[..lines.len() / 2].join("\n") + "\n"),
+    );
+    let out = ws.run(END, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("have no rows at all"), "{err}");
+    let s: serde_json::Value = serde_json::from_str(&ws.read("out/run_summary.json")).unwrap();
+    assert_eq!(
+        s["health"]["messages"]["checks"]["accounts_present"]["verdict"],
+        "warn"
+    );
+    assert_eq!(
+        s["health"]["meetings"]["checks"]["accounts_present"]["verdict"],
+        "ok"
+    );
+}
