@@ -190,24 +190,25 @@ fn check_accounts(h: &mut TableHealth, table: &Table, as_day: i32, seasoned: &[b
             weeks[a] |= 1 << back;
         }
     }
+    // A share over `limit` of `n` accounts is a warning, with `hint`.
+    let share_check = |count: usize, n: usize, limit: f64, detail: String, hint: &str| {
+        if count as f64 > limit * n as f64 {
+            Check::new(Verdict::Warn, format!("{detail}: {hint}"))
+        } else {
+            Check::new(Verdict::Ok, detail)
+        }
+    };
     let old: Vec<usize> = (0..seasoned.len()).filter(|&a| seasoned[a]).collect();
-    let missing = old.iter().filter(|&&a| !any[a]).count();
     if old.len() >= 20 {
-        let share = missing as f64 / old.len() as f64;
+        let missing = old.iter().filter(|&&a| !any[a]).count();
         let detail = format!(
             "{missing} of {} accounts older than {SEASONED_DAYS} days have no rows at all",
             old.len()
         );
+        let hint = "an export cut at a line end, or filtered?";
         h.checks.insert(
             "accounts_present",
-            if share > 0.25 {
-                Check::new(
-                    Verdict::Warn,
-                    format!("{detail}: an export cut at a line end, or filtered?"),
-                )
-            } else {
-                Check::new(Verdict::Ok, detail)
-            },
+            share_check(missing, old.len(), 0.25, detail, hint),
         );
     }
     let steady: Vec<usize> = old
@@ -217,21 +218,14 @@ fn check_accounts(h: &mut TableHealth, table: &Table, as_day: i32, seasoned: &[b
         .collect();
     if steady.len() >= 20 && !touches_holiday_week(as_day - 6, as_day) {
         let silent = steady.iter().filter(|&&a| weeks[a] & 1 == 0).count();
-        let share = silent as f64 / steady.len() as f64;
         let detail = format!(
             "{silent} of {} accounts with rows in each of the four weeks before have none in the last 7 days",
             steady.len()
         );
+        let hint = "part of the export missing?";
         h.checks.insert(
             "steady_accounts",
-            if share > 0.3 {
-                Check::new(
-                    Verdict::Warn,
-                    format!("{detail}: part of the export missing?"),
-                )
-            } else {
-                Check::new(Verdict::Ok, detail)
-            },
+            share_check(silent, steady.len(), 0.3, detail, hint),
         );
     }
 }
