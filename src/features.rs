@@ -68,6 +68,11 @@ pub struct AccountFeatures {
     pub reply_recent_n: i64,
     pub reply_base_h: Option<f64>,
     pub reply_base_n: i64,
+    /// The same over `unanswered_lookback_days` and its baseline.
+    pub reply_long_h: Option<f64>,
+    pub reply_long_n: i64,
+    pub reply_long_base_h: Option<f64>,
+    pub reply_long_base_n: i64,
     pub waited_recent: i64,
     pub unanswered: i64,
     pub waited_base: i64,
@@ -428,6 +433,18 @@ impl AsOf<'_> {
                 .median()
                 .alias("reply_base_h"),
             count(self.base(rday, rr, rb)).alias("reply_base_n"),
+            // The same over the longer unanswered look-back: a sparse account's month
+            // holds two or three replies, its quarter enough to judge.
+            col("delay_h")
+                .only_where(self.recent(rday, lb))
+                .median()
+                .alias("reply_long_h"),
+            count(self.recent(rday, lb)).alias("reply_long_n"),
+            col("delay_h")
+                .only_where(self.base(rday, lb, rb))
+                .median()
+                .alias("reply_long_base_h"),
+            count(self.base(rday, lb, rb)).alias("reply_long_base_n"),
             count(waited().and(self.recent(rday, lb))).alias("waited_recent"),
             count(unanswered().and(self.recent(rday, lb))).alias("unanswered"),
             count(waited().and(self.base(rday, lb, rb))).alias("waited_base"),
@@ -812,12 +829,14 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         client_cancelled_recent, held_team_window, late_team_window, scheduled_team_window,
         team_cancelled_window, scheduled_base, client_cancelled_base, held_team_base,
         late_team_base, scheduled_team_base, team_cancelled_base, reply_recent_n, reply_base_n,
+        reply_long_n, reply_long_base_n,
         waited_recent, unanswered, waited_base, unanswered_base, client_messages_recent,
         client_messages_base, overdue_open, due_recent, late_recent, due_base, late_base, invited_recent, attended_recent, invited_base, attended_base,
         pay_late_recent_n, pay_late_base_n, disputes, invoiced_dispute_window, disputes_base,
         invoiced_dispute_base, invoiced_recent);
     fill!(nums: meeting_gap_base, meeting_gap_base_sd, meeting_gap_recent_max,
-        kpi_recent, kpi_base, kpi_base_sd, reply_recent_h, reply_base_h, fee_recent, fee_base,
+        kpi_recent, kpi_base, kpi_base_sd, reply_recent_h, reply_base_h, reply_long_h,
+        reply_long_base_h, fee_recent, fee_base,
         fee_base_min, fee_base_max,
         pay_late_recent, pay_late_base);
     fill!(days: last_proposal_day, first_meeting_day, last_meeting_day, overdue_oldest_days);

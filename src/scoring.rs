@@ -403,26 +403,8 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             m(gap / usual, [gap, usual, 0.0, 0.0])
         }
         Signal::ReplyDelay => {
-            let recent = f
-                .reply_recent_h
-                .filter(|_| f.reply_recent_n >= min_recent)?;
-            let own = f.reply_base_h.filter(|_| f.reply_base_n >= min_base);
-            // Against the account's own past, but never against less than half the
-            // team's norm: a client used to 1 h answers should not raise an alarm at
-            // 4 h. Without a past of its own, the team's norm is the reference.
-            let reference = match (own, snap.team_reply_h) {
-                (Some(o), Some(t)) => o.max(t / 2.0),
-                (o, t) => o.or(t)?,
-            };
-            m(
-                recent / reference.max(1.0),
-                [
-                    recent,
-                    own.unwrap_or(f64::NAN),
-                    snap.team_reply_h.unwrap_or(f64::NAN),
-                    f64::from(w.replies_recent_days),
-                ],
-            )
+            let (measure, _) = reply_delay(f, snap, w, &DEFAULT_REPLY_SPREAD)?;
+            Some(measure)
         }
         Signal::Unanswered => {
             // A share of the messages old enough to expect an answer, against the
@@ -726,21 +708,7 @@ pub fn chance(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> 
                 usual,
             ))
         }
-        Signal::ReplyDelay => {
-            let recent = f.reply_recent_h?;
-            let own = f
-                .reply_base_h
-                .filter(|_| f.reply_base_n >= w.min_baseline_events);
-            let reference = match (own, snap.team_reply_h) {
-                (Some(o), Some(t)) => o.max(t / 2.0),
-                (o, t) => o.or(t)?,
-            }
-            .max(1.0);
-            // A median of n log-normal times has a spread of about 1.2533 σ / √n.
-            let n = f.reply_recent_n.max(1) as f64;
-            let se = 1.2533 * e.reply_log_sd / n.sqrt();
-            Some(normal_sf((recent.max(0.1) / reference).ln() / se))
-        }
+        Signal::ReplyDelay => reply_delay(f, snap, w, &e.reply_log_sd).map(|(_, p)| p),
         Signal::PaymentDelay => {
             let recent = f.pay_late_recent?;
             let base = f
@@ -751,6 +719,71 @@ pub fn chance(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> 
             Some(normal_sf((recent - base) / (e.payment_sd_days / n.sqrt())))
         }
     }
+}
+
+/// The spread [`measure`] passes to [`reply_delay`]: only its chance reads it.
+const DEFAULT_REPLY_SPREAD: f64 = 1.0;
+
+/// Reply delay over two recent windows, the month (`replies_recent_days`) and the
+/// quarter (`unanswered_lookback_days`), each against its own baseline: the month
+/// shows a sudden slowdown, the quarter a sparse account's, whose month holds two or
+/// three replies. The window whose change is less likely by chance is quoted, and
+/// its chance doubled (Bonferroni for the choice). The chance is a normal tail on the
+/// log scale: a median of n replies has a spread of about 1.2533 σ / √n.
+fn reply_delay(
+    f: &AccountFeatures,
+    snap: &Snapshot,
+    w: &Windows,
+    log_sd: &f64,
+) -> Option<(Measure, f64)> {
+    let window = |recent: Option<f64>, n: i64, base: Option<f64>, base_n: i64, days: i32| {
+        let recent = recent.filter(|_| n >= w.min_recent_events)?;
+        let own = base.filter(|_| base_n >= w.min_baseline_events);
+        // Against the account's own past, but never against less than half the
+        // team's norm: a client used to 1 h answers should not raise an alarm at
+        // 4 h. Without a past of its own, the team's norm is the reference.
+        let reference = match (own, snap.team_reply_h) {
+            (Some(o), Some(t)) => o.max(t / 2.0),
+            (o, t) => o.or(t)?,
+        };
+        let se = 1.2533 * log_sd / (n.max(1) as f64).sqrt();
+        let chance = normal_sf((recent.max(0.1) / reference.max(1.0)).ln() / se);
+        let measure = Measure {
+            value: recent / reference.max(1.0),
+            figures: [
+                recent,
+                own.unwrap_or(f64::NAN),
+                snap.team_reply_h.unwrap_or(f64::NAN),
+                f64::from(days),
+            ],
+        };
+        Some((measure, chance))
+    };
+    let month = window(
+        f.reply_recent_h,
+        f.reply_recent_n,
+        f.reply_base_h,
+        f.reply_base_n,
+        w.replies_recent_days,
+    );
+    let quarter = window(
+        f.reply_long_h,
+        f.reply_long_n,
+        f.reply_long_base_h,
+        f.reply_long_base_n,
+        w.unanswered_lookback_days,
+    );
+    let best = match (month, quarter) {
+        (Some(m), Some(q)) => {
+            if q.1 < m.1 {
+                q
+            } else {
+                m
+            }
+        }
+        (m, q) => m.or(q)?,
+    };
+    Some((best.0, (2.0 * best.1).min(1.0)))
 }
 
 /// Scores one account. Monotone: a larger stress value never lowers any score.
