@@ -15,14 +15,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use chrono::NaiveDate;
+use tracing::info;
 
 use crate::config::Config;
 use crate::error::Error;
 use crate::history::{Churn, churns, date_grid, median, replay};
-use crate::output::{Cell, CsvDoc};
-use crate::run::Loaded;
+use crate::output::{Cell, CsvDoc, OutputLock, write_atomic};
+use crate::pipeline::{Loaded, check_budget, load};
 use crate::scoring::{Category, RiskLevel};
 
 const HORIZON_DAYS: i64 = 90;
@@ -371,6 +373,23 @@ fn render(
         );
     }
     t
+}
+
+/// `churnwatch backtest`: replays and measures, writes `backtest.csv`.
+pub fn command(
+    cfg: &Config,
+    from: NaiveDate,
+    to: NaiveDate,
+    step_days: i64,
+) -> Result<BacktestReport, Error> {
+    let _lock = OutputLock::acquire(&cfg.output_dir)?;
+    let loaded = load(cfg)?;
+    check_budget(cfg, &loaded.tables)?;
+    let t = Instant::now();
+    let report = backtest(&loaded, cfg, from, to, step_days)?;
+    write_atomic(&cfg.output_dir.join("backtest.csv"), &report.csv())?;
+    info!(from = %from, to = %to, step_days, elapsed_ms = t.elapsed().as_millis() as u64, "backtest written");
+    Ok(report)
 }
 
 #[cfg(test)]

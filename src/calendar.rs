@@ -1,14 +1,31 @@
-//! The business calendar: which days a Japanese B2B team and its clients work, for
-//! judging how stale an export is and when a quiet week is simply a holiday.
+//! Time as the exports are kept: day numbers and epoch minutes, and the business
+//! calendar (which days a Japanese B2B team and its clients work) for judging how
+//! stale an export is and when a quiet week is simply a holiday.
 //!
 //! Weekends, and the three weeks when nearly every Japanese company is closed or
 //! quiet: the New Year holidays (12/29–1/3), Golden Week (4/29–5/5) and Obon
 //! (8/13–8/16). Single public holidays are left out on purpose: they move from year
 //! to year, many B2B teams work them, and one day does not make an export look stale.
 
-use chrono::{Datelike, Weekday};
+use chrono::{Datelike, NaiveDate, Weekday};
 
-use crate::validate::date_of_day;
+/// A datetime column holds whole minutes since 1970-01-01 UTC as `i32` (good until
+/// the year 6053): reply delays are judged in hours, and at a million accounts the
+/// seconds of an `i64` would cost 1.6 GB of messages for nothing.
+pub fn epoch_minutes(seconds: i64) -> i32 {
+    seconds.div_euclid(60) as i32
+}
+
+/// Days since 1970-01-01: the integer form of every date in the frames.
+pub fn day_number(date: NaiveDate) -> i32 {
+    // 1970-01-01 is day 719,163 of the common era.
+    date.num_days_from_ce() - 719_163
+}
+
+pub fn date_of_day(day: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid epoch")
+        + chrono::Duration::days(i64::from(day))
+}
 
 /// `(month, first day, month, last day)` of each holiday week, inclusive.
 const HOLIDAY_WEEKS: [(u32, u32, u32, u32); 4] = [
@@ -45,7 +62,6 @@ pub fn touches_holiday_week(from: i32, to: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::day_number;
     use chrono::NaiveDate;
 
     fn d(y: i32, m: u32, dd: u32) -> i32 {

@@ -180,13 +180,13 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
                 return Err(Error::Usage(format!("--from {from} is after --to {to}")));
             }
             let cfg = common.load()?;
-            let report = crate::run::backtest(&cfg, from, to, step)?;
+            let report = crate::backtest::command(&cfg, from, to, step)?;
             print_text(&report.text)
         }
         Command::Postmortem { common, as_of } => {
             let cfg = common.load()?;
             let as_of = as_of.unwrap_or_else(|| today_in(&cfg));
-            print_text(&crate::run::postmortem(&cfg, as_of)?)
+            print_text(&crate::postmortem::command(&cfg, as_of)?)
         }
         Command::Sample {
             seed,

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::scoring::Signal;
+use crate::signals::Signal;
 
 /// Every table of the contract, in the order the run reads them.
 pub const TABLES: [&str; 8] = [
@@ -90,16 +90,22 @@ fn has_time_of_day(format: &str) -> bool {
     })
 }
 
+/// Hex sha256 of `bytes`: the config's digest, and each output's in the run summary.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            s.push_str(&format!("{b:02x}"));
+            s
+        })
+}
+
 fn default_time_zone() -> String {
     "Asia/Tokyo".to_owned()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Ja,
-    En,
-}
+pub use crate::signals::Language;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncodingChoice {
@@ -302,7 +308,7 @@ impl Config {
             path: path.to_path_buf(),
             problems: vec![e.to_string().trim_end().to_owned()],
         })?;
-        let digest = format!("sha256:{}", crate::output::sha256_hex(text.as_bytes()));
+        let digest = format!("sha256:{}", sha256_hex(text.as_bytes()));
         let base = path.parent().unwrap_or(Path::new("."));
         raw.validate(path, base, digest)
     }
@@ -434,7 +440,7 @@ impl RawConfig {
                 }
             }
             for (from, to) in &t.rename {
-                if !crate::validate::spec(name).has_column(to) {
+                if !crate::contract::spec(name).has_column(to) {
                     problems.push(format!(
                         "tables.{name}.rename.\"{from}\": `{to}` is not a column of {name}"
                     ));

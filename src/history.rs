@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::run::{Loaded, score_as_of};
+use crate::pipeline::{Loaded, score_as_of};
 use crate::scoring::AccountScore;
 use crate::validate::date_of_day;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use crate::config::sha256_hex;
 use crate::error::Error;
 
 /// A CSV cell: text is neutralised against formula injection, numbers are not (a
@@ -170,16 +171,6 @@ fn csv_rows(bytes: &[u8]) -> u64 {
         records += 1;
     }
     records.saturating_sub(1)
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            s.push_str(&format!("{b:02x}"));
-            s
-        })
 }
 
 impl OutputBatch {

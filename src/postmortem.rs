@@ -5,14 +5,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::time::Instant;
 
 use chrono::NaiveDate;
+use tracing::info;
 
 use crate::config::{Config, Language};
 use crate::error::Error;
 use crate::history::{churns, date_grid, replay};
-use crate::output::{Cell, CsvDoc};
-use crate::run::Loaded;
+use crate::output::{Cell, CsvDoc, OutputBatch, OutputLock};
+use crate::pipeline::{Loaded, check_budget, load};
 use crate::scoring::{AccountScore, Category, reasons};
 
 const LOOKBACK_DAYS: i64 = 90;
@@ -305,4 +307,26 @@ fn display_width(s: &str) -> usize {
 
 fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
+}
+
+/// `churnwatch postmortem`: writes the cases, the crosstab and the text; returns the text.
+pub fn command(cfg: &Config, as_of: NaiveDate) -> Result<String, Error> {
+    let _lock = OutputLock::acquire(&cfg.output_dir)?;
+    let loaded = load(cfg)?;
+    check_budget(cfg, &loaded.tables)?;
+    let t = Instant::now();
+    let report = postmortem(&loaded, cfg, as_of)?;
+    let text = report.text(&loaded, cfg.language);
+    let out = &cfg.output_dir;
+    let mut batch = OutputBatch::in_dir(out);
+    batch.stage(&out.join("postmortem.csv"), &report.cases_csv(&loaded))?;
+    batch.stage(&out.join("postmortem_crosstab.csv"), &report.crosstab_csv())?;
+    batch.stage(&out.join("postmortem.txt"), text.as_bytes())?;
+    batch.commit()?;
+    info!(
+        cases = report.cases.len(),
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "postmortem written"
+    );
+    Ok(text)
 }

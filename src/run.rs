@@ -1,177 +1,23 @@
-//! The nightly job: sequences ingest → validate → features → scoring → output, with
-//! one log line per stage. Also the loading and scoring shared by backtest and
-//! post-mortem.
+//! The nightly job: sequences load → health → scoring → reports → output, with one
+//! log line per stage, on the shared pipeline.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::NaiveDate;
 use tracing::{info, warn};
 
-use crate::config::{Config, TABLES};
+use crate::config::Config;
 use crate::error::Error;
-use crate::features::{Frames, Snapshot, snapshot};
-use crate::ingest::open_source;
-use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary, write_atomic};
-use crate::report::{AccountInfo, evidence_csv, quarantine_csv, score_rows, scores_csv};
-use crate::scoring::{AccountScore, RiskLevel, score};
-use crate::validate::{AccountIndex, ReasonCode, Table, account_index, empty_table, validate};
+use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary};
+use crate::pipeline::{Loaded, check_budget, load, score_as_of};
+use crate::report::{evidence_csv, quarantine_csv, score_rows, scores_csv};
+use crate::scoring::RiskLevel;
+use crate::validate::Table;
 
 /// `trend_28d` compares with the score as of this many days earlier (the contract
 /// fixes the column's name, so the span is not configurable).
 pub const TREND_DAYS: i64 = 28;
-
-/// Every validated table of a run, and the frames feature extraction reads.
-pub struct Loaded {
-    pub tables: Vec<Table>,
-    pub frames: Frames,
-    pub info: AccountInfo,
-}
-
-fn load_table(
-    cfg: &Config,
-    name: &'static str,
-    index: Option<&AccountIndex>,
-) -> Result<Table, Error> {
-    let t = Instant::now();
-    let table = match cfg.table(name) {
-        Some(tc) => match open_source(tc)? {
-            Some(source) => validate(source, tc, cfg.time_zone, index)?,
-            None => {
-                warn!(table = name, path = %tc.path.display(), "optional export absent; read as empty");
-                empty_table(name)?
-            }
-        },
-        None => empty_table(name)?,
-    };
-    info!(
-        table = name,
-        read = table.rows_read,
-        accepted = table.rows_accepted(),
-        quarantined = table.quarantine.len(),
-        encoding = table.encoding,
-        frame_mb = table.frame.estimated_size() / 1_000_000,
-        elapsed_ms = t.elapsed().as_millis() as u64,
-        "validated"
-    );
-    Ok(table)
-}
-
-/// Reads and validates every configured table: accounts first, since the other
-/// tables are checked against its ids, then the others in parallel (each file is
-/// independent; errors are reported in table order, so the message is stable).
-pub fn load(cfg: &Config) -> Result<Loaded, Error> {
-    let accounts = load_table(cfg, "accounts", None)?;
-    let index = account_index(&accounts)?;
-    let rest = &TABLES[1..];
-    let slots: Vec<Mutex<Option<Result<Table, Error>>>> =
-        rest.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(rest.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&name) = rest.get(i) else { break };
-                    let table = load_table(cfg, name, Some(&index));
-                    *slots[i].lock().expect("a slot is written once") = Some(table);
-                }
-            });
-        }
-    });
-    let mut tables = vec![accounts];
-    for slot in slots {
-        let table = slot.into_inner().expect("a slot is written once");
-        tables.push(table.expect("every table was loaded")?);
-    }
-    let frame = |name: &str| {
-        tables
-            .iter()
-            .find(|t| t.name == name)
-            .map(|t| t.frame.clone())
-            .expect("every contract table is loaded")
-    };
-    let frames = Frames {
-        accounts: frame("accounts"),
-        meetings: frame("meetings"),
-        messages: frame("messages"),
-        action_items: frame("action_items"),
-        study_sessions: frame("study_sessions"),
-        invoices: frame("invoices"),
-        outcomes: frame("outcomes"),
-        churn_events: frame("churn_events"),
-    };
-    let info = AccountInfo::from_frame(&frames.accounts)?;
-    Ok(Loaded {
-        tables,
-        frames,
-        info,
-    })
-}
-
-/// Fails the run when a table's quarantined share is over the budget: a shifted
-/// column must not become a morning of false flags.
-pub fn check_budget(cfg: &Config, tables: &[Table]) -> Result<(), Error> {
-    for t in tables {
-        // Rows of a quarantined account are that account row's fault: they count
-        // against the accounts table (which holds the row to fix), not this one.
-        let quarantined = t
-            .quarantine
-            .iter()
-            .filter(|q| q.reason != ReasonCode::AccountQuarantined)
-            .count() as u64;
-        if t.rows_read == 0 || quarantined == 0 {
-            continue;
-        }
-        let share = quarantined as f64 / t.rows_read as f64;
-        if share > cfg.max_quarantine_share {
-            let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-            for q in &t.quarantine {
-                *counts.entry(q.reason.as_str()).or_default() += 1;
-            }
-            let mut top: Vec<(&str, u64)> = counts.into_iter().collect();
-            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            let example = |code: &str| {
-                t.quarantine
-                    .iter()
-                    .find(|q| q.reason.as_str() == code)
-                    .map(|q| format!("line {}: {}", q.line, q.message))
-                    .unwrap_or_default()
-            };
-            let top = top
-                .iter()
-                .take(3)
-                .map(|(code, n)| format!("{code} ×{n} (e.g. {})", example(code)))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Error::QuarantineBudget {
-                table: t.name.to_owned(),
-                quarantined,
-                read: t.rows_read,
-                share: share * 100.0,
-                limit: cfg.max_quarantine_share * 100.0,
-                top,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Scores every account active on `as_of`.
-pub fn score_as_of(
-    loaded: &Loaded,
-    cfg: &Config,
-    as_of: NaiveDate,
-) -> Result<(Snapshot, Vec<AccountScore>), Error> {
-    let snap = snapshot(&loaded.frames, &cfg.windows, as_of, cfg.time_zone)?;
-    let scores = snap.accounts.iter().map(|f| score(f, &snap, cfg)).collect();
-    Ok((snap, scores))
-}
 
 fn table_summaries(tables: &[Table]) -> BTreeMap<&'static str, TableSummary> {
     tables
@@ -199,45 +45,6 @@ fn table_summaries(tables: &[Table]) -> BTreeMap<&'static str, TableSummary> {
             (t.name, summary)
         })
         .collect()
-}
-
-/// `churnwatch backtest`: replays and measures, writes `backtest.csv`.
-pub fn backtest(
-    cfg: &Config,
-    from: NaiveDate,
-    to: NaiveDate,
-    step_days: i64,
-) -> Result<crate::backtest::BacktestReport, Error> {
-    let _lock = OutputLock::acquire(&cfg.output_dir)?;
-    let loaded = load(cfg)?;
-    check_budget(cfg, &loaded.tables)?;
-    let t = Instant::now();
-    let report = crate::backtest::backtest(&loaded, cfg, from, to, step_days)?;
-    write_atomic(&cfg.output_dir.join("backtest.csv"), &report.csv())?;
-    info!(from = %from, to = %to, step_days, elapsed_ms = t.elapsed().as_millis() as u64, "backtest written");
-    Ok(report)
-}
-
-/// `churnwatch postmortem`: writes the cases, the crosstab and the text; returns the text.
-pub fn postmortem(cfg: &Config, as_of: NaiveDate) -> Result<String, Error> {
-    let _lock = OutputLock::acquire(&cfg.output_dir)?;
-    let loaded = load(cfg)?;
-    check_budget(cfg, &loaded.tables)?;
-    let t = Instant::now();
-    let report = crate::postmortem::postmortem(&loaded, cfg, as_of)?;
-    let text = report.text(&loaded, cfg.language);
-    let out = &cfg.output_dir;
-    let mut batch = OutputBatch::in_dir(out);
-    batch.stage(&out.join("postmortem.csv"), &report.cases_csv(&loaded))?;
-    batch.stage(&out.join("postmortem_crosstab.csv"), &report.crosstab_csv())?;
-    batch.stage(&out.join("postmortem.txt"), text.as_bytes())?;
-    batch.commit()?;
-    info!(
-        cases = report.cases.len(),
-        elapsed_ms = t.elapsed().as_millis() as u64,
-        "postmortem written"
-    );
-    Ok(text)
 }
 
 /// The nightly run. Writes nothing unless every stage succeeded.

@@ -534,7 +534,7 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
 const HOLIDAY_ACTIVITY: f64 = 0.25;
 
 fn holiday(day: NaiveDate) -> bool {
-    crate::calendar::is_holiday_week(crate::validate::day_number(day))
+    crate::calendar::is_holiday_week(crate::calendar::day_number(day))
 }
 
 const METRICS: [Metric; 3] = [Metric::Leads, Metric::Cpa, Metric::CvRate];
@@ -618,7 +618,7 @@ enum Status {
 impl Status {
     /// The contract's spelling; the variants are declared in the contract's order.
     fn as_str(self) -> &'static str {
-        crate::validate::MEETING_STATUSES[self as usize]
+        crate::contract::MEETING_STATUSES[self as usize]
     }
 }
 

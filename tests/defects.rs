@@ -316,10 +316,10 @@ fn displayed_scores_add_up() {
 /// The features of account `id` as of `date`, from the library.
 fn features_of(ws: &Workspace, id: &str, date: &str) -> churnwatch::features::AccountFeatures {
     let cfg = churnwatch::config::Config::load(&ws.path("config.toml")).unwrap();
-    let loaded = churnwatch::run::load(&cfg).unwrap();
+    let loaded = churnwatch::pipeline::load(&cfg).unwrap();
     let acct = loaded.info.id.iter().position(|i| i == id).unwrap() as u32;
     let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
-    let (snap, _) = churnwatch::run::score_as_of(&loaded, &cfg, date).unwrap();
+    let (snap, _) = churnwatch::pipeline::score_as_of(&loaded, &cfg, date).unwrap();
     snap.accounts.into_iter().find(|f| f.acct == acct).unwrap()
 }
 

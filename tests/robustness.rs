@@ -11,7 +11,7 @@ use crate::util::*;
 fn real_foreign_invoices_export_is_read_through_renames_and_date_formats() {
     let cfg_path = project_root().join("data/realdata/config.toml");
     let cfg = churnwatch::config::Config::load(&cfg_path).expect("example config loads");
-    let loaded = churnwatch::run::load(&cfg).expect("real export loads");
+    let loaded = churnwatch::pipeline::load(&cfg).expect("real export loads");
     let invoices = loaded.tables.iter().find(|t| t.name == "invoices").unwrap();
     assert_eq!(invoices.rows_read, 2466);
     assert_eq!(invoices.rows_accepted(), 2466);

@@ -4,6 +4,7 @@
 mod defects;
 mod health;
 mod history;
+mod layers;
 mod props;
 mod quality;
 mod robustness;
