@@ -176,6 +176,7 @@ pub fn evidence_csv(
         "severity",
         "points",
         "evidence",
+        "chance",
     ]);
     let as_of_text = as_of.format("%Y-%m-%d").to_string();
     for row in rows {
@@ -191,6 +192,10 @@ pub fn evidence_csv(
                 Cell::Number(format!("{:.3}", f.severity)),
                 Cell::Number(format!("{:.1}", f.points)),
                 Cell::Text(&evidence),
+                // How often a change this large happens by chance for this account;
+                // empty for facts, which are not tested.
+                f.chance
+                    .map_or(Cell::Empty, |p| Cell::Number(format!("{p:.3e}"))),
             ]);
         }
     }

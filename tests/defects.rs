@@ -225,9 +225,17 @@ fn reasons_on_the_shipped_sample_quote_no_unknown_figure() {
     ok(&out);
     let evidence = read_csv(&std::fs::read_to_string(dir.path().join("evidence.csv")).unwrap());
     assert!(evidence.len() > 100);
+    let facts = ["no_outcome_definition", "fee_increase", "proposal_gap"];
     for row in &evidence {
         assert!(!row["evidence"].contains('?'), "{row:?}");
         assert!(!row["evidence"].contains("NaN"), "{row:?}");
+        // Tested changes quote how unlikely they are; facts are not tested.
+        if facts.contains(&row["signal"].as_str()) {
+            assert_eq!(row["chance"], "", "{row:?}");
+        } else {
+            let p: f64 = row["chance"].parse().unwrap_or_else(|_| panic!("{row:?}"));
+            assert!(p > 0.0 && p <= 1.0, "{row:?}");
+        }
     }
 }
 
