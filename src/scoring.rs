@@ -646,8 +646,9 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
             let measure = measure(signal, f, snap, &cfg.windows)?;
             let size = severity(measure.value, cfg.signals.get(signal));
             // A change too small to matter needs no test (and most are).
+            // A tail beyond what f64 holds is still a chance, not an impossibility.
             let chance = if size > 0.0 {
-                chance(signal, f, snap, cfg)
+                chance(signal, f, snap, cfg).map(|p| p.max(f64::MIN_POSITIVE))
             } else {
                 None
             };
