@@ -25,83 +25,126 @@ pub struct Frames {
     pub churn_events: DataFrame,
 }
 
-/// Everything scoring needs to know about one account on one date. Counts are 0 where
-/// the account has no rows; averages and medians are `None` where nothing was measured.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AccountFeatures {
-    pub acct: u32,
-    pub history_days: i32,
-    pub outcome_agreed: Option<bool>,
-    pub kpi_recent: Option<f64>,
-    pub kpi_recent_n: i64,
-    pub kpi_base: Option<f64>,
-    pub kpi_base_n: i64,
-    /// Standard deviation of the baseline attainments (`None` below two).
-    pub kpi_base_sd: Option<f64>,
-    /// Days between held meetings in the baseline: mean, spread, how many gaps; and
-    /// the longest gap ending in the recent window.
-    pub meeting_gap_base: Option<f64>,
-    pub meeting_gap_base_sd: Option<f64>,
-    pub meeting_gaps_base_n: i64,
-    pub meeting_gap_recent_max: Option<f64>,
-    pub held_recent: i64,
-    pub held_base: i64,
-    pub scheduled_recent: i64,
-    pub client_cancelled_recent: i64,
-    pub held_team_window: i64,
-    pub late_team_window: i64,
-    pub scheduled_team_window: i64,
-    pub team_cancelled_window: i64,
-    pub scheduled_base: i64,
-    pub client_cancelled_base: i64,
-    pub held_team_base: i64,
-    pub late_team_base: i64,
-    pub scheduled_team_base: i64,
-    pub team_cancelled_base: i64,
-    pub last_proposal_day: Option<i32>,
-    pub first_meeting_day: Option<i32>,
-    pub last_meeting_day: Option<i32>,
-    pub last_touch_day: Option<i32>,
-    pub touches_recent: i64,
-    pub touches_base: i64,
-    pub reply_recent_h: Option<f64>,
-    pub reply_recent_n: i64,
-    pub reply_base_h: Option<f64>,
-    pub reply_base_n: i64,
-    /// The same over `unanswered_lookback_days` and its baseline.
-    pub reply_long_h: Option<f64>,
-    pub reply_long_n: i64,
-    pub reply_long_base_h: Option<f64>,
-    pub reply_long_base_n: i64,
-    pub waited_recent: i64,
-    pub unanswered: i64,
-    pub waited_base: i64,
-    pub unanswered_base: i64,
-    pub client_messages_recent: i64,
-    pub client_messages_base: i64,
-    pub overdue_open: i64,
-    pub overdue_oldest_days: Option<i32>,
-    pub due_recent: i64,
-    pub late_recent: i64,
-    pub due_base: i64,
-    pub late_base: i64,
-    pub invited_recent: i64,
-    pub attended_recent: i64,
-    pub invited_base: i64,
-    pub attended_base: i64,
-    pub fee_recent: Option<f64>,
-    pub fee_base: Option<f64>,
-    pub fee_base_min: Option<f64>,
-    pub fee_base_max: Option<f64>,
-    pub pay_late_recent: Option<f64>,
-    pub pay_late_recent_n: i64,
-    pub pay_late_base: Option<f64>,
-    pub pay_late_base_n: i64,
-    pub disputes: i64,
-    pub invoiced_dispute_window: i64,
-    pub disputes_base: i64,
-    pub invoiced_dispute_base: i64,
-    pub invoiced_recent: i64,
+/// Declares [`AccountFeatures`] and the reading of its columns in one list, so the
+/// struct and its extraction cannot drift apart: a field listed under `counts`,
+/// `nums` or `days` is read from the joined frame's column of the same name (a count
+/// is 0 where an account had no rows; a number or day is `None`). `derived` fields
+/// are computed in [`extract`].
+macro_rules! account_features {
+    (
+        derived { $( $(#[$dm:meta])* $dfield:ident: $dty:ty, )* }
+        counts { $( $(#[$cm:meta])* $cfield:ident, )* }
+        nums { $( $(#[$nm:meta])* $nfield:ident, )* }
+        days { $( $(#[$ym:meta])* $yfield:ident, )* }
+    ) => {
+        /// Everything scoring needs to know about one account on one date. Counts
+        /// are 0 where the account has no rows; averages and medians are `None`
+        /// where nothing was measured.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct AccountFeatures {
+            $( $(#[$dm])* pub $dfield: $dty, )*
+            $( $(#[$cm])* pub $cfield: i64, )*
+            $( $(#[$nm])* pub $nfield: Option<f64>, )*
+            $( $(#[$ym])* pub $yfield: Option<i32>, )*
+        }
+
+        /// Reads every declared column into the field of the same name.
+        fn fill_declared(
+            out: &mut [AccountFeatures],
+            counts: impl Fn(&str) -> PolarsResult<Vec<i64>>,
+            nums: impl Fn(&str) -> PolarsResult<Vec<Option<f64>>>,
+            days: impl Fn(&str) -> PolarsResult<Vec<Option<i32>>>,
+        ) -> PolarsResult<()> {
+            $( for (f, v) in out.iter_mut().zip(counts(stringify!($cfield))?) { f.$cfield = v; } )*
+            $( for (f, v) in out.iter_mut().zip(nums(stringify!($nfield))?) { f.$nfield = v; } )*
+            $( for (f, v) in out.iter_mut().zip(days(stringify!($yfield))?) { f.$yfield = v; } )*
+            Ok(())
+        }
+    };
+}
+
+account_features! {
+    derived {
+        acct: u32,
+        history_days: i32,
+        outcome_agreed: Option<bool>,
+        last_touch_day: Option<i32>,
+        touches_recent: i64,
+        touches_base: i64,
+    }
+    counts {
+        kpi_recent_n,
+        kpi_base_n,
+        meeting_gaps_base_n,
+        held_recent,
+        held_base,
+        scheduled_recent,
+        client_cancelled_recent,
+        held_team_window,
+        late_team_window,
+        scheduled_team_window,
+        team_cancelled_window,
+        scheduled_base,
+        client_cancelled_base,
+        held_team_base,
+        late_team_base,
+        scheduled_team_base,
+        team_cancelled_base,
+        reply_recent_n,
+        reply_base_n,
+        reply_long_n,
+        reply_long_base_n,
+        waited_recent,
+        unanswered,
+        waited_base,
+        unanswered_base,
+        client_messages_recent,
+        client_messages_base,
+        overdue_open,
+        due_recent,
+        late_recent,
+        due_base,
+        late_base,
+        invited_recent,
+        attended_recent,
+        invited_base,
+        attended_base,
+        pay_late_recent_n,
+        pay_late_base_n,
+        disputes,
+        invoiced_dispute_window,
+        disputes_base,
+        invoiced_dispute_base,
+        invoiced_recent,
+    }
+    nums {
+        kpi_recent,
+        kpi_base,
+        /// Standard deviation of the baseline attainments (`None` below two).
+        kpi_base_sd,
+        /// Days between held meetings in the baseline: mean, spread, how many gaps; and
+        /// the longest gap ending in the recent window.
+        meeting_gap_base,
+        meeting_gap_base_sd,
+        meeting_gap_recent_max,
+        reply_recent_h,
+        reply_base_h,
+        /// The same over `unanswered_lookback_days` and its baseline.
+        reply_long_h,
+        reply_long_base_h,
+        fee_recent,
+        fee_base,
+        fee_base_min,
+        fee_base_max,
+        pay_late_recent,
+        pay_late_base,
+    }
+    days {
+        last_proposal_day,
+        first_meeting_day,
+        last_meeting_day,
+        overdue_oldest_days,
+    }
 }
 
 /// Features of every account active on the as-of date, plus the team's norms.
@@ -817,29 +860,7 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
             ..AccountFeatures::default()
         })
         .collect();
-    // Each named column goes into the field of the same name.
-    macro_rules! fill {
-        ($reader:ident: $($field:ident),+ $(,)?) => {$(
-            for (f, v) in out.iter_mut().zip($reader(stringify!($field))?) {
-                f.$field = v;
-            }
-        )+};
-    }
-    fill!(counts: meeting_gaps_base_n, kpi_recent_n, kpi_base_n, held_recent, held_base, scheduled_recent,
-        client_cancelled_recent, held_team_window, late_team_window, scheduled_team_window,
-        team_cancelled_window, scheduled_base, client_cancelled_base, held_team_base,
-        late_team_base, scheduled_team_base, team_cancelled_base, reply_recent_n, reply_base_n,
-        reply_long_n, reply_long_base_n,
-        waited_recent, unanswered, waited_base, unanswered_base, client_messages_recent,
-        client_messages_base, overdue_open, due_recent, late_recent, due_base, late_base, invited_recent, attended_recent, invited_base, attended_base,
-        pay_late_recent_n, pay_late_base_n, disputes, invoiced_dispute_window, disputes_base,
-        invoiced_dispute_base, invoiced_recent);
-    fill!(nums: meeting_gap_base, meeting_gap_base_sd, meeting_gap_recent_max,
-        kpi_recent, kpi_base, kpi_base_sd, reply_recent_h, reply_base_h, reply_long_h,
-        reply_long_base_h, fee_recent, fee_base,
-        fee_base_min, fee_base_max,
-        pay_late_recent, pay_late_base);
-    fill!(days: last_proposal_day, first_meeting_day, last_meeting_day, overdue_oldest_days);
+    fill_declared(&mut out, counts, nums, days)?;
     Ok(out)
 }
 
