@@ -33,7 +33,7 @@ pub struct RawConfig {
     pub windows: Windows,
     pub flags: Flags,
     pub evidence: Evidence,
-    pub signals: Signals,
+    pub signals: BTreeMap<String, SignalParams>,
 }
 
 /// How a signal's change is judged against chance for the account (see
@@ -209,57 +209,15 @@ pub struct SignalParams {
     pub full: f64,
 }
 
-/// Every signal must be configured: no `#[serde(default)]`, so a missing weight is an
-/// error rather than a silent zero.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Signals {
-    pub kpi_shortfall: SignalParams,
-    pub kpi_decline: SignalParams,
-    pub no_outcome_definition: SignalParams,
-    pub meeting_drop: SignalParams,
-    pub contact_drop: SignalParams,
-    pub client_cancellations: SignalParams,
-    pub attendance_drop: SignalParams,
-    pub proposal_gap: SignalParams,
-    pub touchpoint_gap: SignalParams,
-    pub meeting_gap: SignalParams,
-    pub reply_delay: SignalParams,
-    pub unanswered: SignalParams,
-    pub team_lateness: SignalParams,
-    pub team_cancellations: SignalParams,
-    pub overdue_promises: SignalParams,
-    pub fee_increase: SignalParams,
-    pub payment_delay: SignalParams,
-    pub disputes: SignalParams,
-    pub unused_service: SignalParams,
-    pub billing_without_touch: SignalParams,
-}
+/// Each signal's parameters, by signal (`[signals]` is a map from the signal's key,
+/// checked against [`Signal::ALL`]: an unknown or a missing key is an error naming
+/// it, so a typo never silently zeroes a weight).
+#[derive(Debug, Clone)]
+pub struct Signals(Vec<SignalParams>);
 
 impl Signals {
     pub fn get(&self, signal: Signal) -> SignalParams {
-        match signal {
-            Signal::KpiShortfall => self.kpi_shortfall,
-            Signal::KpiDecline => self.kpi_decline,
-            Signal::NoOutcomeDefinition => self.no_outcome_definition,
-            Signal::MeetingDrop => self.meeting_drop,
-            Signal::ContactDrop => self.contact_drop,
-            Signal::ClientCancellations => self.client_cancellations,
-            Signal::AttendanceDrop => self.attendance_drop,
-            Signal::ProposalGap => self.proposal_gap,
-            Signal::TouchpointGap => self.touchpoint_gap,
-            Signal::MeetingGap => self.meeting_gap,
-            Signal::ReplyDelay => self.reply_delay,
-            Signal::Unanswered => self.unanswered,
-            Signal::TeamLateness => self.team_lateness,
-            Signal::TeamCancellations => self.team_cancellations,
-            Signal::OverduePromises => self.overdue_promises,
-            Signal::FeeIncrease => self.fee_increase,
-            Signal::PaymentDelay => self.payment_delay,
-            Signal::Disputes => self.disputes,
-            Signal::UnusedService => self.unused_service,
-            Signal::BillingWithoutTouch => self.billing_without_touch,
-        }
+        self.0[signal as usize]
     }
 }
 
@@ -552,9 +510,25 @@ impl RawConfig {
                 e.overdispersion
             ));
         }
+        for key in self.signals.keys() {
+            if !Signal::ALL.iter().any(|s| s.key() == key) {
+                let known: Vec<&str> = Signal::ALL.iter().map(|s| s.key()).collect();
+                problems.push(format!(
+                    "signals.{key}: unknown signal; expected one of {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        let mut signals = Vec::with_capacity(Signal::ALL.len());
         for signal in Signal::ALL {
-            let p = self.signals.get(signal);
             let key = signal.key();
+            let Some(&p) = self.signals.get(key) else {
+                problems.push(format!(
+                    "signals.{key}: missing; give its weight, start and full (a signal left out would silently add nothing)"
+                ));
+                continue;
+            };
+            signals.push(p);
             if !(p.weight.is_finite() && (0.0..=100.0).contains(&p.weight)) {
                 problems.push(format!(
                     "signals.{key}.weight: expected points from 0 to 100, found {}",
@@ -583,7 +557,7 @@ impl RawConfig {
                 windows: self.windows,
                 flags: self.flags,
                 evidence: self.evidence,
-                signals: self.signals,
+                signals: Signals(signals),
             }),
             _ => Err(Error::Config {
                 path: path.to_path_buf(),

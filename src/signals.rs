@@ -161,3 +161,20 @@ impl Signal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The config keeps each signal's parameters at `signal as usize`.
+    #[test]
+    fn all_lists_the_signals_in_their_order() {
+        for (i, s) in Signal::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i, "{}", s.key());
+        }
+        let mut keys: Vec<&str> = Signal::ALL.iter().map(|s| s.key()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), Signal::ALL.len(), "keys are unique");
+    }
+}

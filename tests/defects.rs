@@ -530,3 +530,27 @@ fn rows_swallowed_into_a_free_text_field_are_read() {
     assert_eq!(q[0]["line"], "10");
     assert_eq!(q[0]["reason"], "unclosed_quote");
 }
+
+/// `[signals]` is checked against the signals churnwatch knows: a typo and a
+/// forgotten signal are both named, with the other problems.
+#[test]
+fn unknown_and_missing_signals_are_named() {
+    let ws = Workspace::sample(58, 10);
+    let cfg = shipped_config()
+        .replace("reply_delay = {", "reply_delays = {")
+        .lines()
+        .filter(|l| !l.starts_with("disputes = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ws.write("config.toml", &cfg);
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for key in [
+        "signals.reply_delays: unknown",
+        "signals.reply_delay: missing",
+        "signals.disputes: missing",
+    ] {
+        assert!(err.contains(key), "{key} not in: {err}");
+    }
+}
