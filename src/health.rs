@@ -353,6 +353,13 @@ fn check_table(
                     "newest row {newest_text}, {stale} business days before the as-of date (usually at most {warn})"
                 ),
             ),
+            // Nothing dated in the last year is a stopped export, cadence or not.
+            (None, None) if stale > 260 => Check::new(
+                Verdict::Fail,
+                format!(
+                    "newest row {newest_text}, over a year before the as-of date: the export has stopped; fix it, or run with --allow-stale to score knowingly"
+                ),
+            ),
             (None, None) => Check::new(
                 Verdict::Skipped,
                 format!("newest row {newest_text}; too little history to know the table's cadence"),

@@ -268,7 +268,11 @@ impl OutputBatch {
                 let lines: String = self
                     .staged
                     .iter()
-                    .map(|(tmp, path)| format!("{}\t{}\n", tmp.path().display(), path.display()))
+                    .map(|(tmp, path)| {
+                        // Absolute: the next run may start in another folder.
+                        let abs = |p: &Path| std::path::absolute(p).unwrap_or(p.to_path_buf());
+                        format!("{}\t{}\n", abs(tmp.path()).display(), abs(path).display())
+                    })
                     .collect();
                 let journal = dir.join(JOURNAL);
                 write_atomic(&journal, lines.as_bytes()).inspect_err(|_| discard(&previous))?;

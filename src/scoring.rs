@@ -577,9 +577,11 @@ const DEFAULT_REPLY_SPREAD: f64 = 1.0;
 /// Reply delay over two recent windows, the month (`replies_recent_days`) and the
 /// quarter (`unanswered_lookback_days`), each against its own baseline: the month
 /// shows a sudden slowdown, the quarter a sparse account's, whose month holds two or
-/// three replies. The window whose change is less likely by chance is quoted, and
-/// its chance doubled (Bonferroni for the choice). The chance is a normal tail on the
-/// log scale: a median of n replies has a spread of about 1.2533 σ / √n.
+/// three replies. The larger slowdown of the two is the measure (its figures are
+/// quoted) and the smaller chance of the two, doubled (Bonferroni for the choice),
+/// its chance: each only grows with a slower window, so the score stays monotone.
+/// The chance is a normal tail on the log scale: a median of n replies has a spread
+/// of about 1.2533 σ / √n.
 fn reply_delay(
     f: &AccountFeatures,
     snap: &Snapshot,
@@ -623,17 +625,14 @@ fn reply_delay(
         f.reply_long_base_n,
         w.unanswered_lookback_days,
     );
-    let best = match (month, quarter) {
+    let (measure, chance) = match (month, quarter) {
         (Some(m), Some(q)) => {
-            if q.1 < m.1 {
-                q
-            } else {
-                m
-            }
+            let chance = m.1.min(q.1);
+            (if q.0.value > m.0.value { q.0 } else { m.0 }, chance)
         }
         (m, q) => m.or(q)?,
     };
-    Some((best.0, (2.0 * best.1).min(1.0)))
+    Some((measure, (2.0 * chance).min(1.0)))
 }
 
 /// Scores one account. Monotone: a larger stress value never lowers any score.
@@ -647,8 +646,15 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
             let size = severity(measure.value, cfg.signals.get(signal));
             // A change too small to matter needs no test (and most are).
             // A tail beyond what f64 holds is still a chance, not an impossibility.
+            // Not a number (an empty baseline with no prior) is no evidence.
             let chance = if size > 0.0 {
-                chance(signal, f, snap, cfg).map(|p| p.max(f64::MIN_POSITIVE))
+                chance(signal, f, snap, cfg).map(|p| {
+                    if p.is_nan() {
+                        1.0
+                    } else {
+                        p.clamp(f64::MIN_POSITIVE, 1.0)
+                    }
+                })
             } else {
                 None
             };

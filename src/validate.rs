@@ -464,6 +464,18 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
     })
 }
 
+/// A text's shape: digits as `9`, letters as `a`, anything else as itself (`A00222`
+/// and `A00223` have one shape, `New CFO` another).
+fn shape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            c if c.is_ascii_digit() => '9',
+            c if c.is_alphabetic() => 'a',
+            c => c,
+        })
+        .collect()
+}
+
 /// Account ids of the accepted accounts, in frame order (`acct` is the index here),
 /// and of the account rows that were quarantined, with their line: a child row of a
 /// quarantined account is that account row's fault, and says so.
@@ -608,24 +620,36 @@ pub fn validate(
     });
     let mut rows_read = 0u64;
     let mut last_short: Option<u64> = None;
+    let mut quote_open_at_end: Option<u64> = None;
     let (mut last_id, mut last_acct) = (String::new(), 0u32);
 
     while let Some(span) = reader.next_record().map_err(read_error)? {
         rows_read += 1;
         let line = span.line;
-        last_short = (span.unclosed_quote == Some(Unclosed::EndOfFile)
-            || reader.len() < source_header.len())
-        .then_some(line);
+        // A quote open at the end of the file is a cut-off export whether or not its
+        // last line ended; a short last row only without a line end.
+        last_short = (reader.len() < source_header.len()).then_some(line);
+        quote_open_at_end = (span.unclosed_quote == Some(Unclosed::EndOfFile)).then_some(line);
         // A quoted field over several lines is only believable where text may run
         // over lines and where the record still fits the header; otherwise its
         // opening quote was a stray one, and the lines it swallowed are rows.
+        // In free text, a line is a swallowed row when it has a row's commas and
+        // starts with something shaped like this record's account_id ("A00223," in
+        // a name that opened on "A00222,"); prose with commas does not.
+        let id_shape = shape(positions[0].and_then(|i| reader.get(i)).unwrap_or(""));
+        let row_like = |piece: &str| {
+            piece.matches(',').count() >= row_like_commas
+                && piece
+                    .split(',')
+                    .next()
+                    .is_some_and(|first| !id_shape.is_empty() && shape(first.trim()) == id_shape)
+        };
         let swallowed = span.lines > 1
             && (reader.len() != source_header.len()
                 || reader.iter().enumerate().any(|(i, f)| {
                     f.contains(['\n', '\r'])
                         && (!multiline.get(i).copied().unwrap_or(true)
-                            || f.split(['\n', '\r'])
-                                .any(|piece| piece.matches(',').count() >= row_like_commas))
+                            || f.split(['\n', '\r']).any(row_like))
                 }));
         if swallowed {
             reader.retract().map_err(read_error)?;
@@ -809,7 +833,9 @@ pub fn validate(
         quarantine,
         rows_read,
         lines,
-        cut_off: last_short.filter(|_| !lines.ends_with_line_break),
+        cut_off: last_short
+            .filter(|_| !lines.ends_with_line_break)
+            .or(quote_open_at_end),
     })
 }
 

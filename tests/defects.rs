@@ -554,3 +554,19 @@ fn unknown_and_missing_signals_are_named() {
         assert!(err.contains(key), "{key} not in: {err}");
     }
 }
+
+/// A stated reason written over two lines with commas in it is prose, not rows a
+/// stray quote swallowed: the churn event is read whole.
+#[test]
+fn a_stated_reason_over_two_lines_with_commas_is_one_record() {
+    let ws = Workspace::sample(59, 60);
+    let id = ws.healthy_id();
+    ws.append(
+        "data/churn_events.csv",
+        &format!("{id},2026-10-31,\"Budget cut.\nNew CFO, new vendor, cheaper.\"\n"),
+    );
+    ok(&ws.run(END, &[]));
+    let s = summary_of(&ws, "out");
+    assert_eq!(s["tables"]["churn_events"]["rows_quarantined"], 0);
+    assert_eq!(s["tables"]["churn_events"]["line_breaks_in_fields"], 1);
+}

@@ -234,3 +234,26 @@ fn accounts_missing_from_a_daily_table_are_reported() {
         "ok"
     );
 }
+
+/// An export cut right after a line break inside a quoted field: the quote is still
+/// open at the end of the file, a cut-off export even though the last line ended.
+#[test]
+fn an_export_cut_inside_a_quoted_field_fails() {
+    let ws = Workspace::sample(70, 40);
+    let id = ws.healthy_id();
+    ws.append(
+        "data/messages.csv",
+        &format!("{id},2026-11-19 10:00,,\"chat\nwith a"),
+    );
+    let text = ws.read("data/messages.csv");
+    ws.write("data/messages.csv", text.trim_end_matches("with a"));
+    exit7(&ws, END, "messages", &["cut off", "(complete)"]);
+}
+
+/// An export that stopped over a year before the run has no cadence left to judge
+/// by, and is stale all the same.
+#[test]
+fn an_export_stopped_over_a_year_ago_is_stale() {
+    let ws = Workspace::sample(71, 40);
+    exit7(&ws, "2028-03-01", "messages", &["over a year before"]);
+}
