@@ -636,8 +636,10 @@ pub fn validate(
         // In free text, a line is a swallowed row when it has a row's commas and
         // starts with something shaped like this record's account_id ("A00223," in
         // a name that opened on "A00222,"); prose with commas does not.
-        let id_shape = shape(positions[0].and_then(|i| reader.get(i)).unwrap_or(""));
+        // (Only a multi-line record needs it: computed lazily.)
+        let id_shape = || shape(positions[0].and_then(|i| reader.get(i)).unwrap_or(""));
         let row_like = |piece: &str| {
+            let id_shape = id_shape();
             piece.matches(',').count() >= row_like_commas
                 && piece
                     .split(',')
