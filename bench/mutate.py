@@ -233,20 +233,19 @@ def _insert_quote(lines, rng, mode, near=None):
     return f"line {li + 1} byte {p} ({mode})"
 
 
-def m_quote_field_start(data, rng, info):
-    lines = split_lines(data)
-    if not lines:
-        return b'"', "empty file -> lone quote"
-    d = _insert_quote(lines, rng, "start")
-    return join_lines(lines), "stray quote at " + d
+def _stray_quote(mode):
+    """A mutation that puts one stray quote at a field's start or inside it."""
+    def mutate(data, rng, info):
+        lines = split_lines(data)
+        if not lines:
+            return b'"', "empty file -> lone quote"
+        d = _insert_quote(lines, rng, mode)
+        return join_lines(lines), "stray quote at " + d
+    return mutate
 
 
-def m_quote_mid_field(data, rng, info):
-    lines = split_lines(data)
-    if not lines:
-        return b'"', "empty file -> lone quote"
-    d = _insert_quote(lines, rng, "mid")
-    return join_lines(lines), "stray quote at " + d
+m_quote_field_start = _stray_quote("start")
+m_quote_mid_field = _stray_quote("mid")
 
 
 def m_quotes_several(data, rng, info):

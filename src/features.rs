@@ -465,29 +465,24 @@ impl AsOf<'_> {
         let after = w.unanswered_after_hours * 60;
         let waited = || col("age_min").gt(lit(after));
         let unanswered = || waited().and(col("answered").not());
-        seen.clone().lazy().group_by([acct()]).agg([
-            col("delay_h")
-                .only_where(self.recent(rday, rr))
-                .median()
-                .alias("reply_recent_h"),
-            count(self.recent(rday, rr)).alias("reply_recent_n"),
-            col("delay_h")
-                .only_where(self.base(rday, rr, rb))
-                .median()
-                .alias("reply_base_h"),
-            count(self.base(rday, rr, rb)).alias("reply_base_n"),
-            // The same over the longer unanswered look-back: a sparse account's month
-            // holds two or three replies, its quarter enough to judge.
-            col("delay_h")
-                .only_where(self.recent(rday, lb))
-                .median()
-                .alias("reply_long_h"),
-            count(self.recent(rday, lb)).alias("reply_long_n"),
-            col("delay_h")
-                .only_where(self.base(rday, lb, rb))
-                .median()
-                .alias("reply_long_base_h"),
-            count(self.base(rday, lb, rb)).alias("reply_long_base_n"),
+        // Median reply and message count of a window, as `{name}_h` / `{name}_n`.
+        let replies = |window: Expr, name: &str| {
+            [
+                col("delay_h")
+                    .only_where(window.clone())
+                    .median()
+                    .alias(format!("{name}_h")),
+                count(window).alias(format!("{name}_n")),
+            ]
+        };
+        let mut aggs = Vec::new();
+        aggs.extend(replies(self.recent(rday, rr), "reply_recent"));
+        aggs.extend(replies(self.base(rday, rr, rb), "reply_base"));
+        // The same over the longer unanswered look-back: a sparse account's month
+        // holds two or three replies, its quarter enough to judge.
+        aggs.extend(replies(self.recent(rday, lb), "reply_long"));
+        aggs.extend(replies(self.base(rday, lb, rb), "reply_long_base"));
+        aggs.extend([
             count(waited().and(self.recent(rday, lb))).alias("waited_recent"),
             count(unanswered().and(self.recent(rday, lb))).alias("unanswered"),
             count(waited().and(self.base(rday, lb, rb))).alias("waited_base"),
@@ -501,7 +496,8 @@ impl AsOf<'_> {
             count(col("answered").and(self.recent(resp_day, mr))).alias("reply_touches_recent"),
             count(col("answered").and(self.base(resp_day, mr, w.touchpoint_baseline_days)))
                 .alias("reply_touches_base"),
-        ])
+        ]);
+        seen.clone().lazy().group_by([acct()]).agg(aggs)
     }
 
     /// Promises that came due (plus grace) in the recent and baseline windows, and

@@ -84,6 +84,10 @@ pub fn dated_column(table: &str) -> Option<String> {
     })
 }
 
+/// What a stale export's message tells the operator to do.
+const STOPPED: &str =
+    "the export has stopped; fix it, or run with --allow-stale to score knowingly";
+
 /// Fewest distinct dated days in the last year that make a cadence.
 const MIN_DAYS_FOR_CADENCE: usize = 8;
 /// Fewest rows in a usual week for a drop in volume to mean anything.
@@ -94,33 +98,6 @@ const DAILY_CADENCE: i64 = 2;
 /// The previous run's row counts, by table, from its run_summary.json (a file that
 /// shrank since is an export that failed half-way, even when its last line is whole).
 pub type PreviousRows = BTreeMap<String, (std::path::PathBuf, u64, String)>;
-
-/// Reads the row counts of the last successful run in `dir`, if any.
-pub fn previous_rows(dir: &std::path::Path) -> PreviousRows {
-    let Ok(text) = std::fs::read_to_string(dir.join("run_summary.json")) else {
-        return PreviousRows::new();
-    };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return PreviousRows::new();
-    };
-    if json["outcome"] != "ok" {
-        return PreviousRows::new();
-    }
-    let as_of = json["as_of"].as_str().unwrap_or("").to_owned();
-    json["tables"]
-        .as_object()
-        .map(|tables| {
-            tables
-                .iter()
-                .filter_map(|(name, t)| {
-                    let file = t["file"].as_str()?;
-                    let rows = t["rows_read"].as_u64()?;
-                    Some((name.clone(), (file.into(), rows, as_of.clone())))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Checks every loaded table as of `as_day` (days since 1970-01-01).
 pub fn check(
@@ -144,14 +121,7 @@ pub fn check(
     tables
         .iter()
         .map(|t| {
-            let mut h = check_table(cfg.table(t.name), t, as_day, previous);
-            // Every client meets and writes; not every one has promises on record.
-            let daily = matches!(t.name, "meetings" | "messages")
-                && h.cadence_business_days.is_some_and(|c| c <= DAILY_CADENCE)
-                && h.usual_rows_per_7d.is_some_and(|u| u >= MIN_USUAL_ROWS);
-            if daily {
-                check_accounts(&mut h, t, as_day, &seasoned);
-            }
+            let h = check_table(cfg.table(t.name), t, as_day, previous, &seasoned);
             (t.name, h)
         })
         .collect()
@@ -160,36 +130,21 @@ pub fn check(
 /// An account this old has had time to leave rows in every daily table.
 const SEASONED_DAYS: i32 = 90;
 
+/// Each account's rows in a table every client has (meetings, messages): any at
+/// all, and bit k of `weeks` for a row in the k-th 7-day span back from the as-of
+/// date (k = 0..=4). Indexed by `acct`.
+struct Coverage {
+    any: Vec<bool>,
+    weeks: Vec<u8>,
+}
+
 /// Per-account coverage of a daily table, as warnings (a partial export is likely,
 /// not certain): a share of the seasoned accounts with no rows at all (a file cut
 /// at a line end, sorted by account, loses its last accounts whole), and a share of
 /// the accounts active in each of the four weeks before that went silent in the
 /// last seven days while the table as a whole did not.
-fn check_accounts(h: &mut TableHealth, table: &Table, as_day: i32, seasoned: &[bool]) {
-    let (Ok(acct), Some(column)) = (table.frame.column(col::ACCT), dated_column(table.name)) else {
-        return;
-    };
-    let (Ok(acct), Ok(days)) = (
-        acct.u32(),
-        table.frame.column(&column).and_then(|c| c.i32()),
-    ) else {
-        return;
-    };
-    let mut any = vec![false; seasoned.len()];
-    // Bit k: a row in the k-th 7-day span back from the as-of date (k = 0..=4).
-    let mut weeks = vec![0u8; seasoned.len()];
-    for (a, d) in acct.iter().zip(days.iter()) {
-        let (Some(a), Some(d)) = (a, d) else { continue };
-        let a = a as usize;
-        if d > as_day || a >= any.len() {
-            continue;
-        }
-        any[a] = true;
-        let back = (as_day - d) / 7;
-        if back < 5 {
-            weeks[a] |= 1 << back;
-        }
-    }
+fn check_accounts(h: &mut TableHealth, coverage: &Coverage, as_day: i32, seasoned: &[bool]) {
+    let Coverage { any, weeks } = coverage;
     // A share over `limit` of `n` accounts is a warning, with `hint`.
     let share_check = |count: usize, n: usize, limit: f64, detail: String, hint: &str| {
         if count as f64 > limit * n as f64 {
@@ -235,19 +190,20 @@ fn check_table(
     table: &Table,
     as_day: i32,
     previous: &PreviousRows,
+    seasoned: &[bool],
 ) -> TableHealth {
     let mut h = TableHealth::default();
     if table.path.is_none() {
         return h;
     }
-    // Cut off: the last record has too few fields and no line end.
+    // Cut off: the last record is short without a line end, or a quote is open.
     h.checks.insert(
         "complete",
         match table.cut_off {
             Some(line) => Check::new(
                 Verdict::Fail,
                 format!(
-                    "the last line ({line}) has fewer fields than the header and no line end: the export was cut off; re-run the export"
+                    "the last record (line {line}) is cut off, too few fields and no line end or a quote still open at the end of the file: re-run the export"
                 ),
             ),
             None => Check::new(Verdict::Ok, "the last line is whole"),
@@ -279,15 +235,31 @@ fn check_table(
     let Some(column) = dated_column(table.name) else {
         return h;
     };
-    let Ok(days) = table.frame.column(&column).and_then(|c| c.i32().cloned()) else {
+    let (Ok(days), Ok(acct)) = (
+        table.frame.column(&column).and_then(|c| c.i32().cloned()),
+        table.frame.column(col::ACCT).and_then(|c| c.u32().cloned()),
+    ) else {
         return h;
     };
     // One pass: newest and first dated day, which days of the last year have rows,
-    // and rows per 7-day span back from the as-of date (span 0 is the last 7 days).
+    // rows per 7-day span back from the as-of date (span 0 is the last 7 days), and
+    // for meetings and messages, which every client has, each account's coverage.
     let mut seen = vec![false; 366];
     let mut spans = [0u64; 9];
     let (mut newest, mut first) = (i32::MIN, i32::MAX);
-    for d in days.iter().flatten().filter(|&d| d <= as_day) {
+    let tracked = if matches!(table.name, "meetings" | "messages") {
+        seasoned.len()
+    } else {
+        0
+    };
+    let mut coverage = Coverage {
+        any: vec![false; tracked],
+        weeks: vec![0; tracked],
+    };
+    for (a, d) in acct.iter().zip(days.iter()) {
+        let Some(d) = d.filter(|&d| d <= as_day) else {
+            continue;
+        };
         newest = newest.max(d);
         first = first.min(d);
         let back = (as_day - d) as usize;
@@ -296,6 +268,12 @@ fn check_table(
         }
         if back < 7 * spans.len() {
             spans[back / 7] += 1;
+        }
+        if let Some(a) = a.map(|a| a as usize).filter(|&a| a < tracked) {
+            coverage.any[a] = true;
+            if back < 7 * 5 {
+                coverage.weeks[a] |= 1 << (back / 7);
+            }
         }
     }
     if newest == i32::MIN {
@@ -344,7 +322,7 @@ fn check_table(
             (_, Some(fail)) if stale > fail => Check::new(
                 Verdict::Fail,
                 format!(
-                    "newest row {newest_text}, {stale} business days before the as-of date (stale after {fail}): the export has stopped; fix it, or run with --allow-stale to score knowingly"
+                    "newest row {newest_text}, {stale} business days before the as-of date (stale after {fail}): {STOPPED}"
                 ),
             ),
             (Some(warn), _) if stale > warn => Check::new(
@@ -357,7 +335,7 @@ fn check_table(
             (None, None) if stale > 260 => Check::new(
                 Verdict::Fail,
                 format!(
-                    "newest row {newest_text}, over a year before the as-of date: the export has stopped; fix it, or run with --allow-stale to score knowingly"
+                    "newest row {newest_text}, over a year before the as-of date: {STOPPED}"
                 ),
             ),
             (None, None) => Check::new(
@@ -414,6 +392,11 @@ fn check_table(
         ),
     };
     h.checks.insert("volume", volume);
+    let daily =
+        cadence.is_some_and(|c| c <= DAILY_CADENCE) && usual.is_some_and(|u| u >= MIN_USUAL_ROWS);
+    if tracked > 0 && daily {
+        check_accounts(&mut h, &coverage, as_day, seasoned);
+    }
     h
 }
 

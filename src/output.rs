@@ -411,6 +411,34 @@ pub struct RunSummary {
     pub outcome: Outcome,
 }
 
+/// The row counts of the last successful run in `dir`, from its run_summary.json
+/// (this module owns that file), for the health check of a shrunk export.
+pub fn previous_rows(dir: &Path) -> crate::health::PreviousRows {
+    let Ok(text) = std::fs::read_to_string(dir.join("run_summary.json")) else {
+        return Default::default();
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Default::default();
+    };
+    if json["outcome"] != "ok" {
+        return Default::default();
+    }
+    let as_of = json["as_of"].as_str().unwrap_or("").to_owned();
+    json["tables"]
+        .as_object()
+        .map(|tables| {
+            tables
+                .iter()
+                .filter_map(|(name, t)| {
+                    let file = t["file"].as_str()?;
+                    let rows = t["rows_read"].as_u64()?;
+                    Some((name.clone(), (file.into(), rows, as_of.clone())))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

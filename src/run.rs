@@ -64,7 +64,7 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         cfg,
         &loaded.tables,
         crate::validate::day_number(as_of),
-        &crate::health::previous_rows(&cfg.output_dir),
+        &crate::output::previous_rows(&cfg.output_dir),
     );
     let scored_despite = judge_health(cfg, &loaded.tables, &health)?;
     if let Err(e) = check_budget(cfg, &loaded.tables) {

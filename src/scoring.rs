@@ -114,14 +114,15 @@ fn touch_base_days(f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> Option<
 
 /// Measures one signal, or `None` where the account lacks the data to judge it (too
 /// young, too few events): missing history is never evidence of stress.
-pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> Option<Measure> {
+pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> Option<Measure> {
+    let w = &cfg.windows;
     let m = |value: f64, figures: [f64; 4]| Some(Measure { value, figures });
     let seasoned = f.history_days >= w.min_history_days;
     let min_recent = w.min_recent_events;
     let min_base = w.min_baseline_events;
     let prior = w.prior_events;
     // A recent share (bad, of all) above the account's usual share of the same.
-    let excess = |(k, n): (i64, i64), (kb, nb): (i64, i64)| {
+    let excess = |((k, n), (kb, nb)): ((i64, i64), (i64, i64))| {
         let usual = usual_share(kb, nb, min_base);
         shrunk_share(k, n, usual, prior) - usual
     };
@@ -183,10 +184,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 return None;
             }
             m(
-                excess(
-                    (f.client_cancelled_recent, f.scheduled_recent),
-                    (f.client_cancelled_base, f.scheduled_base),
-                ),
+                excess(bad_counts(s, f)?),
                 [
                     f.client_cancelled_recent as f64,
                     f.scheduled_recent as f64,
@@ -253,7 +251,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             m(gap / usual, [gap, usual, 0.0, 0.0])
         }
         Signal::ReplyDelay => {
-            let (measure, _) = reply_delay(f, snap, w, &DEFAULT_REPLY_SPREAD)?;
+            let (measure, _) = reply_delay(f, snap, w, cfg.evidence.reply_log_sd)?;
             Some(measure)
         }
         Signal::Unanswered => {
@@ -263,10 +261,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 return None;
             }
             m(
-                excess(
-                    (f.unanswered, f.waited_recent),
-                    (f.unanswered_base, f.waited_base),
-                ),
+                excess(bad_counts(s, f)?),
                 [
                     f.unanswered as f64,
                     f.waited_recent as f64,
@@ -279,9 +274,9 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.late_team_window < min_recent {
                 return None;
             }
-            let usual = usual_share(f.late_team_base, f.held_team_base, min_base);
+            let ((k, n), (kb, nb)) = bad_counts(s, f)?;
             m(
-                shrunk_share(f.late_team_window, f.held_team_window, usual, prior),
+                shrunk_share(k, n, usual_share(kb, nb, min_base), prior),
                 [
                     f.late_team_window as f64,
                     f.held_team_window as f64,
@@ -294,14 +289,9 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
             if f.team_cancelled_window < min_recent {
                 return None;
             }
-            let usual = usual_share(f.team_cancelled_base, f.scheduled_team_base, min_base);
+            let ((k, n), (kb, nb)) = bad_counts(s, f)?;
             m(
-                shrunk_share(
-                    f.team_cancelled_window,
-                    f.scheduled_team_window,
-                    usual,
-                    prior,
-                ),
+                shrunk_share(k, n, usual_share(kb, nb, min_base), prior),
                 [
                     f.team_cancelled_window as f64,
                     f.scheduled_team_window as f64,
@@ -317,7 +307,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 return None;
             }
             m(
-                excess((f.late_recent, f.due_recent), (f.late_base, f.due_base)),
+                excess(bad_counts(s, f)?),
                 [
                     f.late_recent as f64,
                     f.due_recent as f64,
@@ -358,10 +348,7 @@ pub fn measure(s: Signal, f: &AccountFeatures, snap: &Snapshot, w: &Windows) -> 
                 return None;
             }
             m(
-                excess(
-                    (f.disputes, f.invoiced_dispute_window),
-                    (f.disputes_base, f.invoiced_dispute_base),
-                ),
+                excess(bad_counts(s, f)?),
                 [
                     f.disputes as f64,
                     f.invoiced_dispute_window as f64,
@@ -422,6 +409,35 @@ pub fn chi2_sf_even(x: f64, df: usize) -> f64 {
 const MEETING_GAP_PRIOR_CV: f64 = 0.5;
 const MEETING_GAP_PRIOR_GAPS: f64 = 4.0;
 
+/// The share signals' counts, (bad, of all), recent and in the baseline: one
+/// definition that the measure and its chance both read.
+fn bad_counts(s: Signal, f: &AccountFeatures) -> Option<((i64, i64), (i64, i64))> {
+    Some(match s {
+        Signal::ClientCancellations => (
+            (f.client_cancelled_recent, f.scheduled_recent),
+            (f.client_cancelled_base, f.scheduled_base),
+        ),
+        Signal::Unanswered => (
+            (f.unanswered, f.waited_recent),
+            (f.unanswered_base, f.waited_base),
+        ),
+        Signal::TeamLateness => (
+            (f.late_team_window, f.held_team_window),
+            (f.late_team_base, f.held_team_base),
+        ),
+        Signal::TeamCancellations => (
+            (f.team_cancelled_window, f.scheduled_team_window),
+            (f.team_cancelled_base, f.scheduled_team_base),
+        ),
+        Signal::OverduePromises => ((f.late_recent, f.due_recent), (f.late_base, f.due_base)),
+        Signal::Disputes => (
+            (f.disputes, f.invoiced_dispute_window),
+            (f.disputes_base, f.invoiced_dispute_base),
+        ),
+        _ => return None,
+    })
+}
+
 /// Shares of bad events (cancelled, unanswered, late) an account is assumed to have
 /// before its own baseline says otherwise, weighing `prior_events` events.
 const PRIOR_BAD_SHARE: f64 = 0.1;
@@ -434,7 +450,7 @@ pub fn chance(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> 
     let (w, e) = (&cfg.windows, &cfg.evidence);
     let prior = w.prior_events;
     // k bad of n against the account's usual share, blended with a prior share.
-    let bad_share = |(k, n): (i64, i64), (kb, nb): (i64, i64)| {
+    let bad_share = |((k, n), (kb, nb)): ((i64, i64), (i64, i64))| {
         let usual = (kb as f64 + prior * PRIOR_BAD_SHARE) / (nb as f64 + prior);
         binomial_upper_midp(k, n, usual)
     };
@@ -524,30 +540,12 @@ pub fn chance(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> 
             let chances = (f64::from(w.meetings_recent_days) / mean).max(1.0) + 1.0;
             Some(1.0 - (1.0 - one).powf(chances))
         }
-        Signal::ClientCancellations => Some(bad_share(
-            (f.client_cancelled_recent, f.scheduled_recent),
-            (f.client_cancelled_base, f.scheduled_base),
-        )),
-        Signal::Unanswered => Some(bad_share(
-            (f.unanswered, f.waited_recent),
-            (f.unanswered_base, f.waited_base),
-        )),
-        Signal::TeamLateness => Some(bad_share(
-            (f.late_team_window, f.held_team_window),
-            (f.late_team_base, f.held_team_base),
-        )),
-        Signal::TeamCancellations => Some(bad_share(
-            (f.team_cancelled_window, f.scheduled_team_window),
-            (f.team_cancelled_base, f.scheduled_team_base),
-        )),
-        Signal::OverduePromises => Some(bad_share(
-            (f.late_recent, f.due_recent),
-            (f.late_base, f.due_base),
-        )),
-        Signal::Disputes => Some(bad_share(
-            (f.disputes, f.invoiced_dispute_window),
-            (f.disputes_base, f.invoiced_dispute_base),
-        )),
+        Signal::ClientCancellations
+        | Signal::Unanswered
+        | Signal::TeamLateness
+        | Signal::TeamCancellations
+        | Signal::OverduePromises
+        | Signal::Disputes => bad_counts(s, f).map(bad_share),
         Signal::AttendanceDrop | Signal::UnusedService => {
             // Fewer attended than the usual share (blended towards the team's).
             let team = snap.team_attendance.unwrap_or(0.7);
@@ -558,7 +556,7 @@ pub fn chance(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> 
                 usual,
             ))
         }
-        Signal::ReplyDelay => reply_delay(f, snap, w, &e.reply_log_sd).map(|(_, p)| p),
+        Signal::ReplyDelay => reply_delay(f, snap, w, e.reply_log_sd).map(|(_, p)| p),
         Signal::PaymentDelay => {
             let recent = f.pay_late_recent?;
             let base = f
@@ -570,9 +568,6 @@ pub fn chance(s: Signal, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> 
         }
     }
 }
-
-/// The spread [`measure`] passes to [`reply_delay`]: only its chance reads it.
-const DEFAULT_REPLY_SPREAD: f64 = 1.0;
 
 /// Reply delay over two recent windows, the month (`replies_recent_days`) and the
 /// quarter (`unanswered_lookback_days`), each against its own baseline: the month
@@ -586,7 +581,7 @@ fn reply_delay(
     f: &AccountFeatures,
     snap: &Snapshot,
     w: &Windows,
-    log_sd: &f64,
+    log_sd: f64,
 ) -> Option<(Measure, f64)> {
     let window = |recent: Option<f64>, n: i64, base: Option<f64>, base_n: i64, days: i32| {
         let recent = recent.filter(|_| n >= w.min_recent_events)?;
@@ -642,7 +637,7 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
     let measured: Vec<(Signal, Measure, f64, Option<f64>)> = Signal::ALL
         .into_iter()
         .filter_map(|signal| {
-            let measure = measure(signal, f, snap, &cfg.windows)?;
+            let measure = measure(signal, f, snap, cfg)?;
             let size = severity(measure.value, cfg.signals.get(signal));
             // A change too small to matter needs no test (and most are).
             // A tail beyond what f64 holds is still a chance, not an impossibility.
@@ -1049,7 +1044,8 @@ mod tests {
             held_base: 25,
             ..young.clone()
         };
-        let measured = |f: &AccountFeatures, from| measure(Signal::MeetingDrop, f, &snap(from), w);
+        let measured =
+            |f: &AccountFeatures, from| measure(Signal::MeetingDrop, f, &snap(from), &cfg);
         let expected = |f, from| measured(f, from).map(|m| m.figures[1]);
         let severe = |f| {
             severity(
@@ -1084,7 +1080,7 @@ mod tests {
                 scheduled_base: 27,
                 ..AccountFeatures::default()
             };
-            let m = measure(Signal::ClientCancellations, &f, &snap, &cfg.windows).unwrap();
+            let m = measure(Signal::ClientCancellations, &f, &snap, &cfg).unwrap();
             severity(m.value, cfg.signals.get(Signal::ClientCancellations))
         };
         assert_eq!(points(9), 0.0);
@@ -1109,7 +1105,7 @@ mod tests {
                 team_attendance,
                 ..snapshot()
             };
-            measure(Signal::AttendanceDrop, &f, &snap, &cfg.windows)
+            measure(Signal::AttendanceDrop, &f, &snap, &cfg)
                 .unwrap()
                 .value
         };
