@@ -10,6 +10,7 @@ use tracing::error;
 
 use crate::config::Config;
 use crate::error::{EXIT_CODES_HELP, Error, ExitStatus};
+use crate::signals::Signal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -120,7 +121,8 @@ pub struct Common {
 
 impl Common {
     fn load(&self) -> Result<Config, Error> {
-        Ok(Config::load(&self.config)?.with_dirs(self.input_dir.clone(), self.output_dir.clone()))
+        Ok(Config::load(&self.config, &Signal::keys())?
+            .with_dirs(self.input_dir.clone(), self.output_dir.clone()))
     }
 }
 

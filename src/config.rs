@@ -11,7 +11,6 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::signals::Signal;
 
 /// Every table of the contract, in the order the run reads them.
 pub const TABLES: [&str; 8] = [
@@ -105,7 +104,7 @@ fn default_time_zone() -> String {
     "Asia/Tokyo".to_owned()
 }
 
-pub use crate::signals::Language;
+pub use crate::vocabulary::Language;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncodingChoice {
@@ -209,15 +208,17 @@ pub struct SignalParams {
     pub full: f64,
 }
 
-/// Each signal's parameters, by signal (`[signals]` is a map from the signal's key,
-/// checked against [`Signal::ALL`]: an unknown or a missing key is an error naming
-/// it, so a typo never silently zeroes a weight).
+/// Each signal's parameters, in the order of the keys [`Config::load`] was given
+/// (`[signals]` is a map from the signal's key, checked against those keys: an
+/// unknown or a missing key is an error naming it, so a typo never silently zeroes
+/// a weight).
 #[derive(Debug, Clone)]
 pub struct Signals(Vec<SignalParams>);
 
 impl Signals {
-    pub fn get(&self, signal: Signal) -> SignalParams {
-        self.0[signal as usize]
+    /// The parameters of the `index`-th key given to [`Config::load`].
+    pub fn get(&self, index: usize) -> SignalParams {
+        self.0[index]
     }
 }
 
@@ -257,18 +258,64 @@ pub struct Config {
 
 impl Config {
     /// Reads and validates `path`. Relative directories resolve against its folder.
-    pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let raw: RawConfig = toml::from_str(&text).map_err(|e| Error::Config {
+    ///
+    /// `signals` are the signal keys `[signals]` must hold, in the order
+    /// [`Signals::get`] indexes them: the signal registry's (`Signal::keys()`),
+    /// which sits on a layer above config and so is handed in.
+    ///
+    /// A top-level `base = "other.toml"` (relative to this file) extends that file:
+    /// every table and key given here replaces the base's, the rest is the base's,
+    /// so an installation's config can name its own exports and keep the shipped
+    /// scoring. One level only: a base that has a base is an error.
+    pub fn load(path: &Path, signals: &[&str]) -> Result<Config, Error> {
+        let read = |path: &Path| -> Result<(String, toml::Table), Error> {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let table = text.parse::<toml::Table>().map_err(|e| Error::Config {
+                path: path.to_path_buf(),
+                problems: vec![e.to_string().trim_end().to_owned()],
+            })?;
+            Ok((text, table))
+        };
+        let (text, mut table) = read(path)?;
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let mut base_text = None;
+        if let Some(base) = table.remove("base") {
+            let problem = |problem: String| Error::Config {
+                path: path.to_path_buf(),
+                problems: vec![problem],
+            };
+            let Some(file) = base.as_str() else {
+                return Err(problem(format!("base: expected a file name, found {base}")));
+            };
+            let base_path = folder.join(file);
+            let (text_of_base, mut merged) = read(&base_path)?;
+            if merged.contains_key("base") {
+                return Err(problem(format!(
+                    "base: {} has a base of its own; only one level is supported",
+                    base_path.display()
+                )));
+            }
+            merge(&mut merged, table);
+            table = merged;
+            base_text = Some(text_of_base);
+        }
+        let unreadable = |e: toml::de::Error| Error::Config {
             path: path.to_path_buf(),
             problems: vec![e.to_string().trim_end().to_owned()],
-        })?;
-        let digest = format!("sha256:{}", sha256_hex(text.as_bytes()));
-        let base = path.parent().unwrap_or(Path::new("."));
-        raw.validate(path, base, digest)
+        };
+        // Without a base, serde reads the text itself, so that its errors quote the
+        // line and column; a merged table has no lines to quote.
+        let raw: RawConfig = match &base_text {
+            None => toml::from_str(&text).map_err(unreadable)?,
+            Some(_) => table.try_into().map_err(unreadable)?,
+        };
+        // The digest covers the base too: a change to it changes the scores.
+        let digested = text + base_text.as_deref().unwrap_or("");
+        let digest = format!("sha256:{}", sha256_hex(digested.as_bytes()));
+        raw.validate(path, folder, digest, signals)
     }
 
     pub fn table(&self, name: &str) -> Option<&TableConfig> {
@@ -293,8 +340,26 @@ impl Config {
     }
 }
 
+/// `over`'s keys into `base`: tables merge key by key, any other value replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
 impl RawConfig {
-    fn validate(self, path: &Path, base: &Path, digest: String) -> Result<Config, Error> {
+    fn validate(
+        self,
+        path: &Path,
+        base: &Path,
+        digest: String,
+        known: &[&str],
+    ) -> Result<Config, Error> {
         let mut problems = Vec::new();
         let time_zone = match self.run.time_zone.parse::<Tz>() {
             Ok(tz) => Some(tz),
@@ -511,17 +576,15 @@ impl RawConfig {
             ));
         }
         for key in self.signals.keys() {
-            if !Signal::ALL.iter().any(|s| s.key() == key) {
-                let known: Vec<&str> = Signal::ALL.iter().map(|s| s.key()).collect();
+            if !known.contains(&key.as_str()) {
                 problems.push(format!(
                     "signals.{key}: unknown signal; expected one of {}",
                     known.join(", ")
                 ));
             }
         }
-        let mut signals = Vec::with_capacity(Signal::ALL.len());
-        for signal in Signal::ALL {
-            let key = signal.key();
+        let mut signals = Vec::with_capacity(known.len());
+        for &key in known {
             let Some(&p) = self.signals.get(key) else {
                 problems.push(format!(
                     "signals.{key}: missing; give its weight, start and full (a signal left out would silently add nothing)"

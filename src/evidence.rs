@@ -112,6 +112,18 @@ pub fn one_in(p: f64) -> u64 {
     ((n / step).round() * step).min(100_000.0) as u64
 }
 
+/// `P(X > x)` for `X ~ χ²` with an even number of degrees of freedom `df = 2k`:
+/// `e^(-x/2) Σ_{i<k} (x/2)^i / i!` (exact; Fisher's method only needs even ones).
+pub fn chi2_sf_even(x: f64, df: usize) -> f64 {
+    let half = x / 2.0;
+    let (mut term, mut sum) = (1.0, 1.0);
+    for i in 1..df / 2 {
+        term *= half / i as f64;
+        sum += term;
+    }
+    ((-half).exp() * sum).clamp(0.0, 1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

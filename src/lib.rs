@@ -2,9 +2,10 @@
 //! risk in four stress categories and explains every flag.
 //!
 //! Layers, lowest first (ARCHITECTURE.md lists them, `tests/layers.rs` enforces
-//! them): the domain ([`contract`], [`calendar`], [`signals`], [`evidence`]), [`error`]
-//! and [`config`], the stages in pipeline order ([`ingest`] → [`validate`] →
-//! [`health`] → [`features`] → [`scoring`] → [`output`] / [`report`]), the shared
+//! them): the domain ([`contract`], [`calendar`], [`vocabulary`], [`evidence`]),
+//! [`error`] and [`config`], the stages in pipeline order ([`ingest`] → [`validate`]
+//! → [`health`] → [`features`] → [`signals`] (the registry) → [`scoring`] →
+//! [`output`] / [`report`]), the shared
 //! [`pipeline`] and [`history`], the commands ([`run`], [`backtest`],
 //! [`postmortem`], [`sample`]) and [`cli`].
 
@@ -28,3 +29,4 @@ pub mod sample;
 pub mod scoring;
 pub mod signals;
 pub mod validate;
+pub mod vocabulary;

@@ -1,178 +1,1048 @@
-//! The vocabulary of scores: the four stress categories, the risk levels and the
-//! signals, with the keys config.toml and evidence.csv name them by. No polars, no
-//! IO: the config checks its `[signals]` against it, scoring measures each one.
+//! The signal registry: one row per signal, holding everything about it — its key in
+//! config.toml and evidence.csv, its category, the windows it reads, what its value
+//! is, how it is measured, how its chance is judged and how its reason reads in ja
+//! and en. No IO; scoring (`crate::scoring`) turns the rows' figures into points.
+//!
+//! A new signal that reads an existing column is four edits in three files: its row
+//! below (and a test in this file's `tests`), its feature in `features.rs`'s
+//! `account_features!` list and aggregation, and its parameters under `[signals]` in
+//! config.toml (ARCHITECTURE.md, "Adding a signal").
 
-/// The language of the reasons and labels people read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Ja,
-    En,
+use crate::config::{Config, Language, SignalParams, Windows};
+use crate::evidence::{
+    binomial_lower_midp, binomial_upper_midp, chi2_sf_even, count_drop_midp, normal_sf,
+};
+use crate::features::{AccountFeatures, Snapshot};
+use crate::vocabulary::Category;
+
+/// What a signal measured: the value scored against `start`/`full`, and the figures
+/// its reason quotes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measure {
+    pub value: f64,
+    pub figures: [f64; 4],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Category {
-    Outcome,
-    Expectation,
-    Discomfort,
-    Cost,
+/// A share signal's counts, `(bad, of all)`, in the recent window and the baseline.
+pub type Shares = ((i64, i64), (i64, i64));
+
+/// One account on one date, as a row's functions see it.
+pub struct Ctx<'a> {
+    pub f: &'a AccountFeatures,
+    pub snap: &'a Snapshot,
+    pub cfg: &'a Config,
+    /// The row's [`Row::shares`], read once for both its measure and its chance.
+    shares: Option<Shares>,
 }
 
-impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::Outcome,
-        Category::Expectation,
-        Category::Discomfort,
-        Category::Cost,
-    ];
+/// One signal, all in one place.
+pub struct Row {
+    /// The key under `[signals]` in config.toml and in evidence.csv's `signal`.
+    pub key: &'static str,
+    pub category: Category,
+    /// The `[windows]` keys of the windows it reads.
+    pub windows: &'static [&'static str],
+    /// What its value is (scored from `start` to `full`).
+    pub value: &'static str,
+    /// For a share signal, its counts; the measure and the chance both read them.
+    pub shares: Option<fn(&AccountFeatures) -> Shares>,
+    /// The measure, or `None` where the account lacks the data to judge it (too
+    /// young, too few events): missing history is never evidence of stress.
+    pub measure: fn(&Ctx) -> Option<Measure>,
+    /// How often a change at least this large happens by chance for this account
+    /// (`crate::evidence`); no test for facts (no agreed outcome, a raised fee,
+    /// months without a proposal).
+    pub chance: Option<fn(&Ctx) -> Option<f64>>,
+    /// The reason, from the measure's figures.
+    pub reason: fn(&Figures, Language) -> String,
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Outcome => "outcome",
-            Category::Expectation => "expectation",
-            Category::Discomfort => "discomfort",
-            Category::Cost => "cost",
+/// A measure's figures for its reason: as measured, and as a reader sees them.
+pub struct Figures {
+    pub raw: [f64; 4],
+    pub text: [String; 4],
+}
+
+/// Declares [`Signal`] from the registry's rows, in their order.
+macro_rules! registry {
+    ($( $(#[$doc:meta])* $name:ident => $row:expr, )*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Signal { $( $(#[$doc])* $name, )* }
+
+        impl Signal {
+            /// Every signal, in the registry's order.
+            pub const ALL: &'static [Signal] = &[$(Signal::$name),*];
+            const ROWS: &'static [Row] = &[$($row),*];
         }
-    }
-
-    pub fn label(self, lang: Language) -> &'static str {
-        match (lang, self) {
-            (Language::En, c) => c.as_str(),
-            (Language::Ja, Category::Outcome) => "成果",
-            (Language::Ja, Category::Expectation) => "期待",
-            (Language::Ja, Category::Discomfort) => "不快",
-            (Language::Ja, Category::Cost) => "費用",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RiskLevel {
-    Low,
-    Medium,
-    High,
-}
-
-impl RiskLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RiskLevel::Low => "low",
-            RiskLevel::Medium => "medium",
-            RiskLevel::High => "high",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Signal {
-    KpiShortfall,
-    KpiDecline,
-    NoOutcomeDefinition,
-    MeetingDrop,
-    ContactDrop,
-    ClientCancellations,
-    AttendanceDrop,
-    ProposalGap,
-    TouchpointGap,
-    MeetingGap,
-    ReplyDelay,
-    Unanswered,
-    TeamLateness,
-    TeamCancellations,
-    OverduePromises,
-    FeeIncrease,
-    PaymentDelay,
-    Disputes,
-    UnusedService,
-    BillingWithoutTouch,
+    };
 }
 
 impl Signal {
-    pub const ALL: [Signal; 20] = [
-        Signal::KpiShortfall,
-        Signal::KpiDecline,
-        Signal::NoOutcomeDefinition,
-        Signal::MeetingDrop,
-        Signal::ContactDrop,
-        Signal::ClientCancellations,
-        Signal::AttendanceDrop,
-        Signal::ProposalGap,
-        Signal::TouchpointGap,
-        Signal::MeetingGap,
-        Signal::ReplyDelay,
-        Signal::Unanswered,
-        Signal::TeamLateness,
-        Signal::TeamCancellations,
-        Signal::OverduePromises,
-        Signal::FeeIncrease,
-        Signal::PaymentDelay,
-        Signal::Disputes,
-        Signal::UnusedService,
-        Signal::BillingWithoutTouch,
-    ];
-
-    /// Whether the signal's change is tested against chance ([`chance`]); facts
-    /// (no agreed outcome, a raised fee, months without a proposal) are not.
-    pub fn is_tested(self) -> bool {
-        !matches!(
-            self,
-            Signal::NoOutcomeDefinition | Signal::FeeIncrease | Signal::ProposalGap
-        )
+    pub fn row(self) -> &'static Row {
+        &Self::ROWS[self as usize]
     }
 
-    /// The signal's key under `[signals]` in config.toml.
+    /// The keys of every signal, for config's check of `[signals]`.
+    pub fn keys() -> Vec<&'static str> {
+        Self::ALL.iter().map(|s| s.key()).collect()
+    }
+
     pub fn key(self) -> &'static str {
-        match self {
-            Signal::KpiShortfall => "kpi_shortfall",
-            Signal::KpiDecline => "kpi_decline",
-            Signal::NoOutcomeDefinition => "no_outcome_definition",
-            Signal::MeetingDrop => "meeting_drop",
-            Signal::ContactDrop => "contact_drop",
-            Signal::ClientCancellations => "client_cancellations",
-            Signal::AttendanceDrop => "attendance_drop",
-            Signal::ProposalGap => "proposal_gap",
-            Signal::TouchpointGap => "touchpoint_gap",
-            Signal::MeetingGap => "meeting_gap",
-            Signal::ReplyDelay => "reply_delay",
-            Signal::Unanswered => "unanswered",
-            Signal::TeamLateness => "team_lateness",
-            Signal::TeamCancellations => "team_cancellations",
-            Signal::OverduePromises => "overdue_promises",
-            Signal::FeeIncrease => "fee_increase",
-            Signal::PaymentDelay => "payment_delay",
-            Signal::Disputes => "disputes",
-            Signal::UnusedService => "unused_service",
-            Signal::BillingWithoutTouch => "billing_without_touch",
-        }
+        self.row().key
     }
 
     pub fn category(self) -> Category {
-        use Signal::*;
-        match self {
-            KpiShortfall | KpiDecline | NoOutcomeDefinition => Category::Outcome,
-            MeetingDrop | ContactDrop | ClientCancellations | AttendanceDrop | ProposalGap
-            | TouchpointGap | MeetingGap => Category::Expectation,
-            ReplyDelay | Unanswered | TeamLateness | TeamCancellations | OverduePromises => {
-                Category::Discomfort
-            }
-            FeeIncrease | PaymentDelay | Disputes | UnusedService | BillingWithoutTouch => {
-                Category::Cost
-            }
+        self.row().category
+    }
+
+    /// Its weight, start and full from config.toml's `[signals]`.
+    pub fn params(self, cfg: &Config) -> SignalParams {
+        cfg.signals.get(self as usize)
+    }
+
+    /// Whether the signal's change is tested against chance; facts are not.
+    pub fn is_tested(self) -> bool {
+        self.row().chance.is_some()
+    }
+
+    fn ctx<'a>(self, f: &'a AccountFeatures, snap: &'a Snapshot, cfg: &'a Config) -> Ctx<'a> {
+        let shares = self.row().shares.map(|counts| counts(f));
+        Ctx {
+            f,
+            snap,
+            cfg,
+            shares,
         }
     }
+
+    /// Measures the signal for one account.
+    pub fn measure(self, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> Option<Measure> {
+        (self.row().measure)(&self.ctx(f, snap, cfg))
+    }
+
+    /// The chance of the measured change ([`Row::chance`]); `None` for facts.
+    pub fn chance(self, f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> Option<f64> {
+        (self.row().chance?)(&self.ctx(f, snap, cfg))
+    }
+
+    /// The change in words, from the measure's figures.
+    pub fn reason(self, figures: [f64; 4], lang: Language) -> String {
+        let figures = Figures {
+            raw: figures,
+            text: figures.map(num),
+        };
+        (self.row().reason)(&figures, lang)
+    }
+}
+
+use Language::{En, Ja};
+
+registry! {
+    KpiShortfall => Row {
+        key: "kpi_shortfall",
+        category: Category::Outcome,
+        windows: &["outcomes_recent_days"],
+        value: "1 - recent KPI attainment",
+        shares: None,
+        measure: |x| {
+            // A young account's first results are a ramp-up, not yet a verdict.
+            if !x.seasoned() {
+                return None;
+            }
+            let recent = x.f.kpi_recent.filter(|_| x.f.kpi_recent_n >= 1)?;
+            let days = x.w().outcomes_recent_days;
+            x.m(1.0 - recent, [recent * 100.0, f64::from(days), 0.0, 0.0])
+        },
+        chance: Some(|x| {
+            let recent = x.f.kpi_recent?;
+            let n = x.f.kpi_recent_n.max(1) as f64;
+            Some(normal_sf((1.0 - recent) / (x.kpi_sd() / n.sqrt())))
+        }),
+        reason: |x, lang| {
+            let [recent, days, _, _] = &x.text;
+            match lang {
+                En => format!("KPI attainment {recent}% of target over the last {days} days"),
+                Ja => format!("直近{days}日のKPI達成率 {recent}%（目標比）"),
+            }
+        },
+    },
+    KpiDecline => Row {
+        key: "kpi_decline",
+        category: Category::Outcome,
+        windows: &["outcomes_recent_days", "outcomes_baseline_days"],
+        value: "1 - recent / baseline attainment",
+        shares: None,
+        measure: |x| {
+            let f = x.f;
+            let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
+            let base = f.kpi_base.filter(|&b| f.kpi_base_n >= 2 && b > 0.0)?;
+            // Relative to the account's own level: 120% falling to 90% is a decline
+            // the client feels even though the target is still nearly met.
+            x.m(1.0 - recent / base, [recent * 100.0, base * 100.0, 0.0, 0.0])
+        },
+        chance: Some(|x| {
+            let f = x.f;
+            let (recent, base) = (f.kpi_recent?, f.kpi_base?);
+            let (nr, nb) = (f.kpi_recent_n.max(1) as f64, f.kpi_base_n.max(1) as f64);
+            let se = x.kpi_sd() * (1.0 / nr + 1.0 / nb).sqrt();
+            Some(normal_sf((base - recent) / se))
+        }),
+        reason: |x, lang| {
+            let [recent, base, _, _] = &x.text;
+            match lang {
+                En => format!("KPI attainment fell to {recent}%, was {base}%"),
+                Ja => format!("KPI達成率が{base}%から{recent}%に低下"),
+            }
+        },
+    },
+    NoOutcomeDefinition => Row {
+        key: "no_outcome_definition",
+        category: Category::Outcome,
+        windows: &[],
+        value: "1 if outcome_agreed = false",
+        shares: None,
+        measure: |x| (x.f.outcome_agreed == Some(false)).then_some(Measure {
+            value: 1.0,
+            figures: [0.0; 4],
+        }),
+        chance: None,
+        reason: |_, lang| match lang {
+            En => "no outcome definition agreed with the client".to_owned(),
+            Ja => "成果の定義がクライアントと未合意".to_owned(),
+        },
+    },
+    MeetingDrop => Row {
+        key: "meeting_drop",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "meetings_baseline_days"],
+        value: "1 - recent / usual meeting rate",
+        shares: None,
+        measure: |x| {
+            if !x.seasoned() || x.f.held_base < x.w().min_baseline_events {
+                return None;
+            }
+            x.rate_drop(x.f.held_recent, x.f.held_base, x.snap.meetings_from)
+        },
+        chance: Some(|x| x.count_drop(x.f.held_recent, x.f.held_base, x.snap.meetings_from)),
+        reason: |x, lang| {
+            let [held, usual, days, _] = &x.text;
+            match lang {
+                En => format!("{held} meetings held in the last {days} days, was {usual} per {days} days"),
+                Ja => format!("直近{days}日の実施会議 {held}回（以前は{days}日あたり{usual}回）"),
+            }
+        },
+    },
+    ContactDrop => Row {
+        key: "contact_drop",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "meetings_baseline_days"],
+        value: "1 - recent / usual rate of client messages",
+        shares: None,
+        measure: |x| {
+            // The client writing less than it used to: interest fading.
+            let f = x.f;
+            if !x.seasoned() || f.client_messages_base < x.w().min_baseline_events {
+                return None;
+            }
+            x.rate_drop(f.client_messages_recent, f.client_messages_base, x.snap.messages_from)
+        },
+        chance: Some(|x| {
+            let f = x.f;
+            x.count_drop(f.client_messages_recent, f.client_messages_base, x.snap.messages_from)
+        }),
+        reason: |x, lang| {
+            let [messages, usual, days, _] = &x.text;
+            match lang {
+                En => format!("{messages} client messages in the last {days} days, was {usual} per {days} days"),
+                Ja => format!("直近{days}日のクライアントからの連絡 {messages}件（以前は{days}日あたり{usual}件）"),
+            }
+        },
+    },
+    ClientCancellations => Row {
+        key: "client_cancellations",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "meetings_baseline_days"],
+        value: "share of recent meetings the client cancelled or missed, above the usual share",
+        shares: Some(|f| {
+            (
+                (f.client_cancelled_recent, f.scheduled_recent),
+                (f.client_cancelled_base, f.scheduled_base),
+            )
+        }),
+        measure: |x| {
+            let f = x.f;
+            if f.client_cancelled_recent < x.w().min_recent_events {
+                return None;
+            }
+            let days = x.w().meetings_recent_days;
+            let figures = [
+                f.client_cancelled_recent as f64,
+                f.scheduled_recent as f64,
+                f64::from(days),
+                0.0,
+            ];
+            x.m(x.excess()?, figures)
+        },
+        chance: Some(|x| x.bad_share_chance()),
+        reason: |x, lang| {
+            let [cancelled, scheduled, days, _] = &x.text;
+            match lang {
+                En => format!("{cancelled} of the last {scheduled} meetings cancelled or missed by the client ({days} days)"),
+                Ja => format!("直近{days}日の会議{scheduled}回のうち{cancelled}回がクライアント都合でキャンセル・欠席"),
+            }
+        },
+    },
+    AttendanceDrop => Row {
+        key: "attendance_drop",
+        category: Category::Expectation,
+        windows: &["attendance_recent_days", "attendance_baseline_days"],
+        value: "usual - recent attendance rate (a short usual leans towards the team's)",
+        shares: None,
+        measure: |x| {
+            let (f, w) = (x.f, x.w());
+            if !x.seasoned() || f.invited_recent < w.min_recent_events || f.invited_base < w.min_baseline_events {
+                return None;
+            }
+            // A handful of earlier sessions all attended is not yet "always comes":
+            // the usual share is blended towards the team's, as the recent one is
+            // towards the usual.
+            let prior = w.prior_events;
+            let earlier = ratio(f.attended_base, f.invited_base);
+            let team = x.snap.team_attendance.unwrap_or(earlier);
+            let usual = shrunk_share(f.attended_base, f.invited_base, team, prior);
+            let recent = shrunk_share(f.attended_recent, f.invited_recent, usual, prior);
+            let days = f64::from(w.attendance_recent_days);
+            let figures = [f.attended_recent as f64, f.invited_recent as f64, earlier * 100.0, days];
+            x.m(usual - recent, figures)
+        },
+        chance: Some(|x| x.attendance_chance()),
+        reason: |x, lang| {
+            let [attended, invited, earlier, days] = &x.text;
+            let share = num(x.raw[0] / x.raw[1] * 100.0);
+            match lang {
+                En => format!("attended {attended} of {invited} study sessions in the last {days} days ({share}%), was {earlier}%"),
+                Ja => format!("勉強会出席 直近{days}日 {invited}回中{attended}回（{share}%、以前 {earlier}%）"),
+            }
+        },
+    },
+    ProposalGap => Row {
+        key: "proposal_gap",
+        category: Category::Expectation,
+        windows: &[],
+        value: "days since the last proposal",
+        shares: None,
+        measure: |x| {
+            // Only where meetings happen at all: an export without meetings says
+            // nothing about proposals. Without a proposal on record, count from the
+            // first meeting the export holds (an export covering 18 months cannot
+            // speak for the years before), and never beyond the contract's age.
+            let f = x.f;
+            if !x.snap.proposals_recorded {
+                return None;
+            }
+            f.last_meeting_day?;
+            let since = f.last_proposal_day.or(f.first_meeting_day)?;
+            let days = (x.snap.day - since).min(f.history_days);
+            x.m(f64::from(days), [f64::from(days), 0.0, 0.0, 0.0])
+        },
+        chance: None,
+        reason: |x, lang| {
+            let [days, _, _, _] = &x.text;
+            match lang {
+                En => format!("no new proposal in {days} days"),
+                Ja => format!("{days}日間 新しい提案なし"),
+            }
+        },
+    },
+    TouchpointGap => Row {
+        key: "touchpoint_gap",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "touchpoint_baseline_days"],
+        value: "days without touchpoint / usual gap",
+        shares: None,
+        measure: |x| {
+            let f = x.f;
+            if !x.seasoned() || f.touches_base < x.w().min_baseline_events {
+                return None;
+            }
+            let usual = (x.touch_base_days()? / f.touches_base as f64).max(7.0);
+            let days = x.days_without_touch();
+            x.m(f64::from(days) / usual, [f64::from(days), usual, 0.0, 0.0])
+        },
+        chance: Some(|x| {
+            // No touchpoint at all in the gap: twice the mid-p of a count of zero.
+            let observed = x.touch_base_days()?;
+            let days = f64::from(x.days_without_touch());
+            let e = &x.cfg.evidence;
+            Some(2.0 * count_drop_midp(0, days, x.f.touches_base, observed, e.overdispersion))
+        }),
+        reason: |x, lang| {
+            let [days, usual, _, _] = &x.text;
+            match lang {
+                En => format!("no touchpoint for {days} days (usual gap {usual} days)"),
+                Ja => format!("{days}日間 接点なし（通常の間隔 {usual}日）"),
+            }
+        },
+    },
+    MeetingGap => Row {
+        key: "meeting_gap",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "meetings_baseline_days"],
+        value: "longest recent wait for a held meeting / usual gap between meetings",
+        shares: None,
+        measure: |x| {
+            // The longest wait for a held meeting lately (the one still open
+            // included) against the account's own cadence.
+            if !x.seasoned() || x.f.meeting_gaps_base_n < x.w().min_baseline_events {
+                return None;
+            }
+            let usual = x.f.meeting_gap_base?.max(1.0);
+            let gap = x.longest_meeting_gap()?;
+            x.m(gap / usual, [gap, usual, 0.0, 0.0])
+        },
+        chance: Some(|x| x.meeting_gap_chance()),
+        reason: |x, lang| {
+            let [gap, usual, _, _] = &x.text;
+            match lang {
+                En => format!("{gap} days between meetings lately, usually {usual}"),
+                Ja => format!("会議の間隔 直近{gap}日（通常 {usual}日）"),
+            }
+        },
+    },
+    ReplyDelay => Row {
+        key: "reply_delay",
+        category: Category::Discomfort,
+        windows: &["replies_recent_days", "unanswered_lookback_days", "replies_baseline_days"],
+        value: "recent median reply (business hours) / max(own earlier, half the team norm)",
+        shares: None,
+        measure: |x| x.reply_delay().map(|(measure, _)| measure),
+        chance: Some(|x| x.reply_delay().map(|(_, chance)| chance)),
+        // Only the references that exist are quoted: an account without replies of
+        // its own before is judged against the team's norm, and says so.
+        reason: |x, lang| {
+            let [recent, own, team, days] = &x.text;
+            let (own_known, team_known) = (!x.raw[1].is_nan(), !x.raw[2].is_nan());
+            match lang {
+                En => {
+                    let was = match (own_known, team_known) {
+                        (true, true) => format!("was {own} h (team norm {team} h)"),
+                        (true, false) => format!("was {own} h"),
+                        (false, _) => format!("no earlier replies to compare; team norm {team} h"),
+                    };
+                    format!("median reply {recent} h over the last {days} days, {was}")
+                }
+                Ja => {
+                    let was = match (own_known, team_known) {
+                        (true, true) => format!("以前 {own}時間、チーム標準 {team}時間"),
+                        (true, false) => format!("以前 {own}時間"),
+                        (false, _) => format!("以前の記録なし、チーム標準 {team}時間"),
+                    };
+                    format!("直近{days}日の返信時間中央値 {recent}時間（{was}）")
+                }
+            }
+        },
+    },
+    Unanswered => Row {
+        key: "unanswered",
+        category: Category::Discomfort,
+        windows: &["unanswered_lookback_days", "replies_baseline_days"],
+        value: "share of messages older than unanswered_after_hours still unanswered, above the usual share",
+        shares: Some(|f| ((f.unanswered, f.waited_recent), (f.unanswered_base, f.waited_base))),
+        measure: |x| {
+            // A share of the messages old enough to expect an answer, against the
+            // account's usual share: a busy client is not flagged for volume.
+            let (f, w) = (x.f, x.w());
+            if f.waited_recent == 0 {
+                return None;
+            }
+            let figures = [
+                f.unanswered as f64,
+                f.waited_recent as f64,
+                w.unanswered_after_hours as f64,
+                f64::from(w.unanswered_lookback_days),
+            ];
+            x.m(x.excess()?, figures)
+        },
+        chance: Some(|x| x.bad_share_chance()),
+        reason: |x, lang| {
+            let [unanswered, waited, hours, days] = &x.text;
+            match lang {
+                En => format!("{unanswered} of {waited} client messages unanswered after {hours} h (last {days} days)"),
+                Ja => format!("直近{days}日のメッセージ{waited}件中{unanswered}件が{hours}時間以上未返信"),
+            }
+        },
+    },
+    TeamLateness => Row {
+        key: "team_lateness",
+        category: Category::Discomfort,
+        windows: &["team_behaviour_days", "meetings_baseline_days"],
+        value: "share of held meetings the team was late to",
+        shares: Some(|f| {
+            (
+                (f.late_team_window, f.held_team_window),
+                (f.late_team_base, f.held_team_base),
+            )
+        }),
+        measure: |x| {
+            let (f, w) = (x.f, x.w());
+            if f.late_team_window < w.min_recent_events {
+                return None;
+            }
+            let figures = [
+                f.late_team_window as f64,
+                f.held_team_window as f64,
+                f64::from(w.team_behaviour_days),
+                w.late_minutes as f64,
+            ];
+            x.m(x.share()?, figures)
+        },
+        chance: Some(|x| x.bad_share_chance()),
+        reason: |x, lang| {
+            let [late, held, days, minutes] = &x.text;
+            match lang {
+                En => format!("team late by {minutes}+ min to {late} of {held} meetings in the last {days} days"),
+                Ja => format!("直近{days}日の会議{held}回中{late}回でチームが{minutes}分以上遅刻"),
+            }
+        },
+    },
+    TeamCancellations => Row {
+        key: "team_cancellations",
+        category: Category::Discomfort,
+        windows: &["team_behaviour_days", "meetings_baseline_days"],
+        value: "share of meetings the team cancelled, missed or moved",
+        shares: Some(|f| {
+            (
+                (f.team_cancelled_window, f.scheduled_team_window),
+                (f.team_cancelled_base, f.scheduled_team_base),
+            )
+        }),
+        measure: |x| {
+            let (f, w) = (x.f, x.w());
+            if f.team_cancelled_window < w.min_recent_events {
+                return None;
+            }
+            let figures = [
+                f.team_cancelled_window as f64,
+                f.scheduled_team_window as f64,
+                f64::from(w.team_behaviour_days),
+                0.0,
+            ];
+            x.m(x.share()?, figures)
+        },
+        chance: Some(|x| x.bad_share_chance()),
+        reason: |x, lang| {
+            let [cancelled, scheduled, days, _] = &x.text;
+            match lang {
+                En => format!("{cancelled} of {scheduled} meetings cancelled, missed or rescheduled by the team in the last {days} days"),
+                Ja => format!("直近{days}日の会議{scheduled}回中{cancelled}回がチーム都合でキャンセル・変更"),
+            }
+        },
+    },
+    OverduePromises => Row {
+        key: "overdue_promises",
+        category: Category::Discomfort,
+        windows: &["team_behaviour_days", "meetings_baseline_days"],
+        value: "share of promises due recently kept late or still open, above the usual share",
+        shares: Some(|f| ((f.late_recent, f.due_recent), (f.late_base, f.due_base))),
+        measure: |x| {
+            // Promises that came due recently and were kept late or are still open,
+            // as a share against the account's usual share.
+            let (f, w) = (x.f, x.w());
+            if f.due_recent < w.min_recent_events {
+                return None;
+            }
+            let figures = [
+                f.late_recent as f64,
+                f.due_recent as f64,
+                f.overdue_open as f64,
+                f64::from(w.team_behaviour_days),
+            ];
+            x.m(x.excess()?, figures)
+        },
+        chance: Some(|x| x.bad_share_chance()),
+        reason: |x, lang| {
+            let [late, due, open, days] = &x.text;
+            match lang {
+                En => format!("{late} of {due} promises due in the last {days} days kept late or missed ({open} still open)"),
+                Ja => format!("直近{days}日に期限の約束{due}件中{late}件が遅延・未完了（うち未完了 {open}件）"),
+            }
+        },
+    },
+    FeeIncrease => Row {
+        key: "fee_increase",
+        category: Category::Cost,
+        windows: &["invoices_recent_days", "invoices_baseline_days"],
+        value: "recent median invoice / earlier median - 1 (flat earlier fees only)",
+        shares: None,
+        measure: |x| {
+            // Only where there is a fee: invoices that were flat in the baseline.
+            // Usage-based amounts that vary month to month would read as "increases".
+            let f = x.f;
+            let (recent, base) = (f.fee_recent?, f.fee_base?);
+            let spread = (f.fee_base_max? - f.fee_base_min?) / base;
+            if spread > FLAT_FEE_SPREAD {
+                return None;
+            }
+            x.m(recent / base - 1.0, [recent, base, 0.0, 0.0])
+        },
+        chance: None,
+        reason: |x, lang| {
+            let [now, was, _, _] = x.raw;
+            let up = num((now / was - 1.0) * 100.0);
+            match lang {
+                En => format!("fee up {up}% (now {}, was {})", yen(now), yen(was)),
+                Ja => format!("料金 {up}%増（現在 {}円、以前 {}円）", yen(now), yen(was)),
+            }
+        },
+    },
+    PaymentDelay => Row {
+        key: "payment_delay",
+        category: Category::Cost,
+        windows: &["invoices_recent_days", "invoices_baseline_days"],
+        value: "recent mean days late - earlier mean",
+        shares: None,
+        measure: |x| {
+            let (f, w) = (x.f, x.w());
+            let recent = f.pay_late_recent.filter(|_| f.pay_late_recent_n >= 1)?;
+            // Without an earlier record the delay is judged against the terms (0 days
+            // late), and the reason says there is nothing earlier to compare.
+            let base = f.pay_late_base.filter(|_| f.pay_late_base_n >= w.min_baseline_events);
+            let days = f64::from(w.invoices_recent_days);
+            x.m(recent - base.unwrap_or(0.0), [recent, base.unwrap_or(f64::NAN), days, 0.0])
+        },
+        chance: Some(|x| {
+            let (f, w) = (x.f, x.w());
+            let recent = f.pay_late_recent?;
+            let base = f
+                .pay_late_base
+                .filter(|_| f.pay_late_base_n >= w.min_baseline_events)
+                .unwrap_or(0.0);
+            let n = f.pay_late_recent_n.max(1) as f64;
+            Some(normal_sf((recent - base) / (x.cfg.evidence.payment_sd_days / n.sqrt())))
+        }),
+        reason: |x, lang| {
+            let [late, was, days, _] = &x.text;
+            match (lang, x.raw[1].is_nan()) {
+                (En, true) => format!("invoices paid {late} days late on average over the last {days} days (no earlier payments to compare)"),
+                (En, false) => format!("invoices paid {late} days late on average over the last {days} days, was {was}"),
+                (Ja, true) => format!("直近{days}日の請求書の平均支払遅延 {late}日（以前の支払記録なし）"),
+                (Ja, false) => format!("直近{days}日の請求書の平均支払遅延 {late}日（以前 {was}日）"),
+            }
+        },
+    },
+    Disputes => Row {
+        key: "disputes",
+        category: Category::Cost,
+        windows: &["disputes_days", "invoices_baseline_days"],
+        value: "share of invoices disputed in disputes_days, above the usual share",
+        shares: Some(|f| {
+            (
+                (f.disputes, f.invoiced_dispute_window),
+                (f.disputes_base, f.invoiced_dispute_base),
+            )
+        }),
+        measure: |x| {
+            // Disputed invoices as a share, above the account's usual share: a client
+            // who always queries one invoice a year is not newly upset.
+            let f = x.f;
+            if f.disputes == 0 {
+                return None;
+            }
+            let days = f64::from(x.w().disputes_days);
+            let figures = [f.disputes as f64, f.invoiced_dispute_window as f64, days, 0.0];
+            x.m(x.excess()?, figures)
+        },
+        chance: Some(|x| x.bad_share_chance()),
+        reason: |x, lang| {
+            let [disputed, invoiced, days, _] = &x.text;
+            match lang {
+                En => format!("{disputed} of {invoiced} invoices disputed in the last {days} days"),
+                Ja => format!("直近{days}日の請求{invoiced}件中{disputed}件に異議"),
+            }
+        },
+    },
+    UnusedService => Row {
+        key: "unused_service",
+        category: Category::Cost,
+        windows: &["attendance_recent_days", "attendance_baseline_days"],
+        value: "1 - recent study-session attendance",
+        shares: None,
+        measure: |x| {
+            let (f, w) = (x.f, x.w());
+            if f.invited_recent < w.min_recent_events {
+                return None;
+            }
+            // Blended with the usual attendance when there is one (a member who always
+            // came and missed a few is not yet "not using" the service).
+            let usual = if f.invited_base >= w.min_baseline_events {
+                ratio(f.attended_base, f.invited_base)
+            } else {
+                ratio(f.attended_recent, f.invited_recent)
+            };
+            let used = shrunk_share(f.attended_recent, f.invited_recent, usual, w.prior_events);
+            let days = f64::from(w.attendance_recent_days);
+            x.m(1.0 - used, [f.attended_recent as f64, f.invited_recent as f64, days, 0.0])
+        },
+        chance: Some(|x| x.attendance_chance()),
+        reason: |x, lang| {
+            let [attended, invited, days, _] = &x.text;
+            match lang {
+                En => format!("attended {attended} of {invited} paid study sessions in the last {days} days"),
+                Ja => format!("有料勉強会 直近{days}日で{invited}回中{attended}回のみ出席"),
+            }
+        },
+    },
+    BillingWithoutTouch => Row {
+        key: "billing_without_touch",
+        category: Category::Cost,
+        windows: &["meetings_recent_days", "touchpoint_baseline_days"],
+        value: "1 - recent / usual touchpoints, while billed",
+        shares: None,
+        measure: |x| {
+            let (f, w) = (x.f, x.w());
+            if !x.seasoned() || f.invoiced_recent == 0 || f.touches_base < w.min_baseline_events {
+                return None;
+            }
+            let r = f64::from(w.meetings_recent_days);
+            let expected = f.touches_base as f64 * r / x.touch_base_days()?;
+            x.m(1.0 - f.touches_recent as f64 / expected, [f.touches_recent as f64, expected, r, 0.0])
+        },
+        chance: Some(|x| {
+            let (f, w) = (x.f, x.w());
+            let window = (w.meetings_recent_days, w.touchpoint_baseline_days);
+            x.count_drop_over(f.touches_recent, f.touches_base, x.touch_from(), window)
+        }),
+        reason: |x, lang| {
+            let [touches, usual, days, _] = &x.text;
+            match lang {
+                En => format!("billed while touchpoints dried up: {touches} in the last {days} days, was {usual}"),
+                Ja => format!("請求は継続、接点は減少: 直近{days}日 {touches}回（以前 {usual}回）"),
+            }
+        },
+    },
+}
+
+/// Baseline invoices within this share of their median count as a flat fee.
+const FLAT_FEE_SPREAD: f64 = 0.1;
+
+/// Shares of bad events (cancelled, unanswered, late) an account is assumed to have
+/// before its own baseline says otherwise, weighing `prior_events` events.
+const PRIOR_BAD_SHARE: f64 = 0.1;
+
+/// The team's study-session attendance assumed where the export has none.
+const PRIOR_ATTENDANCE: f64 = 0.7;
+
+/// An account's meeting gaps are assumed to vary this much (coefficient of
+/// variation) before its own gaps say otherwise, weighing this many gaps.
+const MEETING_GAP_PRIOR_CV: f64 = 0.5;
+const MEETING_GAP_PRIOR_GAPS: f64 = 4.0;
+
+fn ratio(n: i64, d: i64) -> f64 {
+    n as f64 / d as f64
+}
+
+/// A recent share `k / n` blended with `prior` pseudo-events at the usual share `p0`:
+/// small samples move little from what is usual for the account, large ones speak
+/// for themselves.
+fn shrunk_share(k: i64, n: i64, p0: f64, prior: f64) -> f64 {
+    (k as f64 + prior * p0) / (n as f64 + prior)
+}
+
+/// The account's usual share, or 0 (no stress assumed) without enough baseline.
+fn usual_share(k: i64, n: i64, min_base: i64) -> f64 {
+    if n >= min_base { ratio(k, n) } else { 0.0 }
+}
+
+/// Recent count over expected count, blended with `prior` events at the usual rate.
+fn shrunk_rate(k: i64, expected: f64, prior: f64) -> f64 {
+    (k as f64 + prior) / (expected + prior)
+}
+
+/// The measures and chances the rows share.
+impl Ctx<'_> {
+    fn w(&self) -> &Windows {
+        &self.cfg.windows
+    }
+
+    fn m(&self, value: f64, figures: [f64; 4]) -> Option<Measure> {
+        Some(Measure { value, figures })
+    }
+
+    /// Old enough to have a baseline of its own.
+    fn seasoned(&self) -> bool {
+        self.f.history_days >= self.w().min_history_days
+    }
+
+    /// A recent share (bad, of all) above the account's usual share of the same.
+    fn excess(&self) -> Option<f64> {
+        let ((k, n), (kb, nb)) = self.shares?;
+        let w = self.w();
+        let usual = usual_share(kb, nb, w.min_baseline_events);
+        Some(shrunk_share(k, n, usual, w.prior_events) - usual)
+    }
+
+    /// The recent share itself (blended towards the usual one): the team's own
+    /// behaviour is stress however usual it is.
+    fn share(&self) -> Option<f64> {
+        let ((k, n), (kb, nb)) = self.shares?;
+        let w = self.w();
+        let usual = usual_share(kb, nb, w.min_baseline_events);
+        Some(shrunk_share(k, n, usual, w.prior_events))
+    }
+
+    /// k bad of n against the account's usual share, blended with a prior share.
+    fn bad_share_chance(&self) -> Option<f64> {
+        let ((k, n), (kb, nb)) = self.shares?;
+        let prior = self.w().prior_events;
+        let usual = (kb as f64 + prior * PRIOR_BAD_SHARE) / (nb as f64 + prior);
+        Some(binomial_upper_midp(k, n, usual))
+    }
+
+    /// Fewer sessions attended than the usual share (blended towards the team's).
+    fn attendance_chance(&self) -> Option<f64> {
+        let f = self.f;
+        let team = self.snap.team_attendance.unwrap_or(PRIOR_ATTENDANCE);
+        let usual = shrunk_share(f.attended_base, f.invited_base, team, self.w().prior_events);
+        Some(binomial_lower_midp(
+            f.attended_recent,
+            f.invited_recent,
+            usual,
+        ))
+    }
+
+    /// Days of the baseline window (for a recent window of `length` days and a
+    /// baseline of `base` days) in which the account could leave rows: after its
+    /// contract started and after the table's first record (`from`). A usual rate is
+    /// per these days, so an account that started halfway through its baseline
+    /// window, or an export that begins after it, does not read as "usually half as
+    /// active". `None` when the days cover less than half the baseline or less than
+    /// the recent window: a rate learned over a short stretch is too noisy to call
+    /// usual (in a backtest, the first months after the export begins).
+    fn observed_base_days(&self, (length, base): (i32, i32), from: Option<i32>) -> Option<f64> {
+        let day = self.snap.day;
+        let (start, end) = self.w().baseline(length, base);
+        let (start, end) = (day - start, day - end);
+        let known_since = (day - self.f.history_days).max(from?);
+        // Windows hold the days after their start up to and including their end.
+        let days = (end - start.max(known_since - 1)).clamp(0, base);
+        (days >= length.min(base) && 2 * days >= base).then_some(f64::from(days))
+    }
+
+    /// The first day both touchpoint exports (held meetings and replies) cover.
+    fn touch_from(&self) -> Option<i32> {
+        self.snap.meetings_from.max(self.snap.messages_from)
+    }
+
+    /// [`Ctx::observed_base_days`] of the touchpoint baseline: both exports must
+    /// cover a day for it to count.
+    fn touch_base_days(&self) -> Option<f64> {
+        let w = self.w();
+        let window = (w.meetings_recent_days, w.touchpoint_baseline_days);
+        self.observed_base_days(window, self.touch_from())
+    }
+
+    /// Days since the last touchpoint, never beyond the contract's age.
+    fn days_without_touch(&self) -> i32 {
+        let f = self.f;
+        f.last_touch_day
+            .map_or(f.history_days, |t| self.snap.day - t)
+            .min(f.history_days)
+    }
+
+    /// A recent count below the account's usual rate over the baseline days it was
+    /// observed. A shorter baseline is a noisier "usual", so the recent count is
+    /// blended with proportionally more events at that rate.
+    fn rate_drop(&self, recent: i64, base: i64, from: Option<i32>) -> Option<Measure> {
+        let w = self.w();
+        let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
+        let observed = self.observed_base_days((r, b), from)?;
+        let expected = base as f64 * f64::from(r) / observed;
+        let prior = w.prior_events * f64::from(b) / observed;
+        let value = 1.0 - shrunk_rate(recent, expected, prior);
+        self.m(value, [recent as f64, expected, f64::from(r), 0.0])
+    }
+
+    /// The chance of a recent count this low, over the meetings windows.
+    fn count_drop(&self, recent: i64, base: i64, from: Option<i32>) -> Option<f64> {
+        let w = self.w();
+        let window = (w.meetings_recent_days, w.meetings_baseline_days);
+        self.count_drop_over(recent, base, from, window)
+    }
+
+    /// The negative-binomial chance of `recent` events in `r` days, given `base`
+    /// events over the observed days of the `b`-day baseline.
+    fn count_drop_over(
+        &self,
+        recent: i64,
+        base: i64,
+        from: Option<i32>,
+        (r, b): (i32, i32),
+    ) -> Option<f64> {
+        let observed = self.observed_base_days((r, b), from)?;
+        let dispersion = self.cfg.evidence.overdispersion;
+        Some(count_drop_midp(
+            recent,
+            f64::from(r),
+            base,
+            observed,
+            dispersion,
+        ))
+    }
+
+    /// The account's KPI spread, pulled towards the assumed one by its months.
+    fn kpi_sd(&self) -> f64 {
+        let e = &self.cfg.evidence;
+        let own_dof = (self.f.kpi_base_n - 1).max(0) as f64;
+        let own = self.f.kpi_base_sd.unwrap_or(e.kpi_sd_prior);
+        let prior_dof = e.kpi_sd_prior_months;
+        ((own_dof * own * own + prior_dof * e.kpi_sd_prior * e.kpi_sd_prior)
+            / (own_dof + prior_dof))
+            .sqrt()
+    }
+
+    /// The longest wait for a held meeting ending in the recent window, or the open
+    /// one since the last meeting if longer.
+    fn longest_meeting_gap(&self) -> Option<f64> {
+        let open = f64::from(self.snap.day - self.f.last_meeting_day?);
+        Some(open.max(self.f.meeting_gap_recent_max.unwrap_or(0.0)))
+    }
+
+    /// Gaps as a gamma renewal process with the account's own mean and spread (the
+    /// spread pulled towards a coefficient of variation of MEETING_GAP_PRIOR_CV,
+    /// worth MEETING_GAP_PRIOR_GAPS gaps): a client on a clockwork fortnightly
+    /// cadence makes a 5-week wait news, one whose meetings come and go does not.
+    /// The shape is rounded down (wider).
+    fn meeting_gap_chance(&self) -> Option<f64> {
+        let f = self.f;
+        let mean = f.meeting_gap_base?.max(1.0);
+        let n = (f.meeting_gaps_base_n - 1).max(0) as f64;
+        let own_sd = f.meeting_gap_base_sd.unwrap_or(mean * MEETING_GAP_PRIOR_CV);
+        let prior_sd = mean * MEETING_GAP_PRIOR_CV;
+        let sd = ((n * own_sd * own_sd + MEETING_GAP_PRIOR_GAPS * prior_sd * prior_sd)
+            / (n + MEETING_GAP_PRIOR_GAPS))
+            .sqrt()
+            .max(1.0);
+        let shape = ((mean / sd).powi(2)).floor().clamp(1.0, 50.0);
+        let gap = self.longest_meeting_gap()?;
+        // P(a gap ≥ g) = P(χ²(2κ) ≥ 2κ g / mean); any of the recent window's gaps
+        // (about its length over the mean gap, plus the open one) could be it.
+        let one = chi2_sf_even(2.0 * shape * gap / mean, 2 * shape as usize);
+        let chances = (f64::from(self.w().meetings_recent_days) / mean).max(1.0) + 1.0;
+        Some(1.0 - (1.0 - one).powf(chances))
+    }
+
+    /// Reply delay over two recent windows, the month (`replies_recent_days`) and
+    /// the quarter (`unanswered_lookback_days`), each against its own baseline: the
+    /// month shows a sudden slowdown, the quarter a sparse account's, whose month
+    /// holds two or three replies. The larger slowdown of the two is the measure
+    /// (its figures are quoted) and the smaller chance of the two, doubled
+    /// (Bonferroni for the choice), its chance: each only grows with a slower
+    /// window, so the score stays monotone. The chance is a normal tail on the log
+    /// scale: a median of n replies has a spread of about 1.2533 σ / √n.
+    fn reply_delay(&self) -> Option<(Measure, f64)> {
+        let (f, w, snap) = (self.f, self.w(), self.snap);
+        let log_sd = self.cfg.evidence.reply_log_sd;
+        let window = |recent: Option<f64>, n: i64, base: Option<f64>, base_n: i64, days: i32| {
+            let recent = recent.filter(|_| n >= w.min_recent_events)?;
+            let own = base.filter(|_| base_n >= w.min_baseline_events);
+            // Against the account's own past, but never against less than half the
+            // team's norm: a client used to 1 h answers should not raise an alarm at
+            // 4 h. Without a past of its own, the team's norm is the reference.
+            let reference = match (own, snap.team_reply_h) {
+                (Some(o), Some(t)) => o.max(t / 2.0),
+                (o, t) => o.or(t)?,
+            };
+            let se = 1.2533 * log_sd / (n.max(1) as f64).sqrt();
+            let chance = normal_sf((recent.max(0.1) / reference.max(1.0)).ln() / se);
+            let measure = Measure {
+                value: recent / reference.max(1.0),
+                figures: [
+                    recent,
+                    own.unwrap_or(f64::NAN),
+                    snap.team_reply_h.unwrap_or(f64::NAN),
+                    f64::from(days),
+                ],
+            };
+            Some((measure, chance))
+        };
+        let month = window(
+            f.reply_recent_h,
+            f.reply_recent_n,
+            f.reply_base_h,
+            f.reply_base_n,
+            w.replies_recent_days,
+        );
+        let quarter = window(
+            f.reply_long_h,
+            f.reply_long_n,
+            f.reply_long_base_h,
+            f.reply_long_base_n,
+            w.unanswered_lookback_days,
+        );
+        let (measure, chance) = match (month, quarter) {
+            (Some(m), Some(q)) => {
+                let chance = m.1.min(q.1);
+                (if q.0.value > m.0.value { q.0 } else { m.0 }, chance)
+            }
+            (m, q) => m.or(q)?,
+        };
+        Some((measure, (2.0 * chance).min(1.0)))
+    }
+}
+
+/// A figure as a reason quotes it: whole where whole, else one decimal.
+pub fn num(x: f64) -> String {
+    if x.is_nan() {
+        return "?".to_owned();
+    }
+    let r = (x * 10.0).round() / 10.0;
+    if r.fract() == 0.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// An amount in whole yen with thousands separators.
+fn yen(x: f64) -> String {
+    let whole = x.round() as i64;
+    let digits = whole.abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if whole < 0 { format!("-{out}") } else { out }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The config keeps each signal's parameters at `signal as usize`.
     #[test]
-    fn all_lists_the_signals_in_their_order() {
-        for (i, s) in Signal::ALL.iter().enumerate() {
-            assert_eq!(*s as usize, i, "{}", s.key());
+    fn numbers_read_naturally() {
+        assert_eq!(num(52.0), "52");
+        assert_eq!(num(4.96), "5");
+        assert_eq!(num(4.25), "4.3");
+        assert_eq!(yen(1_234_567.0), "1,234,567");
+        assert_eq!(yen(-50_000.0), "-50,000");
+    }
+
+    /// Every window a row names is a key of config.toml's `[windows]`.
+    #[test]
+    fn rows_name_real_windows() {
+        let shipped = include_str!("../config.toml")
+            .parse::<toml::Table>()
+            .unwrap();
+        let windows = shipped["windows"].as_table().unwrap();
+        for s in Signal::ALL {
+            for w in s.row().windows {
+                assert!(windows.contains_key(*w), "{}: {w}", s.key());
+            }
         }
-        let mut keys: Vec<&str> = Signal::ALL.iter().map(|s| s.key()).collect();
+        let mut keys = Signal::keys();
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), Signal::ALL.len(), "keys are unique");

@@ -323,7 +323,11 @@ fn displayed_scores_add_up() {
 
 /// The features of account `id` as of `date`, from the library.
 fn features_of(ws: &Workspace, id: &str, date: &str) -> churnwatch::features::AccountFeatures {
-    let cfg = churnwatch::config::Config::load(&ws.path("config.toml")).unwrap();
+    let cfg = churnwatch::config::Config::load(
+        &ws.path("config.toml"),
+        &churnwatch::signals::Signal::keys(),
+    )
+    .unwrap();
     let loaded = churnwatch::pipeline::load(&cfg).unwrap();
     let acct = loaded.info.id.iter().position(|i| i == id).unwrap() as u32;
     let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();

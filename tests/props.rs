@@ -279,7 +279,8 @@ proptest! {
 
 fn shipped() -> churnwatch::config::Config {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-    churnwatch::config::Config::load(&path).expect("shipped config")
+    churnwatch::config::Config::load(&path, &churnwatch::signals::Signal::keys())
+        .expect("shipped config")
 }
 
 /// The date context scoring needs, with a team reply norm of 8 h.

@@ -10,7 +10,8 @@ use crate::util::*;
 #[test]
 fn real_foreign_invoices_export_is_read_through_renames_and_date_formats() {
     let cfg_path = project_root().join("data/realdata/config.toml");
-    let cfg = churnwatch::config::Config::load(&cfg_path).expect("example config loads");
+    let cfg = churnwatch::config::Config::load(&cfg_path, &churnwatch::signals::Signal::keys())
+        .expect("example config loads");
     let loaded = churnwatch::pipeline::load(&cfg).expect("real export loads");
     let invoices = loaded.tables.iter().find(|t| t.name == "invoices").unwrap();
     assert_eq!(invoices.rows_read, 2466);
@@ -81,17 +82,51 @@ fn real_foreign_invoices_export_is_read_through_renames_and_date_formats() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// The example names its own exports and keeps the shipped scoring through `base`:
+/// the windows, flags, evidence and every signal's parameters are the shipped ones.
 #[test]
 fn example_config_scores_like_the_shipped_one() {
-    let shipped = shipped_config();
-    let example =
-        std::fs::read_to_string(project_root().join("data/realdata/config.toml")).unwrap();
-    let tail = |s: &str| s[s.find("\n[windows]").unwrap()..].to_owned();
-    assert_eq!(
-        tail(&example),
-        tail(&shipped),
-        "data/realdata/config.toml drifted"
+    let keys = churnwatch::signals::Signal::keys();
+    let load = |path: &str| {
+        churnwatch::config::Config::load(&project_root().join(path), &keys).expect(path)
+    };
+    let (shipped, example) = (load("config.toml"), load("data/realdata/config.toml"));
+    let text = std::fs::read_to_string(project_root().join("data/realdata/config.toml")).unwrap();
+    assert!(
+        !text.contains("[windows]") && !text.contains("[signals]"),
+        "{text}"
     );
+    assert_eq!(
+        format!("{:?}", example.windows),
+        format!("{:?}", shipped.windows)
+    );
+    assert_eq!(
+        format!("{:?}", example.flags),
+        format!("{:?}", shipped.flags)
+    );
+    assert_eq!(
+        format!("{:?}", example.evidence),
+        format!("{:?}", shipped.evidence)
+    );
+    for (i, key) in keys.iter().enumerate() {
+        let (a, b) = (example.signals.get(i), shipped.signals.get(i));
+        assert_eq!(
+            (a.weight, a.start, a.full),
+            (b.weight, b.start, b.full),
+            "{key}"
+        );
+    }
+    // Its own run section and tables win over the base's.
+    assert_eq!(example.time_zone, chrono_tz::America::New_York);
+    let invoices = example.table("invoices").unwrap();
+    assert!(
+        invoices
+            .path
+            .ends_with("WA_Fn-UseC_-Accounts-Receivable.csv")
+    );
+    assert!(example.table("meetings").unwrap().optional);
+    assert!(!shipped.table("meetings").unwrap().optional);
+    assert_ne!(example.digest, shipped.digest);
 }
 
 /// Rewrites a CSV: new header names, optional BOM, CRLF, and a cell transform.

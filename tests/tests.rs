@@ -411,6 +411,57 @@ fn unknown_config_key_exits_2_naming_the_key() {
     assert!(err.contains("config.toml"), "{err}");
 }
 
+/// A site config that extends the shipped one through `base` scores like it, except
+/// where it says otherwise; a base that is missing or has a base of its own is named.
+#[test]
+fn a_config_extends_its_base() {
+    let ws = Workspace::sample(24, 60);
+    ws.write("base.toml", &shipped_config());
+    ws.write("config.toml", "base = \"base.toml\"\n");
+    assert!(ws.run_into(END, "same").status.success());
+    ws.write("config.toml", &shipped_config());
+    assert!(ws.run_into(END, "shipped").status.success());
+    ws.assert_same_outputs(
+        "same",
+        "shipped",
+        &["scores.csv", "evidence.csv"],
+        "base alone",
+    );
+    // One signal switched off in the extending file: only its points go.
+    ws.write(
+        "config.toml",
+        "base = \"base.toml\"\n[signals]\nproposal_gap = { weight = 0, start = 180.0, full = 365.0 }\n",
+    );
+    assert!(ws.run_into(END, "off").status.success());
+    let evidence = read_csv(&ws.read("off/evidence.csv"));
+    assert!(evidence.iter().all(|r| r["signal"] != "proposal_gap"));
+    let shipped = read_csv(&ws.read("shipped/evidence.csv"));
+    assert!(
+        shipped.iter().any(|r| r["signal"] == "proposal_gap"),
+        "the sample has proposal gaps"
+    );
+    assert_eq!(
+        evidence.len(),
+        shipped
+            .iter()
+            .filter(|r| r["signal"] != "proposal_gap")
+            .count()
+    );
+    // A missing base, and a base with a base, are errors naming the file.
+    ws.write("config.toml", "base = \"nowhere.toml\"\n");
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nowhere.toml"), "{}", stderr(&out));
+    ws.write(
+        "base.toml",
+        &format!("base = \"config.toml\"\n{}", shipped_config()),
+    );
+    ws.write("config.toml", "base = \"base.toml\"\n");
+    let out = ws.run(END, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("only one level"), "{}", stderr(&out));
+}
+
 #[test]
 fn bad_config_values_are_all_reported_at_once() {
     let ws = Workspace::sample(22, 40);
