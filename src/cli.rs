@@ -77,6 +77,13 @@ pub enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         as_of: Option<NaiveDate>,
     },
+    /// List every signal: its category, what it measures, how it is judged, the
+    /// windows it reads and its weight, start and full in the config (markdown).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Signals {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Write realistic sample exports (and a ground-truth file outside them).
     #[command(after_help = EXIT_CODES_HELP)]
     Sample {
@@ -190,6 +197,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
             let as_of = as_of.unwrap_or_else(|| today_in(&cfg));
             print_text(&crate::postmortem::command(&cfg, as_of)?)
         }
+        Command::Signals { common } => print_text(&crate::signals::table(&common.load()?)),
         Command::Sample {
             seed,
             accounts,

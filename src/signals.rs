@@ -142,7 +142,7 @@ registry! {
         key: "kpi_shortfall",
         category: Category::Outcome,
         windows: &["outcomes_recent_days"],
-        value: "1 - recent KPI attainment",
+        value: "1 − recent KPI attainment (silent in an account's first `min_history_days`, its ramp-up)",
         shares: None,
         measure: |x| {
             // A young account's first results are a ramp-up, not yet a verdict.
@@ -170,7 +170,7 @@ registry! {
         key: "kpi_decline",
         category: Category::Outcome,
         windows: &["outcomes_recent_days", "outcomes_baseline_days"],
-        value: "1 - recent / baseline attainment",
+        value: "1 − recent / earlier KPI attainment",
         shares: None,
         measure: |x| {
             let f = x.f;
@@ -199,7 +199,7 @@ registry! {
         key: "no_outcome_definition",
         category: Category::Outcome,
         windows: &[],
-        value: "1 if outcome_agreed = false",
+        value: "1 if `outcome_agreed` is false",
         shares: None,
         measure: |x| (x.f.outcome_agreed == Some(false)).then_some(Measure {
             value: 1.0,
@@ -215,7 +215,7 @@ registry! {
         key: "meeting_drop",
         category: Category::Expectation,
         windows: &["meetings_recent_days", "meetings_baseline_days"],
-        value: "1 - recent / usual meeting rate",
+        value: "1 − recent / usual rate of held meetings",
         shares: None,
         measure: |x| {
             if !x.seasoned() || x.f.held_base < x.w().min_baseline_events {
@@ -236,7 +236,7 @@ registry! {
         key: "contact_drop",
         category: Category::Expectation,
         windows: &["meetings_recent_days", "meetings_baseline_days"],
-        value: "1 - recent / usual rate of client messages",
+        value: "1 − recent / usual rate of client messages",
         shares: None,
         measure: |x| {
             // The client writing less than it used to: interest fading.
@@ -296,7 +296,7 @@ registry! {
         key: "attendance_drop",
         category: Category::Expectation,
         windows: &["attendance_recent_days", "attendance_baseline_days"],
-        value: "usual - recent attendance rate (a short usual leans towards the team's)",
+        value: "usual − recent study-session attendance (a short earlier record leans towards the team's)",
         shares: None,
         measure: |x| {
             let (f, w) = (x.f, x.w());
@@ -329,7 +329,7 @@ registry! {
         key: "proposal_gap",
         category: Category::Expectation,
         windows: &[],
-        value: "days since the last proposal",
+        value: "days since the last proposal (silent when the export records no proposals at all)",
         shares: None,
         measure: |x| {
             // Only where meetings happen at all: an export without meetings says
@@ -358,7 +358,7 @@ registry! {
         key: "touchpoint_gap",
         category: Category::Expectation,
         windows: &["meetings_recent_days", "touchpoint_baseline_days"],
-        value: "days without touchpoint / usual gap",
+        value: "days without a touchpoint (held meeting or reply) / usual gap",
         shares: None,
         measure: |x| {
             let f = x.f;
@@ -388,7 +388,7 @@ registry! {
         key: "meeting_gap",
         category: Category::Expectation,
         windows: &["meetings_recent_days", "meetings_baseline_days"],
-        value: "longest recent wait for a held meeting / usual gap between meetings",
+        value: "longest recent wait for a held meeting, the open one included / usual gap between held meetings",
         shares: None,
         measure: |x| {
             // The longest wait for a held meeting lately (the one still open
@@ -413,7 +413,7 @@ registry! {
         key: "reply_delay",
         category: Category::Discomfort,
         windows: &["replies_recent_days", "unanswered_lookback_days", "replies_baseline_days"],
-        value: "recent median reply (business hours) / max(own earlier, half the team norm)",
+        value: "recent median reply in business time (weekends excluded; unanswered messages count with the time they have waited) / max(own earlier, half the team norm)",
         shares: None,
         measure: |x| x.reply_delay().map(|(measure, _)| measure),
         chance: Some(|x| x.reply_delay().map(|(_, chance)| chance)),
@@ -446,7 +446,7 @@ registry! {
         key: "unanswered",
         category: Category::Discomfort,
         windows: &["unanswered_lookback_days", "replies_baseline_days"],
-        value: "share of messages older than unanswered_after_hours still unanswered, above the usual share",
+        value: "share of messages older than `unanswered_after_hours` still unanswered, above the usual share",
         shares: Some(|f| ((f.unanswered, f.waited_recent), (f.unanswered_base, f.waited_base))),
         measure: |x| {
             // A share of the messages old enough to expect an answer, against the
@@ -572,7 +572,7 @@ registry! {
         key: "fee_increase",
         category: Category::Cost,
         windows: &["invoices_recent_days", "invoices_baseline_days"],
-        value: "recent median invoice / earlier median - 1 (flat earlier fees only)",
+        value: "recent median invoice / earlier median − 1 (only where earlier invoices were a flat fee, within 10%)",
         shares: None,
         measure: |x| {
             // Only where there is a fee: invoices that were flat in the baseline.
@@ -599,7 +599,7 @@ registry! {
         key: "payment_delay",
         category: Category::Cost,
         windows: &["invoices_recent_days", "invoices_baseline_days"],
-        value: "recent mean days late - earlier mean",
+        value: "recent mean days late − earlier mean (the terms where there is no earlier record)",
         shares: None,
         measure: |x| {
             let (f, w) = (x.f, x.w());
@@ -634,7 +634,7 @@ registry! {
         key: "disputes",
         category: Category::Cost,
         windows: &["disputes_days", "invoices_baseline_days"],
-        value: "share of invoices disputed in disputes_days, above the usual share",
+        value: "share of invoices disputed in `disputes_days`, above the usual share",
         shares: Some(|f| {
             (
                 (f.disputes, f.invoiced_dispute_window),
@@ -665,7 +665,7 @@ registry! {
         key: "unused_service",
         category: Category::Cost,
         windows: &["attendance_recent_days", "attendance_baseline_days"],
-        value: "1 - recent study-session attendance",
+        value: "1 − recent attendance of paid study sessions",
         shares: None,
         measure: |x| {
             let (f, w) = (x.f, x.w());
@@ -696,7 +696,7 @@ registry! {
         key: "billing_without_touch",
         category: Category::Cost,
         windows: &["meetings_recent_days", "touchpoint_baseline_days"],
-        value: "1 - recent / usual touchpoints, while billed",
+        value: "1 − recent / usual touchpoints, while still billed",
         shares: None,
         measure: |x| {
             let (f, w) = (x.f, x.w());
@@ -988,6 +988,33 @@ impl Ctx<'_> {
         };
         Some((measure, (2.0 * chance).min(1.0)))
     }
+}
+
+/// Every signal as a markdown table, with `cfg`'s parameters: what
+/// `churnwatch signals` prints.
+pub fn table(cfg: &Config) -> String {
+    let mut out = String::from(
+        "| category | signal | value | judged by | windows | weight | start | full |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    let mut rows: Vec<Signal> = Signal::ALL.to_vec();
+    rows.sort_by_key(|s| s.category());
+    for s in rows {
+        let (row, p) = (s.row(), s.params(cfg));
+        let judged = if s.is_tested() { "chance" } else { "fact" };
+        let windows: Vec<String> = row.windows.iter().map(|w| format!("`{w}`")).collect();
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {judged} | {} | {} | {} | {} |\n",
+            s.category().as_str(),
+            row.key,
+            row.value,
+            windows.join(", "),
+            p.weight,
+            p.start,
+            p.full
+        ));
+    }
+    out
 }
 
 /// A figure as a reason quotes it: whole where whole, else one decimal.

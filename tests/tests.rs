@@ -462,6 +462,47 @@ fn a_config_extends_its_base() {
     assert!(stderr(&out).contains("only one level"), "{}", stderr(&out));
 }
 
+/// `churnwatch signals` lists every signal the config knows, with the config's own
+/// parameters (not the shipped ones).
+#[test]
+fn the_signals_command_lists_each_signal_with_its_parameters() {
+    let ws = Workspace::sample(25, 10);
+    ws.write(
+        "config.toml",
+        &shipped_config()
+            .lines()
+            .map(|l| {
+                if l.starts_with("disputes = ") {
+                    "disputes = { weight = 17, start = 0.05, full = 0.30 }"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let out = ws.command("signals", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(2)
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let keys: Vec<&str> = rows.iter().map(|r| r[1].trim_matches('`')).collect();
+    assert_eq!(keys.len(), churnwatch::signals::Signal::ALL.len());
+    for s in churnwatch::signals::Signal::ALL {
+        assert!(keys.contains(&s.key()), "{} missing from {text}", s.key());
+    }
+    let disputes = rows.iter().find(|r| r[1] == "`disputes`").unwrap();
+    assert_eq!(
+        (disputes[0], disputes[3], disputes[5]),
+        ("cost", "chance", "17")
+    );
+    let proposal = rows.iter().find(|r| r[1] == "`proposal_gap`").unwrap();
+    assert_eq!(proposal[3], "fact");
+}
+
 #[test]
 fn bad_config_values_are_all_reported_at_once() {
     let ws = Workspace::sample(22, 40);
