@@ -105,6 +105,8 @@ account_features! {
         late_recent,
         due_base,
         late_base,
+        promised_recent,
+        promised_base,
         invited_recent,
         attended_recent,
         invited_base,
@@ -530,6 +532,9 @@ impl AsOf<'_> {
                 count(due_recent().and(late())).alias("late_recent"),
                 count(due_base()).alias("due_base"),
                 count(due_base().and(late())).alias("late_base"),
+                // Agreed in the meetings windows, per held meeting (action_item_drop).
+                count(self.recent("promised_on", w.meetings_recent_days)).alias("promised_recent"),
+                count(self.base("promised_on", w.meetings_recent_days, tb)).alias("promised_base"),
             ])
     }
 

@@ -409,6 +409,46 @@ registry! {
             }
         },
     },
+    ActionItemDrop => Row {
+        key: "action_item_drop",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "meetings_baseline_days"],
+        value: "1 − recent / usual action items agreed per held meeting",
+        shares: None,
+        measure: |x| {
+            // Fewer next steps agreed per meeting than this client usually agrees:
+            // meetings that have turned into status updates. Per held meeting, so
+            // fewer meetings alone (meeting_drop's) do not count twice.
+            let (f, w) = (x.f, x.w());
+            if !x.seasoned()
+                || f.held_recent < w.min_recent_events
+                || f.held_base < w.min_baseline_events
+                || f.promised_base < w.min_baseline_events
+            {
+                return None;
+            }
+            let usual = ratio(f.promised_base, f.held_base);
+            let expected = usual * f.held_recent as f64;
+            let value = 1.0 - shrunk_rate(f.promised_recent, expected, w.prior_events);
+            let days = f64::from(w.meetings_recent_days);
+            x.m(value, [f.promised_recent as f64, f.held_recent as f64, usual, days])
+        },
+        // The recent count of promises against the baseline's, with held meetings as
+        // the exposure instead of days.
+        chance: Some(|x| {
+            let f = x.f;
+            let dispersion = x.cfg.evidence.overdispersion;
+            let (recent, base) = (f.held_recent as f64, f.held_base as f64);
+            Some(count_drop_midp(f.promised_recent, recent, f.promised_base, base, dispersion))
+        }),
+        reason: |x, lang| {
+            let [promised, held, usual, days] = &x.text;
+            match lang {
+                En => format!("{promised} action items agreed in {held} meetings over the last {days} days, usually {usual} per meeting"),
+                Ja => format!("直近{days}日の会議{held}回で合意したアクション {promised}件（通常は会議1回あたり{usual}件）"),
+            }
+        },
+    },
     ReplyDelay => Row {
         key: "reply_delay",
         category: Category::Discomfort,
@@ -1073,5 +1113,65 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), Signal::ALL.len(), "keys are unique");
+    }
+
+    /// Fewer action items per held meeting than the account's own usual flags, with
+    /// its chance; fewer meetings with as many items each does not, and an account
+    /// without a baseline of items stays silent.
+    #[test]
+    fn action_items_per_meeting_drop() {
+        let cfg = Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"),
+            &Signal::keys(),
+        )
+        .unwrap();
+        let snap = Snapshot {
+            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
+            day: 20_000,
+            team_reply_h: None,
+            proposals_recorded: false,
+            team_attendance: None,
+            meetings_from: Some(0),
+            messages_from: Some(0),
+            accounts: vec![],
+        };
+        // Two items a meeting, 18 meetings in the baseline.
+        let account = |held_recent, promised_recent| AccountFeatures {
+            history_days: 2_000,
+            held_base: 18,
+            promised_base: 36,
+            held_recent,
+            promised_recent,
+            ..AccountFeatures::default()
+        };
+        let s = Signal::ActionItemDrop;
+        let p = s.params(&cfg);
+        let value = |f: &AccountFeatures| s.measure(f, &snap, &cfg).unwrap().value;
+        // 6 meetings, 1 item: a clear drop, unlikely by chance.
+        let dropped = account(6, 1);
+        assert!(value(&dropped) > p.full, "{}", value(&dropped));
+        let chance = s.chance(&dropped, &snap, &cfg).unwrap();
+        assert!(chance < 0.01, "{chance}");
+        // 3 meetings with 2 items each: fewer meetings, the same engagement.
+        assert!(value(&account(3, 6)) <= 0.0);
+        // Monotone: fewer items never lowers the value.
+        assert!(value(&account(6, 0)) >= value(&dropped));
+        assert!(value(&account(6, 4)) < value(&dropped));
+        // Silent without items in the baseline, or without recent meetings.
+        let no_base = AccountFeatures {
+            promised_base: 0,
+            ..dropped.clone()
+        };
+        assert_eq!(s.measure(&no_base, &snap, &cfg), None);
+        assert_eq!(s.measure(&account(1, 0), &snap, &cfg), None);
+        let figures = s.measure(&dropped, &snap, &cfg).unwrap().figures;
+        assert_eq!(
+            s.reason(figures, Language::En),
+            "1 action items agreed in 6 meetings over the last 60 days, usually 2 per meeting"
+        );
+        assert_eq!(
+            s.reason(figures, Language::Ja),
+            "直近60日の会議6回で合意したアクション 1件（通常は会議1回あたり2件）"
+        );
     }
 }
