@@ -33,6 +33,11 @@ pub struct RawConfig {
     pub flags: Flags,
     pub evidence: Evidence,
     pub signals: BTreeMap<String, SignalParams>,
+    /// What to do about a flag: keyed by category, or by signal key where the top
+    /// finding's own advice is more precise (optional; without it `next_action` is
+    /// empty).
+    #[serde(default)]
+    pub playbook: BTreeMap<String, Action>,
 }
 
 /// How a signal's change is judged against chance for the account (see
@@ -196,6 +201,31 @@ pub struct Flags {
     /// How much the non-primary categories add to `risk_score` (0 = only the worst).
     pub secondary_weight: f64,
     pub max_reasons: usize,
+    /// A flagged account whose risk rose by at least this many points in 7 days is
+    /// `rising` (the `change` column). Optional, default 10.
+    #[serde(default = "default_rising_points")]
+    pub rising_points: f64,
+}
+
+fn default_rising_points() -> f64 {
+    10.0
+}
+
+/// One playbook entry: what to do, in each language.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub ja: String,
+    pub en: String,
+}
+
+impl Action {
+    pub fn text(&self, lang: Language) -> &str {
+        match lang {
+            Language::Ja => &self.ja,
+            Language::En => &self.en,
+        }
+    }
 }
 
 /// One signal's scoring: `severity = clamp((value - start) / (full - start), 0, 1)`,
@@ -254,6 +284,8 @@ pub struct Config {
     pub flags: Flags,
     pub evidence: Evidence,
     pub signals: Signals,
+    /// `[playbook]`: advice by category name or signal key.
+    pub playbook: BTreeMap<String, Action>,
 }
 
 impl Config {
@@ -548,6 +580,27 @@ impl RawConfig {
         if f.max_reasons == 0 {
             problems.push("flags.max_reasons: expected at least 1, found 0".to_owned());
         }
+        if !(f.rising_points.is_finite() && (1.0..=100.0).contains(&f.rising_points)) {
+            problems.push(format!(
+                "flags.rising_points: expected points from 1 to 100, found {}",
+                f.rising_points
+            ));
+        }
+        // Advice for a key nobody looks up would never show: name it.
+        for (key, action) in &self.playbook {
+            let category = crate::vocabulary::Category::ALL
+                .iter()
+                .any(|c| c.as_str() == key);
+            if !category && !known.contains(&key.as_str()) {
+                problems.push(format!(
+                    "playbook.{key}: neither a category (outcome, expectation, discomfort, cost) nor a signal; signals are {}",
+                    known.join(", ")
+                ));
+            }
+            if action.ja.trim().is_empty() || action.en.trim().is_empty() {
+                problems.push(format!("playbook.{key}: expected advice in both ja and en"));
+            }
+        }
 
         let e = &self.evidence;
         if !(e.p_full > 0.0 && e.p_full < e.p_start && e.p_start <= 1.0) {
@@ -621,6 +674,7 @@ impl RawConfig {
                 flags: self.flags,
                 evidence: self.evidence,
                 signals: Signals(signals),
+                playbook: self.playbook,
             }),
             _ => Err(Error::Config {
                 path: path.to_path_buf(),

@@ -736,6 +736,274 @@ impl Frames {
     }
 }
 
+impl Frames {
+    /// The rows of the accounts `accts` (ascending) of every table, in their order.
+    fn subset(&self, accts: &[u32]) -> PolarsResult<Frames> {
+        let part = |frame: &DataFrame| -> PolarsResult<DataFrame> {
+            let column = frame.column(c::ACCT)?.u32()?.rechunk();
+            let values = column.cont_slice()?;
+            let mut rows: Vec<IdxSize> = Vec::new();
+            for &a in accts {
+                let lo = values.partition_point(|&v| v < a);
+                let hi = values.partition_point(|&v| v <= a);
+                rows.extend((lo as IdxSize)..(hi as IdxSize));
+            }
+            let mut part = frame.take(&IdxCa::from_vec("rows".into(), rows))?;
+            // Still grouped by account: flagged so, as `validate` flags whole frames,
+            // so that polars aggregates (and rounds) exactly as for every account.
+            let mut acct = part.column(c::ACCT)?.clone();
+            acct.set_sorted_flag(polars::series::IsSorted::Ascending);
+            part.with_column(acct)?;
+            Ok(part)
+        };
+        Ok(Frames {
+            accounts: part(&self.accounts)?,
+            meetings: part(&self.meetings)?,
+            messages: part(&self.messages)?,
+            action_items: part(&self.action_items)?,
+            study_sessions: part(&self.study_sessions)?,
+            invoices: part(&self.invoices)?,
+            outcomes: part(&self.outcomes)?,
+            churn_events: part(&self.churn_events)?,
+        })
+    }
+}
+
+/// Every message's reply delay that the team's reply norm can read for the as-of
+/// days `days` (inclusive), grouped by the day received: the norm for each date is
+/// then a median over one contiguous run instead of a polars plan per date (the
+/// morning view needs one per week). Exactly what [`AsOf::delays`] and
+/// [`AsOf::team_delays`] compute; a test holds the two equal.
+struct ReplyLog {
+    /// The first day received held, and where each day's delays start in `settled`.
+    first_day: i32,
+    starts: Vec<usize>,
+    /// Business-minute delays of messages answered soon enough that every date
+    /// whose baseline holds them sees them answered (delays are then fixed).
+    settled: Vec<i64>,
+    /// The rest (unanswered, or answered very late): `(day, received, answer as
+    /// (minute, day))`, by day received; their delay depends on the date.
+    unsettled: Vec<Unsettled>,
+}
+
+/// `(day received, minute received, first answer as (minute, day))`.
+type Unsettled = (i32, i32, Option<(i32, i32)>);
+
+fn saturdays_before_day(day: i32) -> i64 {
+    (i64::from(day) + 5) / 7
+}
+
+/// Business minutes from `received` (on `day`) to `until` (on `until_day`): weekend
+/// days off, never below 0 (as [`AsOf::delays`]).
+fn business_minutes(day: i32, received: i32, until: i32, until_day: i32) -> i64 {
+    let clock = i64::from(until) - i64::from(received);
+    let saturdays = saturdays_before_day(until_day) - saturdays_before_day(day);
+    (clock - saturdays * 48 * 60).max(0)
+}
+
+impl ReplyLog {
+    fn new(messages: &DataFrame, w: &Windows, days: (i32, i32)) -> PolarsResult<ReplyLog> {
+        let (from, to) = w.baseline(w.replies_recent_days, w.replies_baseline_days);
+        // Baselines of the dates in `days` hold these days received.
+        let (first_day, last_day) = (days.0 - from + 1, days.1 - to);
+        // A message in a baseline was received at least `to` days before its date's
+        // cutoff; answered within `to - 2` days (a margin for time zones and DST),
+        // it is answered by that cutoff on every such date.
+        let settled_within = i64::from(to - 2).max(0) * 24 * 60;
+        let int = |name: &str| -> PolarsResult<&Int32Chunked> { messages.column(name)?.i32() };
+        let (day, at) = (int("received_at_day")?, int("received_at")?);
+        let (resp, resp_day) = (int("first_response_at")?, int("first_response_at_day")?);
+        let span = (last_day - first_day + 1).max(0) as usize;
+        let mut per_day = vec![0usize; span + 1];
+        let mut kept = Vec::new();
+        let mut unsettled = Vec::new();
+        let rows = day
+            .iter()
+            .zip(at.iter())
+            .zip(resp.iter().zip(resp_day.iter()));
+        for ((d, r), (a, ad)) in rows {
+            let (Some(d), Some(r)) = (d, r) else { continue };
+            if d < first_day || d > last_day {
+                continue;
+            }
+            let answer = a.zip(ad);
+            match answer {
+                Some((a, ad)) if i64::from(a) - i64::from(r) < settled_within => {
+                    per_day[(d - first_day) as usize + 1] += 1;
+                    kept.push((d, business_minutes(d, r, a, ad)));
+                }
+                _ => unsettled.push((d, r, answer)),
+            }
+        }
+        // Counting sort by day received.
+        for i in 1..per_day.len() {
+            per_day[i] += per_day[i - 1];
+        }
+        let starts = per_day.clone();
+        let mut settled = vec![0i64; kept.len()];
+        let mut next = per_day;
+        for (d, delay) in kept {
+            let slot = &mut next[(d - first_day) as usize];
+            settled[*slot] = delay;
+            *slot += 1;
+        }
+        unsettled.sort_unstable_by_key(|u| u.0);
+        Ok(ReplyLog {
+            first_day,
+            starts,
+            settled,
+            unsettled,
+        })
+    }
+
+    /// The median delay, in hours, of the messages in the replies' baseline window
+    /// of `at` (one of the dates the log was made for), a message unanswered by the
+    /// cutoff counting the business time it has waited.
+    fn norm(&self, at: &AsOf) -> Option<f64> {
+        let w = at.w;
+        let (from, to) = w.baseline(w.replies_recent_days, w.replies_baseline_days);
+        // Days received in (d - from, d - to].
+        let (lo, hi) = (at.d - from + 1, at.d - to);
+        let index = |day: i32| {
+            let i = (day - self.first_day).clamp(0, self.starts.len() as i32 - 1);
+            self.starts[i as usize]
+        };
+        let mut delays: Vec<i64> = self.settled[index(lo)..index(hi + 1)].to_vec();
+        let start = self.unsettled.partition_point(|u| u.0 < lo);
+        let end = self.unsettled.partition_point(|u| u.0 <= hi);
+        for &(day, received, answer) in &self.unsettled[start..end] {
+            if received >= at.cutoff {
+                continue;
+            }
+            delays.push(match answer {
+                Some((minute, answer_day)) if minute < at.cutoff => {
+                    business_minutes(day, received, minute, answer_day)
+                }
+                _ => business_minutes(day, received, at.cutoff, at.d),
+            });
+        }
+        if delays.is_empty() {
+            return None;
+        }
+        // The two middle values (equal for an odd count), as `DelayCounts::median`.
+        let n = delays.len();
+        let (lo, hi) = ((n - 1) / 2, n / 2);
+        let high = *delays.select_nth_unstable(hi).1;
+        let low = if lo == hi {
+            high
+        } else {
+            *delays[..hi].iter().max()?
+        };
+        Some((low + high) as f64 / 2.0 / 60.0)
+    }
+}
+
+/// A set of accounts scored on many dates (the morning view's flagged accounts, week
+/// after week): their rows taken out once, and the team's norms from every account.
+/// [`Cohort::snapshot`] gives the same as those accounts' entries of [`snapshot`].
+pub struct Cohort {
+    part: Frames,
+    replies: ReplyLog,
+}
+
+impl Cohort {
+    /// `accts` ascending; the cohort is scored on as-of dates from `first` to
+    /// `last`.
+    pub fn new(
+        frames: &Frames,
+        accts: &[u32],
+        w: &Windows,
+        (first, last): (NaiveDate, NaiveDate),
+    ) -> Result<Cohort, Error> {
+        let make = || -> PolarsResult<Cohort> {
+            let days = (day_number(first), day_number(last));
+            Ok(Cohort {
+                part: frames.subset(accts)?,
+                replies: ReplyLog::new(&frames.messages, w, days)?,
+            })
+        };
+        make().map_err(Error::polars("features"))
+    }
+
+    /// The cohort's features as of `as_of`; `frames` are every account's (for the
+    /// team's proposals and attendance).
+    pub fn snapshot(
+        &self,
+        frames: &Frames,
+        w: &Windows,
+        as_of: NaiveDate,
+        tz: Tz,
+    ) -> Result<Snapshot, Error> {
+        let at = AsOf {
+            d: day_number(as_of),
+            cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
+            w,
+        };
+        let (proposals_recorded, team_attendance) =
+            team_norms(&at, frames).map_err(Error::polars("features"))?;
+        // The cohort's own delays are already in the reply norm.
+        let accounts = plan(&at, &self.part, &mut DelayCounts::default())?;
+        Ok(Snapshot {
+            as_of,
+            day: at.d,
+            team_reply_h: self.replies.norm(&at),
+            proposals_recorded,
+            team_attendance,
+            meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
+            messages_from: first_day(&frames.messages, "received_at_day")?,
+            accounts,
+        })
+    }
+}
+
+/// Whether any active account has a held proposal on record, and the study-session
+/// attendance of every active account's baseline: what [`snapshot`] reads off all
+/// accounts' features, aggregated directly.
+fn team_norms(at: &AsOf, frames: &Frames) -> PolarsResult<(bool, Option<f64>)> {
+    let active = at.accounts(frames).select([col(c::ACCT)]);
+    let proposals = frames
+        .meetings
+        .clone()
+        .lazy()
+        .filter(
+            col("scheduled_at_day")
+                .lt_eq(lit(at.d))
+                .and(col("status").eq(lit(status_code("held"))))
+                .and(col("is_proposal").fill_null(lit(false))),
+        )
+        .select([col(c::ACCT)])
+        .inner_join(active.clone(), col(c::ACCT), col(c::ACCT))
+        .limit(1)
+        .collect()?
+        .height()
+        > 0;
+    let w = at.w;
+    let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
+    let sessions = frames
+        .study_sessions
+        .clone()
+        .lazy()
+        .filter(
+            at.base("session_date", ar, ab)
+                .and(col("session_date").lt_eq(lit(at.d))),
+        )
+        .inner_join(active, col(c::ACCT), col(c::ACCT))
+        .select([
+            count(col("attended").fill_null(lit(false))).alias("attended"),
+            len().alias("invited"),
+        ])
+        .collect()?;
+    let sum = |name: &str| -> PolarsResult<i64> {
+        let s = sessions.column(name)?.cast(&DataType::Int64)?;
+        Ok(s.i64()?.get(0).unwrap_or(0))
+    };
+    let (attended, invited) = (sum("attended")?, sum("invited")?);
+    Ok((
+        proposals,
+        (invited > 0).then(|| attended as f64 / invited as f64),
+    ))
+}
+
 /// Computes every account's features as of `as_of`.
 pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
     let at = AsOf {

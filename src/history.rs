@@ -2,14 +2,16 @@
 //! each date from the same exports (each date sees only rows dated on or before it),
 //! and the churn events to compare them with.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::pipeline::{Loaded, score_as_of};
-use crate::scoring::AccountScore;
+use crate::pipeline::{Cohort, Loaded, score_as_of, score_cohort_as_of};
+use crate::report::{Change, CompanyTrend, Trail, WEEKS_BACK, WEEKS_SHOWN, points};
+use crate::scoring::{AccountScore, RiskLevel};
 use crate::validate::date_of_day;
 
 /// Scores of every account active on one date.
@@ -27,6 +29,171 @@ pub fn replay(loaded: &Loaded, cfg: &Config, dates: &[NaiveDate]) -> Result<Vec<
             Ok(Scored { date, scores })
         })
         .collect()
+}
+
+/// The morning view's past, from the exports alone (a backfill gives what that night
+/// gave):
+/// - the accounts flagged today, scored as of each of the last `WEEKS_SHOWN - 1`
+///   weeks (their own rows only, [`Cohort`]): their weekly risk, `change` and the
+///   start of their flagged stretch, walked further back week by week up to
+///   `WEEKS_BACK` for those flagged all along;
+/// - every account scored every `COMPANY_STEP_WEEKS` weeks: the company's flagged
+///   count, and the scores `trend_28d` compares with. A full scoring costs as much
+///   as today's, so the company's line has a point every 4 weeks, not every week.
+pub struct Morning {
+    pub trails: HashMap<u32, Trail>,
+    pub company: CompanyTrend,
+    /// Every account's scores `k × COMPANY_STEP_WEEKS` weeks ago, `k` = 1, 2, ….
+    pub full: Vec<Vec<AccountScore>>,
+}
+
+/// Weeks between the company's points.
+pub const COMPANY_STEP_WEEKS: usize = 4;
+
+/// One date's scoring: every account, or the cohort.
+enum Job {
+    Full(usize),
+    Cohort(usize),
+}
+
+pub fn morning(
+    loaded: &Loaded,
+    cfg: &Config,
+    as_of: NaiveDate,
+    today: &[AccountScore],
+) -> Result<Morning, Error> {
+    let week = |k: usize| as_of - chrono::Duration::days(7 * k as i64);
+    let flagged = |s: &AccountScore| s.level != RiskLevel::Low;
+    let accts: Vec<u32> = today
+        .iter()
+        .filter(|s| flagged(s))
+        .map(|s| s.acct)
+        .collect();
+    let mut accts_sorted = accts.clone();
+    accts_sorted.sort_unstable();
+    let w = &cfg.windows;
+    let cohort = Cohort::new(
+        &loaded.frames,
+        &accts_sorted,
+        w,
+        (week(WEEKS_SHOWN - 1), week(1)),
+    )?;
+    let company_weeks: Vec<usize> = (1..WEEKS_SHOWN)
+        .filter(|k| k % COMPANY_STEP_WEEKS == 0)
+        .collect();
+    let jobs: Vec<Job> = (1..WEEKS_SHOWN)
+        .map(|k| {
+            if company_weeks.contains(&k) {
+                Job::Full(k)
+            } else {
+                Job::Cohort(k)
+            }
+        })
+        .collect();
+    // Two dates at a time: each fills the other's idle time.
+    let next = AtomicUsize::new(0);
+    type Scored = Vec<(usize, Vec<AccountScore>)>;
+    let done: Vec<Result<Scored, Error>> = std::thread::scope(|scope| {
+        let worker = || -> Result<Scored, Error> {
+            let mut done = Vec::new();
+            while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                done.push(match *job {
+                    Job::Full(k) => (k, score_as_of(loaded, cfg, week(k))?.1),
+                    Job::Cohort(k) => (k, score_cohort_as_of(loaded, &cohort, cfg, week(k))?),
+                });
+            }
+            Ok(done)
+        };
+        let other = scope.spawn(worker);
+        let mine = worker();
+        vec![mine, other.join().expect("scoring does not panic")]
+    });
+    let mut by_week: Vec<Vec<AccountScore>> = vec![Vec::new(); WEEKS_SHOWN];
+    for result in done {
+        for (k, scores) in result? {
+            by_week[k] = scores;
+        }
+    }
+    let company = CompanyTrend {
+        weeks: company_weeks
+            .iter()
+            .rev()
+            .map(|&k| week(k))
+            .chain([as_of])
+            .collect(),
+        flagged: company_weeks
+            .iter()
+            .rev()
+            .map(|&k| by_week[k].iter().filter(|s| flagged(s)).count())
+            .chain([accts.len()])
+            .collect(),
+    };
+    let at_week: Vec<HashMap<u32, &AccountScore>> = by_week
+        .iter()
+        .map(|scores| scores.iter().map(|s| (s.acct, s)).collect())
+        .collect();
+
+    let mut trails = HashMap::new();
+    let mut open = Vec::new(); // flagged at every week looked at so far
+    for s in today.iter().filter(|s| flagged(s)) {
+        let at = |k: usize| at_week[k].get(&s.acct).copied();
+        let mut weekly_risk: Vec<Option<i64>> = (1..WEEKS_SHOWN)
+            .rev()
+            .map(|k| at(k).map(|p| points(p.risk)))
+            .collect();
+        weekly_risk.push(Some(points(s.risk)));
+        let change = match at(1) {
+            Some(p) if flagged(p) => {
+                let rise = points(s.risk) - points(p.risk);
+                (rise as f64 >= cfg.flags.rising_points).then_some(Change::Rising)
+            }
+            _ => Some(Change::New),
+        };
+        let stretch = (1..WEEKS_SHOWN)
+            .take_while(|&k| at(k).is_some_and(flagged))
+            .count();
+        if stretch == WEEKS_SHOWN - 1 {
+            open.push(s.acct);
+        }
+        let trail = Trail {
+            flagged_since: week(stretch),
+            change,
+            weekly_risk,
+        };
+        trails.insert(s.acct, trail);
+    }
+    // Further back: only the accounts flagged all along, only their rows.
+    open.sort_unstable();
+    if !open.is_empty() {
+        let dates = (week(WEEKS_BACK), week(WEEKS_SHOWN));
+        let cohort = Cohort::new(&loaded.frames, &open, w, dates)?;
+        for k in WEEKS_SHOWN..=WEEKS_BACK {
+            let scores = score_cohort_as_of(loaded, &cohort, cfg, week(k))?;
+            let still: HashSet<u32> = scores
+                .iter()
+                .filter(|s| flagged(s))
+                .map(|s| s.acct)
+                .collect();
+            open.retain(|a| still.contains(a));
+            if open.is_empty() {
+                break;
+            }
+            for a in &open {
+                if let Some(t) = trails.get_mut(a) {
+                    t.flagged_since = week(k);
+                }
+            }
+        }
+    }
+    let full = company_weeks
+        .iter()
+        .map(|&k| std::mem::take(&mut by_week[k]))
+        .collect();
+    Ok(Morning {
+        trails,
+        company,
+        full,
+    })
 }
 
 /// `from`, `from + step`, … up to and including `to`.

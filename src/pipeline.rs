@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, TABLES};
 use crate::error::Error;
+pub use crate::features::Cohort;
 use crate::features::{Frames, Snapshot, snapshot};
 use crate::ingest::open_source;
 use crate::report::AccountInfo;
@@ -166,4 +167,16 @@ pub fn score_as_of(
     let snap = snapshot(&loaded.frames, &cfg.windows, as_of, cfg.time_zone)?;
     let scores = snap.accounts.iter().map(|f| score(f, &snap, cfg)).collect();
     Ok((snap, scores))
+}
+
+/// Scores of a [`Cohort`] of accounts as of `as_of`: the same as their entries of
+/// [`score_as_of`], reading only their rows (and the team's norms).
+pub fn score_cohort_as_of(
+    loaded: &Loaded,
+    cohort: &Cohort,
+    cfg: &Config,
+    as_of: NaiveDate,
+) -> Result<Vec<AccountScore>, Error> {
+    let snap = cohort.snapshot(&loaded.frames, &cfg.windows, as_of, cfg.time_zone)?;
+    Ok(snap.accounts.iter().map(|f| score(f, &snap, cfg)).collect())
 }

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::config::Config;
 use crate::error::Error;
 use crate::output::{Cell, CsvDoc};
-use crate::scoring::{AccountScore, Category, RiskLevel, describe, reasons};
+use crate::scoring::{AccountScore, Category, RiskLevel, describe, next_action, reasons};
 use crate::validate::{Table, day_number};
 
 /// The contract's columns of flagged_accounts.csv, in order; scores.csv adds `flagged`.
@@ -66,11 +66,59 @@ impl AccountInfo {
     }
 }
 
+/// The morning view's columns appended to the contract's: in flagged_accounts.csv
+/// after `reasons`, in scores.csv after `flagged` (every contract column keeps its
+/// place).
+pub const MORNING_COLUMNS: [&str; 3] = ["flagged_since", "change", "next_action"];
+
+/// Weeks of risk the digest draws per account and for the company (today included).
+pub const WEEKS_SHOWN: usize = 13;
+/// How far back, in weeks, `flagged_since` looks for the start of a flagged stretch.
+pub const WEEKS_BACK: usize = 26;
+
+/// What changed for a flagged account since a week ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Not flagged 7 days earlier (or not yet a client then).
+    New,
+    /// Risk up by at least `flags.rising_points` in 7 days.
+    Rising,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Rising => "rising",
+        }
+    }
+}
+
+/// A flagged account's recent past, from the exports alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trail {
+    /// First date of the current unbroken flagged stretch, on the weekly grid.
+    pub flagged_since: NaiveDate,
+    pub change: Option<Change>,
+    /// Risk score each week, oldest first, today last; `None` where the account was
+    /// not yet (or no longer) active.
+    pub weekly_risk: Vec<Option<i64>>,
+}
+
+/// The company's flagged accounts each week, oldest first, today last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompanyTrend {
+    pub weeks: Vec<NaiveDate>,
+    pub flagged: Vec<usize>,
+}
+
 /// One row of scores.csv, with what sorting and the summary need.
 pub struct ScoreRow {
     pub score: AccountScore,
     pub risk_score: i64,
     pub trend: Option<i64>,
+    /// Flagged accounts only.
+    pub trail: Option<Trail>,
 }
 
 /// Whole points, as written: the CSV shows these and flags follow the written value.
@@ -95,6 +143,7 @@ pub fn score_rows(
                 score,
                 risk_score,
                 trend,
+                trail: None,
             }
         })
         .collect();
@@ -118,6 +167,7 @@ pub fn scores_csv(
     if with_flag {
         header.push("flagged");
     }
+    header.extend(MORNING_COLUMNS);
     let mut doc = CsvDoc::new(&header);
     let as_of_text = as_of.format("%Y-%m-%d").to_string();
     let as_of_day = day_number(as_of);
@@ -153,6 +203,15 @@ pub fn scores_csv(
         if with_flag {
             cells.push(Cell::Text(if flagged { "true" } else { "false" }));
         }
+        let since = row
+            .trail
+            .as_ref()
+            .map(|t| t.flagged_since.format("%Y-%m-%d").to_string());
+        cells.push(since.as_deref().map_or(Cell::Empty, Cell::Text));
+        let change = row.trail.as_ref().and_then(|t| t.change);
+        cells.push(change.map_or(Cell::Empty, |c| Cell::Text(c.as_str())));
+        let action = flagged.then(|| next_action(&row.score, cfg)).flatten();
+        cells.push(action.map_or(Cell::Empty, Cell::Text));
         doc.row(&cells);
     }
     doc.into_bytes()

@@ -18,6 +18,8 @@ use crate::validate::Table;
 /// `trend_28d` compares with the score as of this many days earlier (the contract
 /// fixes the column's name, so the span is not configurable).
 pub const TREND_DAYS: i64 = 28;
+// trend_28d reads the morning view's weekly scores.
+const _: () = assert!(TREND_DAYS % (7 * crate::history::COMPANY_STEP_WEEKS as i64) == 0);
 
 fn table_summaries(tables: &[Table]) -> BTreeMap<&'static str, TableSummary> {
     tables
@@ -87,18 +89,16 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     }
 
     let t = Instant::now();
-    let earlier_date = as_of - chrono::Duration::days(TREND_DAYS);
-    // The two dates are independent; side by side they fill each other's idle time.
-    let (today, earlier) = std::thread::scope(|scope| {
-        let earlier = scope.spawn(|| score_as_of(&loaded, cfg, earlier_date));
-        let today = score_as_of(&loaded, cfg, as_of);
-        (today, earlier.join().expect("scoring does not panic"))
-    });
-    let ((snap, today), (_, earlier)) = (today?, earlier?);
+    let (snap, today) = score_as_of(&loaded, cfg, as_of)?;
     if today.is_empty() {
         // Empty outputs would replace good ones: a mistyped year is not a quiet day.
         return Err(nothing_to_score(&loaded, as_of));
     }
+    // The past weeks: trend_28d, and the morning view's columns and digest.
+    let mut morning = crate::history::morning(&loaded, cfg, as_of, &today)?;
+    let earlier = std::mem::take(
+        &mut morning.full[TREND_DAYS as usize / 7 / crate::history::COMPANY_STEP_WEEKS - 1],
+    );
     timings.insert("features_scoring", t.elapsed().as_millis());
     info!(
         as_of = %as_of,
@@ -110,7 +110,10 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     );
 
     let t = Instant::now();
-    let rows = score_rows(today, &earlier, &loaded.info);
+    let mut rows = score_rows(today, &earlier, &loaded.info);
+    for row in &mut rows {
+        row.trail = morning.trails.remove(&row.score.acct);
+    }
     let mut by_level = BTreeMap::new();
     let mut by_category = BTreeMap::new();
     for row in rows.iter().filter(|r| r.score.level != RiskLevel::Low) {

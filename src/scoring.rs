@@ -192,6 +192,20 @@ pub fn describe(finding: &Finding, lang: Language) -> String {
     }
 }
 
+/// The playbook's advice for an account: the entry of its primary category's top
+/// signal where the playbook has one (the most precise advice), else its primary
+/// category's; in the configured language.
+pub fn next_action<'a>(score: &AccountScore, cfg: &'a Config) -> Option<&'a str> {
+    let primary = score.primary?;
+    let top = score
+        .findings
+        .iter()
+        .find(|f| f.signal.category() == primary);
+    top.and_then(|f| cfg.playbook.get(f.signal.key()))
+        .or_else(|| cfg.playbook.get(primary.as_str()))
+        .map(|a| a.text(cfg.language))
+}
+
 /// The `reasons` cell: the top findings, most important first, joined by ` / `.
 pub fn reasons(score: &AccountScore, lang: Language, max: usize) -> String {
     score

@@ -5,6 +5,7 @@ mod defects;
 mod health;
 mod history;
 mod layers;
+mod morning;
 mod props;
 mod quality;
 mod robustness;
@@ -47,10 +48,15 @@ fn nightly_run_writes_the_contract_outputs() {
         "flagged CSV has a BOM"
     );
     let flagged = String::from_utf8(flagged).unwrap();
-    assert_eq!(header_of(&flagged), CONTRACT_COLUMNS);
+    // The contract's columns in its order, then the morning view's.
+    let morning = ["flagged_since", "change", "next_action"];
+    let mut expected = CONTRACT_COLUMNS.to_vec();
+    expected.extend(morning);
+    assert_eq!(header_of(&flagged), expected);
     let scores = ws.read("out/scores.csv");
     let mut with_flag = CONTRACT_COLUMNS.to_vec();
     with_flag.push("flagged");
+    with_flag.extend(morning);
     assert_eq!(header_of(&scores), with_flag);
 
     let flagged_rows = read_csv(&flagged);
@@ -472,7 +478,7 @@ fn the_signals_command_lists_each_signal_with_its_parameters() {
         &shipped_config()
             .lines()
             .map(|l| {
-                if l.starts_with("disputes = ") {
+                if l.starts_with("disputes = { weight") {
                     "disputes = { weight = 17, start = 0.05, full = 0.30 }"
                 } else {
                     l
@@ -511,7 +517,7 @@ fn bad_config_values_are_all_reported_at_once() {
         .replace("medium = 40", "medium = 90")
         .lines()
         .map(|l| {
-            if l.starts_with("disputes = ") {
+            if l.starts_with("disputes = { weight") {
                 "disputes = { weight = 30, start = 2.0, full = 1.0 }"
             } else {
                 l
