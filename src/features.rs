@@ -723,6 +723,13 @@ impl Frames {
             let (lo, hi) = (first_at_or_after(from), first_at_or_after(to));
             Ok(frame.slice(lo as i64, hi - lo))
         };
+        self.map(part)
+    }
+}
+
+impl Frames {
+    /// Every table through `part`.
+    fn map(&self, part: impl Fn(&DataFrame) -> PolarsResult<DataFrame>) -> PolarsResult<Frames> {
         Ok(Frames {
             accounts: part(&self.accounts)?,
             meetings: part(&self.meetings)?,
@@ -734,9 +741,7 @@ impl Frames {
             churn_events: part(&self.churn_events)?,
         })
     }
-}
 
-impl Frames {
     /// The rows of the accounts `accts` (ascending) of every table, in their order.
     fn subset(&self, accts: &[u32]) -> PolarsResult<Frames> {
         let part = |frame: &DataFrame| -> PolarsResult<DataFrame> {
@@ -756,16 +761,7 @@ impl Frames {
             part.with_column(acct)?;
             Ok(part)
         };
-        Ok(Frames {
-            accounts: part(&self.accounts)?,
-            meetings: part(&self.meetings)?,
-            messages: part(&self.messages)?,
-            action_items: part(&self.action_items)?,
-            study_sessions: part(&self.study_sessions)?,
-            invoices: part(&self.invoices)?,
-            outcomes: part(&self.outcomes)?,
-            churn_events: part(&self.churn_events)?,
-        })
+        self.map(part)
     }
 }
 

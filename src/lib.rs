@@ -5,7 +5,7 @@
 //! them): the domain ([`contract`], [`calendar`], [`vocabulary`], [`evidence`]),
 //! [`error`] and [`config`], the stages in pipeline order ([`ingest`] → [`validate`]
 //! → [`health`] → [`features`] → [`signals`] (the registry) → [`scoring`] →
-//! [`output`] / [`report`]), the shared
+//! [`output`] / [`report`] / [`digest`]), the shared
 //! [`pipeline`] and [`history`], the commands ([`run`], [`backtest`],
 //! [`postmortem`], [`sample`]) and [`cli`].
 
@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod contract;
+pub mod digest;
 pub mod error;
 pub mod evidence;
 pub mod features;

@@ -163,6 +163,69 @@ pub fn scores_csv(
     as_of: NaiveDate,
     with_flag: bool,
 ) -> Vec<u8> {
+    let all: Vec<&ScoreRow> = rows.iter().collect();
+    scores_csv_of(&all, info, cfg, as_of, with_flag)
+}
+
+/// Names Windows and Unix shares both accept, one per manager: letters and digits of
+/// any script kept, characters Windows forbids (`<>:"/\|?*`, controls) and spaces
+/// made `_`, no trailing dot, no reserved device name (`CON`, `COM1`, …), at most 80
+/// characters, and a `-2`, `-3`, … where two managers would share a name.
+/// Accounts without a manager go to `_no_manager`.
+pub fn manager_file_names(managers: &[Option<&str>]) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    managers
+        .iter()
+        .map(|m| {
+            let base = match m {
+                None => "_no_manager".to_owned(),
+                Some(name) => {
+                    let mut safe: String = name
+                        .trim()
+                        .chars()
+                        .map(|c| {
+                            if c.is_control() || "<>:\"/\\|?*".contains(c) || c.is_whitespace() {
+                                '_'
+                            } else {
+                                c
+                            }
+                        })
+                        .take(80)
+                        .collect();
+                    while safe.ends_with('.') {
+                        safe.pop();
+                    }
+                    let stem = safe.split('.').next().unwrap_or("").to_ascii_uppercase();
+                    let reserved = ["CON", "PRN", "AUX", "NUL"].contains(&stem.as_str())
+                        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+                            && stem.len() == 4
+                            && stem.as_bytes()[3].is_ascii_digit());
+                    if safe.is_empty() || reserved {
+                        safe.insert(0, '_');
+                    }
+                    safe
+                }
+            };
+            // Case-insensitive file systems: `Sato` and `sato` would be one file.
+            let mut name = base.clone();
+            let mut n = 1;
+            while !taken.insert(name.to_lowercase()) {
+                n += 1;
+                name = format!("{base}-{n}");
+            }
+            format!("{name}.csv")
+        })
+        .collect()
+}
+
+/// [`scores_csv`] of some rows (a manager's).
+pub fn scores_csv_of(
+    rows: &[&ScoreRow],
+    info: &AccountInfo,
+    cfg: &Config,
+    as_of: NaiveDate,
+    with_flag: bool,
+) -> Vec<u8> {
     let mut header = SCORE_COLUMNS.to_vec();
     if with_flag {
         header.push("flagged");
@@ -171,7 +234,7 @@ pub fn scores_csv(
     let mut doc = CsvDoc::new(&header);
     let as_of_text = as_of.format("%Y-%m-%d").to_string();
     let as_of_day = day_number(as_of);
-    for row in rows {
+    for &row in rows {
         let flagged = row.score.level != RiskLevel::Low;
         if !with_flag && !flagged {
             continue;
@@ -305,6 +368,31 @@ pub fn quarantine_csv(table: &Table) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manager_file_names_are_safe_and_distinct() {
+        let names = manager_file_names(&[
+            Some("中村 亮"),
+            Some("Sato/Ken"),
+            Some("sato_ken"),
+            Some("CON"),
+            Some("a:b?."),
+            None,
+            Some("  "),
+        ]);
+        assert_eq!(
+            names,
+            [
+                "中村_亮.csv",
+                "Sato_Ken.csv",
+                "sato_ken-2.csv",
+                "_CON.csv",
+                "a_b_.csv",
+                "_no_manager.csv",
+                "_.csv"
+            ]
+        );
+    }
 
     #[test]
     fn quarantined_numbers_stay_numbers() {

@@ -8,10 +8,14 @@ use chrono::NaiveDate;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::digest::{ManagerRows, digest_html};
 use crate::error::Error;
 use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary};
 use crate::pipeline::{Loaded, check_budget, load, score_as_of};
-use crate::report::{evidence_csv, quarantine_csv, score_rows, scores_csv};
+use crate::report::{
+    CompanyTrend, ScoreRow, evidence_csv, manager_file_names, quarantine_csv, score_rows,
+    scores_csv, scores_csv_of,
+};
 use crate::scoring::RiskLevel;
 use crate::validate::Table;
 
@@ -148,6 +152,7 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         batch.stage(&out.join(name), &bytes)?;
     }
     batch.stage(&out.join("evidence.csv"), &evidence)?;
+    let managers = stage_morning(&mut batch, cfg, as_of, &rows, &loaded, &morning.company)?;
     timings.insert("output", t.elapsed().as_millis());
 
     let summary = RunSummary {
@@ -162,6 +167,16 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     // The summary goes last: its presence with `outcome: ok` means the rest is new.
     let summary = stage_summary(&mut batch, cfg, summary)?;
     batch.commit()?;
+    for path in managers {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                info!(file = %path.display(), "removed the file of a manager with no account left")
+            }
+            Err(e) => {
+                warn!(file = %path.display(), error = %e, "could not remove a stale manager file")
+            }
+        }
+    }
     info!(
         scored = summary.accounts_scored,
         flagged = summary.accounts_flagged,
@@ -271,6 +286,67 @@ fn stage_quarantine(batch: &mut OutputBatch, cfg: &Config, tables: &[Table]) -> 
         batch.stage(&path, &quarantine_csv(table))?;
     }
     Ok(())
+}
+
+/// Stages each manager's flagged rows (`by_manager/<manager>.csv`, for every manager
+/// with an active account) and digest.html; returns the files of managers no longer
+/// there, which the run removes once the batch is in place.
+fn stage_morning(
+    batch: &mut OutputBatch,
+    cfg: &Config,
+    as_of: NaiveDate,
+    rows: &[ScoreRow],
+    loaded: &Loaded,
+    company: &CompanyTrend,
+) -> Result<Vec<std::path::PathBuf>, Error> {
+    let info = &loaded.info;
+    // Managers by name (accounts without one last), each with their flagged rows by
+    // risk as in flagged_accounts.csv.
+    let mut by_manager: BTreeMap<(bool, &str), Vec<&ScoreRow>> = BTreeMap::new();
+    for row in rows {
+        let manager = info.manager[row.score.acct as usize].as_deref();
+        let rows = by_manager
+            .entry((manager.is_none(), manager.unwrap_or("")))
+            .or_default();
+        if row.score.level != RiskLevel::Low {
+            rows.push(row);
+        }
+    }
+    let names: Vec<Option<&str>> = by_manager
+        .keys()
+        .map(|&(none, name)| (!none).then_some(name))
+        .collect();
+    let files = manager_file_names(&names);
+    let folder = cfg.output_dir.join("by_manager");
+    let mut sections = Vec::with_capacity(files.len());
+    for ((manager, rows), file) in names.iter().zip(by_manager.into_values()).zip(&files) {
+        batch.stage(
+            &folder.join(file),
+            &scores_csv_of(&rows, info, cfg, as_of, false),
+        )?;
+        sections.push(ManagerRows {
+            manager: *manager,
+            file: format!("by_manager/{file}"),
+            rows,
+        });
+    }
+    let html = digest_html(&sections, info, cfg, as_of, company);
+    batch.stage(&cfg.output_dir.join("digest.html"), &html)?;
+    // Files of managers with no active account left: stale once the batch lands.
+    let current: std::collections::HashSet<&str> = files.iter().map(String::as_str).collect();
+    let stale = std::fs::read_dir(&folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "csv")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !current.contains(n))
+        })
+        .collect();
+    Ok(stale)
 }
 
 /// Stages run_summary.json last, listing every file staged before it.

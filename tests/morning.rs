@@ -112,7 +112,79 @@ fn a_backfill_then_a_run_equals_the_run_alone() {
     ws.assert_same_outputs(
         "alone",
         "both",
-        &["flagged_accounts.csv", "scores.csv", "evidence.csv"],
+        &[
+            "flagged_accounts.csv",
+            "scores.csv",
+            "evidence.csv",
+            "digest.html",
+        ],
         "a backfill before the run",
     );
+}
+
+/// An attribute of a tag, as text.
+fn attr(tag: &tl::HTMLTag, name: &str) -> Option<String> {
+    let value = tag.attributes().get(name)??;
+    Some(value.as_utf8_str().into_owned())
+}
+
+/// The digest has a section per manager whose account rows are that manager's file,
+/// in its order; together they are flagged_accounts.csv; the page is self-contained.
+#[test]
+fn the_digest_has_each_managers_rows_as_their_file() {
+    let ws = Workspace::sample(64, 200);
+    let out = ws.run(END, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = ws.read("out/digest.html");
+    let dom = tl::parse(&html, tl::ParserOptions::default()).expect("digest.html parses");
+    let parser = dom.parser();
+    let sections: Vec<&tl::HTMLTag> = dom
+        .query_selector("section.manager")
+        .unwrap()
+        .filter_map(|h| h.get(parser)?.as_tag())
+        .collect();
+    let managers: std::collections::BTreeSet<String> = read_csv(&ws.read("out/scores.csv"))
+        .into_iter()
+        .map(|r| r["manager"].clone())
+        .collect();
+    assert_eq!(
+        sections.len(),
+        managers.len(),
+        "a section per manager (and one for none)"
+    );
+    let mut seen = Vec::new();
+    for section in &sections {
+        let file = attr(section, "data-file").expect("a section names its file");
+        let rows: Vec<String> = section
+            .query_selector(parser, "tr.account")
+            .unwrap()
+            .filter_map(|h| attr(h.get(parser)?.as_tag()?, "data-account"))
+            .collect();
+        let csv = read_csv(&ws.read(&format!("out/{file}")));
+        let ids: Vec<String> = csv.iter().map(|r| r["account_id"].clone()).collect();
+        assert_eq!(rows, ids, "{file}");
+        let manager = attr(section, "data-manager").unwrap_or_default();
+        assert!(csv.iter().all(|r| r["manager"] == manager), "{file}");
+        seen.extend(rows);
+    }
+    let flagged: Vec<String> = read_csv(&ws.read("out/flagged_accounts.csv"))
+        .into_iter()
+        .map(|r| r["account_id"].clone())
+        .collect();
+    seen.sort();
+    let mut expected = flagged.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "every flagged account once");
+    // Self-contained: no script, nothing fetched.
+    assert!(dom.query_selector("script").unwrap().next().is_none());
+    for tag in dom.nodes().iter().filter_map(|n| n.as_tag()) {
+        for name in ["src", "href"] {
+            if let Some(url) = attr(tag, name) {
+                assert!(!url.contains("://"), "{url}");
+            }
+        }
+    }
+    // The files are in the run's manifest (one atomic batch).
+    let summary = ws.read("out/run_summary.json");
+    assert!(summary.contains("digest.html") && summary.contains("by_manager/"));
 }
