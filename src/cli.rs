@@ -21,7 +21,9 @@ use crate::signals::Signal;
         Scores every active account in the CRM exports against four stress categories \
         (outcome, expectation, discomfort, cost) and writes flagged_accounts.csv for \
         account managers, scores.csv, evidence.csv (every finding behind the scores), \
-        run_summary.json and quarantine/ for rejected rows.",
+        digest.html (the morning page: the company, then a section per manager), \
+        by_manager/<manager>.csv (each manager's flagged rows), run_summary.json and \
+        quarantine/ for rejected rows.",
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
@@ -34,7 +36,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Score every active account as of a date and write the outputs (the nightly job).
+    /// Score every active account as of a date and write the outputs (the nightly job):
+    /// flagged_accounts.csv, scores.csv, evidence.csv, digest.html, by_manager/*.csv,
+    /// quarantine/*.csv and run_summary.json, as one batch.
     #[command(after_help = EXIT_CODES_HELP)]
     Run {
         #[command(flatten)]

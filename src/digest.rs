@@ -133,6 +133,8 @@ tr { break-inside: avoid; }
 .badge.rising { background: var(--high); }
 .name { font-weight: bold; }
 .id, .since { color: var(--muted); font-size: 12px; }
+.since { white-space: nowrap; }
+tr.account td:first-child { min-width: 170px; }
 ul.why { margin: 0; padding-left: 16px; }
 ul.why li { margin-bottom: 2px; }
 .next { font-weight: bold; }
