@@ -143,6 +143,11 @@ pub fn backtest(
         .filter(|c| c.churned_on > from + horizon && c.churned_on <= to)
         .collect();
     let mut groups: BTreeMap<String, Vec<ChurnLead>> = BTreeMap::new();
+    let interviews = crate::history::exit_interviews(loaded)?;
+    // (interviewed, agreeing): the data's category against the heard one, where an
+    // exit interview says what the client really meant (`external` agrees with no
+    // category, as in the post-mortem).
+    let mut heard = (0usize, 0usize);
     for churn in &evaluated {
         let before: Vec<Point> = by_account
             .get(&churn.acct)
@@ -163,6 +168,11 @@ pub fn backtest(
             .iter()
             .max_by_key(|p| (p.risk, p.date))
             .and_then(|p| p.primary);
+        if let Some((h, _)) = interviews.get(&churn.acct) {
+            heard.0 += 1;
+            let agrees = category.map_or(h == "external", |c| h == c.as_str());
+            heard.1 += usize::from(agrees);
+        }
         let leads: Vec<bool> = LEADS
             .iter()
             .map(|&n| {
@@ -202,6 +212,19 @@ pub fn backtest(
             median(&mut leads),
         );
     }
+
+    push(
+        "heard",
+        "overall".to_owned(),
+        "interviewed",
+        Some(heard.0 as f64),
+    );
+    push(
+        "heard",
+        "overall".to_owned(),
+        "agreement",
+        (heard.0 > 0).then(|| heard.1 as f64 / heard.0 as f64),
+    );
 
     // Precision and calibration over observable (account, date) pairs.
     let churned_within = |acct: u32, t: NaiveDate| {
@@ -359,6 +382,14 @@ fn render(
         "\nalerts: {new_per_week} new flags per manager per week; {} flagged accounts per manager on a given day",
         v("alerts", "overall", "flagged_per_manager").map_or("-".to_owned(), |x| format!("{x:.1}")),
     );
+    if let Some(rate) = v("heard", "overall", "agreement") {
+        let _ = writeln!(
+            t,
+            "exit interviews: the data's category matches the heard reason for {} of {} interviewed cancellations",
+            pct(Some(rate)),
+            num(v("heard", "overall", "interviewed")),
+        );
+    }
     let _ = writeln!(t, "\ncalibration (risk band → churned within 90 days):");
     for m in metrics
         .iter()

@@ -21,6 +21,8 @@ pub enum ColType {
     Purpose,
     /// A datetime of which only the local day is kept, as `NAME_day`.
     LocalDay,
+    /// One of a few words (any case), kept as the contract's spelling.
+    Choice(&'static [&'static str]),
 }
 
 pub struct ColSpec {
@@ -33,6 +35,13 @@ pub struct ColSpec {
     /// line break means a stray quote swallowed the rows after it.
     pub multiline: bool,
 }
+
+/// The stress categories, as the overrides table names them.
+pub const CATEGORIES: [&str; 4] = ["outcome", "expectation", "discomfort", "cost"];
+/// What an exit interview heard: a category, or a cause outside the four.
+pub const HEARD: [&str; 5] = ["outcome", "expectation", "discomfort", "cost", "external"];
+/// What a manager's override does.
+pub const OVERRIDE_ACTIONS: [&str; 2] = ["snooze", "flag"];
 
 /// The widest contract table (accounts) has eight columns.
 pub const MAX_COLUMNS: usize = 8;
@@ -197,7 +206,35 @@ pub fn spec(table: &str) -> &'static TableSpec {
         unique: Some("account_id"),
         ordered: None,
     };
+    // The extensions' tables (contract.md, "Extensions"): what people know.
+    static OVERRIDES: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("action", Choice(&OVERRIDE_ACTIONS), true),
+            c("category", Choice(&CATEGORIES), false),
+            // No override lives forever, and none without its reason.
+            c("until", Date, true),
+            prose("comment", true),
+            c("set_by", Text, false),
+            // Without it a backfill could not tell whether the override existed yet.
+            c("set_on", Date, true),
+        ],
+        unique: None,
+        ordered: Some(("set_on", "until", ReasonCode::UntilBeforeSetOn)),
+    };
+    static EXIT_INTERVIEWS: TableSpec = TableSpec {
+        cols: &[
+            c("account_id", Text, true),
+            c("interviewed_on", Date, true),
+            c("heard_category", Choice(&HEARD), true),
+            prose("notes", false),
+        ],
+        unique: None,
+        ordered: None,
+    };
     match table {
+        "overrides" => &OVERRIDES,
+        "exit_interviews" => &EXIT_INTERVIEWS,
         "accounts" => &ACCOUNTS,
         "meetings" => &MEETINGS,
         "messages" => &MESSAGES,
@@ -231,10 +268,12 @@ pub enum ReasonCode {
     DueBeforePromised,
     UnclosedQuote,
     AccountQuarantined,
+    BadValue,
+    UntilBeforeSetOn,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 15] = [
+    pub const ALL: [ReasonCode; 17] = [
         ReasonCode::WrongFieldCount,
         ReasonCode::MissingValue,
         ReasonCode::BadDate,
@@ -250,6 +289,8 @@ impl ReasonCode {
         ReasonCode::DueBeforePromised,
         ReasonCode::UnclosedQuote,
         ReasonCode::AccountQuarantined,
+        ReasonCode::BadValue,
+        ReasonCode::UntilBeforeSetOn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -269,6 +310,8 @@ impl ReasonCode {
             ReasonCode::DueBeforePromised => "due_before_promised",
             ReasonCode::UnclosedQuote => "unclosed_quote",
             ReasonCode::AccountQuarantined => "account_quarantined",
+            ReasonCode::BadValue => "bad_value",
+            ReasonCode::UntilBeforeSetOn => "until_before_set_on",
         }
     }
 }

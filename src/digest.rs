@@ -134,6 +134,7 @@ tr { break-inside: avoid; }
 .name { font-weight: bold; }
 .id, .since { color: var(--muted); font-size: 12px; }
 .since { white-space: nowrap; }
+.override { font-size: 12px; color: #3468c0; margin-top: 2px; }
 tr.account td:first-child { min-width: 170px; }
 ul.why { margin: 0; padding-left: 16px; }
 ul.why li { margin-bottom: 2px; }
@@ -416,16 +417,25 @@ pub fn digest_html(
                 sparkline(&tr.weekly_risk, cfg.flags.medium)
             });
             let reasons: String = r
-                .score
-                .findings
+                .first_reason
                 .iter()
-                .take(cfg.flags.max_reasons)
-                .map(|f| format!("<li>{}</li>", esc(&describe(f, lang))))
+                .cloned()
+                .chain(
+                    r.score
+                        .findings
+                        .iter()
+                        .take(cfg.flags.max_reasons)
+                        .map(|f| describe(f, lang)),
+                )
+                .map(|text| format!("<li>{}</li>", esc(&text)))
                 .collect();
+            let overridden = r.override_cell.as_deref().map_or(String::new(), |o| {
+                format!(r#"<div class="override">{}</div>"#, esc(o))
+            });
             let action = next_action(&r.score, cfg).unwrap_or("");
             let _ = write!(
                 html,
-                r#"<tr class="account" data-account="{id}"><td><div class="name">{}</div><div class="id">{id}</div><div class="since">{since}</div></td><td><span class="risk {class}">{}</span>{badge}</td><td>{}</td><td>{spark}</td><td><ul class="why">{reasons}</ul><div class="next">→ {}</div></td></tr>"#,
+                r#"<tr class="account" data-account="{id}"><td><div class="name">{}</div><div class="id">{id}</div><div class="since">{since}</div>{overridden}</td><td><span class="risk {class}">{}</span>{badge}</td><td>{}</td><td>{spark}</td><td><ul class="why">{reasons}</ul><div class="next">→ {}</div></td></tr>"#,
                 esc(&info.name[a]),
                 r.risk_score,
                 category_bars(r.score.categories, lang),

@@ -242,6 +242,35 @@ pub fn churns(loaded: &Loaded) -> Result<BTreeMap<u32, Churn>, Error> {
     read().map_err(Error::polars("history"))
 }
 
+/// The latest exit interview of each account: heard reason and notes.
+pub fn exit_interviews(loaded: &Loaded) -> Result<HashMap<u32, (String, String)>, Error> {
+    let Some(table) = loaded.tables.iter().find(|t| t.name == "exit_interviews") else {
+        return Ok(HashMap::new());
+    };
+    let frame = &table.frame;
+    let read = || -> polars::prelude::PolarsResult<HashMap<u32, (String, String)>> {
+        let mut out: HashMap<u32, (i32, String, String)> = HashMap::new();
+        if frame.height() == 0 {
+            return Ok(HashMap::new());
+        }
+        let acct = frame.column("acct")?.u32()?;
+        let on = frame.column("interviewed_on")?.i32()?;
+        let heard = frame.column("heard_category")?.str()?;
+        let notes = frame.column("notes")?.str()?;
+        for i in 0..frame.height() {
+            let (Some(a), Some(d), Some(h)) = (acct.get(i), on.get(i), heard.get(i)) else {
+                continue;
+            };
+            let note = notes.get(i).unwrap_or("").trim().to_owned();
+            if out.get(&a).is_none_or(|e| e.0 <= d) {
+                out.insert(a, (d, h.to_owned(), note));
+            }
+        }
+        Ok(out.into_iter().map(|(a, (_, h, n))| (a, (h, n))).collect())
+    };
+    read().map_err(Error::polars("history"))
+}
+
 /// Median of whole days, `None` for no values.
 pub fn median(values: &mut [i64]) -> Option<f64> {
     if values.is_empty() {

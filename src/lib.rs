@@ -22,6 +22,7 @@ pub mod health;
 pub mod history;
 pub mod ingest;
 pub mod output;
+pub mod overrides;
 pub mod pipeline;
 pub mod postmortem;
 pub mod report;

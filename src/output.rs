@@ -408,7 +408,36 @@ pub struct RunSummary {
     pub scored_despite_failed_checks: Vec<String>,
     /// Every other file written with this summary, with its rows and sha256.
     pub outputs: Vec<OutputFile>,
+    /// What overrides.csv did tonight.
+    pub overrides: OverrideSummary,
     pub outcome: Outcome,
+}
+
+/// The overrides of a night: how many were in force and what they did, and the
+/// expired ones (ignored, listed so that nobody wonders why a snooze stopped).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OverrideSummary {
+    pub in_force: usize,
+    /// Snoozes that hid a flag.
+    pub snoozed: usize,
+    /// Snoozes that no longer hold: the account got worse since they were set.
+    pub snoozes_broken: usize,
+    /// `flag` overrides that listed an account the data did not flag.
+    pub flagged_by_manager: usize,
+    /// Overrides set after the as-of date (a backfill does not see them).
+    pub not_yet_set: usize,
+    /// Older overrides of an account that a later one replaces.
+    pub superseded: usize,
+    pub expired: Vec<ExpiredOverride>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpiredOverride {
+    pub account_id: String,
+    pub action: String,
+    pub category: Option<String>,
+    pub until: String,
+    pub set_by: Option<String>,
 }
 
 /// The row counts of the last successful run in `dir`, from its run_summary.json

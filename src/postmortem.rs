@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::config::{Config, Language};
 use crate::error::Error;
-use crate::history::{churns, date_grid, replay};
+use crate::history::{churns, date_grid, exit_interviews, replay};
 use crate::output::{Cell, CsvDoc, OutputBatch, OutputLock};
 use crate::pipeline::{Loaded, check_budget, load};
 use crate::scoring::{AccountScore, Category, reasons};
@@ -34,12 +34,39 @@ pub struct Case {
     /// First replayed date each category was at or above `flags.medium`.
     pub first_crossed: [Option<NaiveDate>; 4],
     pub evidence: String,
+    /// What the exit interview heard (a category or `external`) and its notes.
+    pub heard: Option<(String, String)>,
+}
+
+impl Case {
+    /// Whether the heard reason and the data agree: the same category, or `external`
+    /// heard where the data shows no stress.
+    pub fn agrees(&self) -> Option<bool> {
+        let (heard, _) = self.heard.as_ref()?;
+        Some(match self.real {
+            Some(c) => heard == c.as_str(),
+            None => heard == "external",
+        })
+    }
 }
 
 pub struct PostmortemReport {
     pub cases: Vec<Case>,
     /// stated reason → real category (or `none`) → count.
     pub crosstab: BTreeMap<String, BTreeMap<String, usize>>,
+    /// heard reason → real category (or `none`) → count, interviewed cases only.
+    pub heard: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl PostmortemReport {
+    /// Interviewed cancellations, and the share where the heard reason and the data
+    /// agree (`None` without interviews).
+    pub fn agreement(&self) -> (usize, Option<f64>) {
+        let judged: Vec<bool> = self.cases.iter().filter_map(Case::agrees).collect();
+        let agree = judged.iter().filter(|&&a| a).count();
+        let rate = (!judged.is_empty()).then(|| agree as f64 / judged.len() as f64);
+        (judged.len(), rate)
+    }
 }
 
 pub fn postmortem(
@@ -55,6 +82,7 @@ pub fn postmortem(
         return Ok(PostmortemReport {
             cases: Vec::new(),
             crosstab: BTreeMap::new(),
+            heard: BTreeMap::new(),
         });
     };
     // One weekly grid ending at the as-of date serves every cancellation.
@@ -67,6 +95,7 @@ pub fn postmortem(
         .map(|s| s.scores.iter().map(|x| (x.acct, x)).collect())
         .collect();
 
+    let interviews = exit_interviews(loaded)?;
     let mut cases = Vec::new();
     for churn in churns {
         let window: Vec<(NaiveDate, &AccountScore)> = series
@@ -101,10 +130,12 @@ pub fn postmortem(
             evidence: peak.map_or_else(String::new, |(_, s)| {
                 reasons(s, cfg.language, cfg.flags.max_reasons)
             }),
+            heard: interviews.get(&churn.acct).cloned(),
         });
     }
     cases.sort_by(|a, b| b.churned_on.cmp(&a.churned_on).then(a.acct.cmp(&b.acct)));
     let mut crosstab: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    let mut heard: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for case in &cases {
         let stated = if case.stated_reason.is_empty() {
             "(none)".to_owned()
@@ -112,9 +143,24 @@ pub fn postmortem(
             case.stated_reason.clone()
         };
         let real = case.real.map_or(NO_STRESS, Category::as_str).to_owned();
-        *crosstab.entry(stated).or_default().entry(real).or_default() += 1;
+        *crosstab
+            .entry(stated)
+            .or_default()
+            .entry(real.clone())
+            .or_default() += 1;
+        if let Some((heard_category, _)) = &case.heard {
+            *heard
+                .entry(heard_category.clone())
+                .or_default()
+                .entry(real)
+                .or_default() += 1;
+        }
     }
-    Ok(PostmortemReport { cases, crosstab })
+    Ok(PostmortemReport {
+        cases,
+        crosstab,
+        heard,
+    })
 }
 
 fn date_cell(d: Option<NaiveDate>) -> String {
@@ -140,7 +186,7 @@ impl PostmortemReport {
             .map(|c| format!("{}_first_crossed", c.as_str()))
             .collect();
         header.extend(first.iter().map(String::as_str));
-        header.push("evidence");
+        header.extend(["evidence", "heard_category", "heard_notes"]);
         let mut doc = CsvDoc::new(&header);
         let info = &loaded.info;
         for case in &self.cases {
@@ -160,6 +206,10 @@ impl PostmortemReport {
             ];
             cells.extend(crossed.iter().map(|d| Cell::Text(d)));
             cells.push(Cell::Text(&case.evidence));
+            match &case.heard {
+                Some((h, notes)) => cells.extend([Cell::Text(h), Cell::Text(notes)]),
+                None => cells.extend([Cell::Empty, Cell::Empty]),
+            }
             doc.row(&cells);
         }
         doc.into_bytes()
@@ -173,11 +223,21 @@ impl PostmortemReport {
 
     /// postmortem_crosstab.csv: stated reason × real category.
     pub fn crosstab_csv(&self) -> Vec<u8> {
+        self.table_csv("stated_reason", &self.crosstab)
+    }
+
+    /// postmortem_heard.csv: heard reason × real category, interviewed cases only;
+    /// the agreement rate is in postmortem.txt and backtest.csv.
+    pub fn heard_csv(&self) -> Vec<u8> {
+        self.table_csv("heard_category", &self.heard)
+    }
+
+    fn table_csv(&self, first: &str, table: &BTreeMap<String, BTreeMap<String, usize>>) -> Vec<u8> {
         let cols = self.columns();
-        let mut header = vec!["stated_reason"];
+        let mut header = vec![first];
         header.extend(&cols);
         let mut doc = CsvDoc::new(&header);
-        for (stated, row) in &self.crosstab {
+        for (stated, row) in table {
             let counts: Vec<String> = cols
                 .iter()
                 .map(|c| row.get(*c).copied().unwrap_or(0).to_string())
@@ -229,6 +289,14 @@ impl PostmortemReport {
             );
             if ja {
                 let _ = writeln!(t, "  表明された理由: {}", or_dash(&case.stated_reason));
+                if let Some((h, notes)) = &case.heard {
+                    let _ = writeln!(
+                        t,
+                        "  面談で聞いた理由: {}（{}）",
+                        heard_label(h, lang),
+                        or_dash(notes)
+                    );
+                }
                 let _ = writeln!(
                     t,
                     "  データが示す理由: {}（ピーク {}）",
@@ -239,6 +307,14 @@ impl PostmortemReport {
                 let _ = writeln!(t, "  根拠: {}", or_dash(&case.evidence));
             } else {
                 let _ = writeln!(t, "  stated reason: {}", or_dash(&case.stated_reason));
+                if let Some((h, notes)) = &case.heard {
+                    let _ = writeln!(
+                        t,
+                        "  heard in the exit interview: {} ({})",
+                        heard_label(h, lang),
+                        or_dash(notes)
+                    );
+                }
                 let _ = writeln!(
                     t,
                     "  what the data says: {} (peak risk {})",
@@ -253,18 +329,56 @@ impl PostmortemReport {
                 let _ = writeln!(t, "  evidence: {}", or_dash(&case.evidence));
             }
         }
-        let cols = self.columns();
-        let _ = writeln!(
-            t,
-            "\n{}",
-            if ja {
-                "表明された理由 × データが示す理由"
+        let title = if ja {
+            "表明された理由 × データが示す理由"
+        } else {
+            "stated reason × real category"
+        };
+        self.table_text(&mut t, title, &self.crosstab, lang);
+        let (interviewed, rate) = self.agreement();
+        if let Some(rate) = rate {
+            let title = if ja {
+                "面談で聞いた理由 × データが示す理由"
             } else {
-                "stated reason × real category"
-            }
-        );
-        let width = self
-            .crosstab
+                "heard reason × real category"
+            };
+            let heard: BTreeMap<String, BTreeMap<String, usize>> = self
+                .heard
+                .iter()
+                .map(|(h, row)| (heard_label(h, lang).to_owned(), row.clone()))
+                .collect();
+            self.table_text(&mut t, title, &heard, lang);
+            let pct = (rate * 1000.0).round() / 10.0;
+            let _ = writeln!(
+                t,
+                "{}",
+                if ja {
+                    format!("面談した{interviewed}件のうち、聞いた理由とデータが一致: {pct}%")
+                } else {
+                    format!(
+                        "heard reason and data agree in {pct}% of {interviewed} interviewed cancellations"
+                    )
+                }
+            );
+        }
+        t
+    }
+
+    /// A crosstab as aligned text, under its title.
+    fn table_text(
+        &self,
+        t: &mut String,
+        title: &str,
+        table: &BTreeMap<String, BTreeMap<String, usize>>,
+        lang: Language,
+    ) {
+        let ja = lang == Language::Ja;
+        let label = |c: Option<Category>| {
+            c.map_or(if ja { "該当なし" } else { "none" }, |c| c.label(lang))
+        };
+        let cols = self.columns();
+        let _ = writeln!(t, "\n{title}");
+        let width = table
             .keys()
             .map(|k| display_width(k))
             .max()
@@ -280,7 +394,7 @@ impl PostmortemReport {
             let _ = write!(t, " {}{name}", " ".repeat(pad));
         }
         let _ = writeln!(t);
-        for (stated, row) in &self.crosstab {
+        for (stated, row) in table {
             let pad = width.saturating_sub(display_width(stated));
             let _ = write!(t, "{stated}{}", " ".repeat(pad));
             for c in &cols {
@@ -288,7 +402,15 @@ impl PostmortemReport {
             }
             let _ = writeln!(t);
         }
-        t
+    }
+}
+
+/// A heard reason in the reader's language.
+fn heard_label(heard: &str, lang: Language) -> &str {
+    match Category::ALL.iter().find(|c| c.as_str() == heard) {
+        Some(c) => c.label(lang),
+        None if lang == Language::Ja => "外部要因",
+        None => heard,
     }
 }
 
@@ -321,6 +443,7 @@ pub fn command(cfg: &Config, as_of: NaiveDate) -> Result<String, Error> {
     let mut batch = OutputBatch::in_dir(out);
     batch.stage(&out.join("postmortem.csv"), &report.cases_csv(&loaded))?;
     batch.stage(&out.join("postmortem_crosstab.csv"), &report.crosstab_csv())?;
+    batch.stage(&out.join("postmortem_heard.csv"), &report.heard_csv())?;
     batch.stage(&out.join("postmortem.txt"), text.as_bytes())?;
     batch.commit()?;
     info!(

@@ -69,7 +69,7 @@ impl AccountInfo {
 /// The morning view's columns appended to the contract's: in flagged_accounts.csv
 /// after `reasons`, in scores.csv after `flagged` (every contract column keeps its
 /// place).
-pub const MORNING_COLUMNS: [&str; 3] = ["flagged_since", "change", "next_action"];
+pub const MORNING_COLUMNS: [&str; 4] = ["flagged_since", "change", "next_action", "override"];
 
 /// Weeks of risk the digest draws per account and for the company (today included).
 pub const WEEKS_SHOWN: usize = 13;
@@ -119,6 +119,22 @@ pub struct ScoreRow {
     pub trend: Option<i64>,
     /// Flagged accounts only.
     pub trail: Option<Trail>,
+    /// The override in force (`snooze: …` / `flag: …`), and the sentence it puts
+    /// before the reasons (a manager's concern, a snooze the account outgrew).
+    pub override_cell: Option<String>,
+    pub first_reason: Option<String>,
+}
+
+impl ScoreRow {
+    /// The `reasons` cell: an override's sentence first, then the top findings.
+    pub fn reasons(&self, lang: crate::config::Language, max: usize) -> String {
+        let found = reasons(&self.score, lang, max);
+        match (&self.first_reason, found.is_empty()) {
+            (Some(first), true) => first.clone(),
+            (Some(first), false) => format!("{first} / {found}"),
+            (None, _) => found,
+        }
+    }
 }
 
 /// Whole points, as written: the CSV shows these and flags follow the written value.
@@ -144,6 +160,8 @@ pub fn score_rows(
                 risk_score,
                 trend,
                 trail: None,
+                override_cell: None,
+                first_reason: None,
             }
         })
         .collect();
@@ -240,7 +258,7 @@ pub fn scores_csv_of(
             continue;
         }
         let i = row.score.acct as usize;
-        let reasons = reasons(&row.score, cfg.language, cfg.flags.max_reasons);
+        let reasons = row.reasons(cfg.language, cfg.flags.max_reasons);
         let mut cells = vec![
             Cell::Text(&as_of_text),
             Cell::Text(&info.id[i]),
@@ -275,6 +293,7 @@ pub fn scores_csv_of(
         cells.push(change.map_or(Cell::Empty, |c| Cell::Text(c.as_str())));
         let action = flagged.then(|| next_action(&row.score, cfg)).flatten();
         cells.push(action.map_or(Cell::Empty, Cell::Text));
+        cells.push(row.override_cell.as_deref().map_or(Cell::Empty, Cell::Text));
         doc.row(&cells);
     }
     doc.into_bytes()

@@ -100,6 +100,11 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     }
     // The past weeks: trend_28d, and the morning view's columns and digest.
     let mut morning = crate::history::morning(&loaded, cfg, as_of, &today)?;
+    // Then what managers said: snoozes and flags in force tonight.
+    let mut today = today;
+    let overrides = crate::overrides::read(&loaded)?;
+    let (mut applied, override_summary) =
+        crate::overrides::apply(&loaded, cfg, as_of, &overrides, &mut today)?;
     let earlier = std::mem::take(
         &mut morning.full[TREND_DAYS as usize / 7 / crate::history::COMPANY_STEP_WEEKS - 1],
     );
@@ -116,7 +121,34 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     let t = Instant::now();
     let mut rows = score_rows(today, &earlier, &loaded.info);
     for row in &mut rows {
-        row.trail = morning.trails.remove(&row.score.acct);
+        let acct = row.score.acct;
+        let flagged = row.score.level != RiskLevel::Low;
+        row.trail = morning.trails.remove(&acct).filter(|_| flagged);
+        if let Some(a) = applied.remove(&acct) {
+            // A calm account a manager flagged: listed from the first weekly date on
+            // or after the day it was flagged, `new` in its first week.
+            if let (None, Some(set_on), true) = (&row.trail, a.flag_set_on, flagged) {
+                let weeks_ago = (as_of - set_on).num_days().max(0) / 7;
+                let since = as_of - chrono::Duration::days(7 * weeks_ago);
+                row.trail = Some(crate::report::Trail {
+                    flagged_since: since,
+                    change: (weeks_ago == 0).then_some(crate::report::Change::New),
+                    weekly_risk: vec![None; crate::report::WEEKS_SHOWN - 1]
+                        .into_iter()
+                        .chain([Some(row.risk_score)])
+                        .collect(),
+                });
+            }
+            row.override_cell = Some(a.cell);
+            row.first_reason = a.first_reason;
+        }
+    }
+    // The company's line ends with tonight's list, overrides included.
+    if let Some(last) = morning.company.flagged.last_mut() {
+        *last = rows
+            .iter()
+            .filter(|r| r.score.level != RiskLevel::Low)
+            .count();
     }
     let mut by_level = BTreeMap::new();
     let mut by_category = BTreeMap::new();
@@ -162,6 +194,7 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         flagged_by_category: by_category,
         health,
         scored_despite_failed_checks: scored_despite,
+        overrides: override_summary,
         ..summary_base(cfg, as_of, &loaded.tables, timings)
     };
     // The summary goes last: its presence with `outcome: ok` means the rest is new.
@@ -234,6 +267,7 @@ fn summary_base(
         health: BTreeMap::new(),
         scored_despite_failed_checks: Vec::new(),
         outputs: Vec::new(),
+        overrides: Default::default(),
         outcome: Outcome::Ok("ok"),
     }
 }

@@ -200,6 +200,10 @@ pub fn generate(opts: &SampleOptions) -> io::Result<SampleSummary> {
         let account = new_account(&world, i, mix, &mut rng);
         activity.simulate(&world, &account, &mut rng);
         out.write_account(&world, &account, &activity)?;
+        // What managers add, from a stream of its own: the exports above stay what
+        // they were before these two files existed.
+        let mut people = Rng::new(opts.seed.rotate_left(29) ^ (i as u64 + 1).wrapping_mul(GOLDEN));
+        out.write_people(&world, &account, &mut people)?;
     }
     let rows_written = out.finish()?;
     Ok(SampleSummary {
@@ -941,6 +945,8 @@ struct Outputs {
     invoices: Table,
     outcomes: Table,
     churn_events: Table,
+    overrides: Table,
+    exit_interviews: Table,
     truth: Table,
     /// Invoice ids run over all accounts, so they are unique.
     next_invoice: u64,
@@ -976,6 +982,14 @@ impl Outputs {
                 "account_id,period_end,metric,target,actual,higher_is_better",
             )?,
             churn_events: table("churn_events.csv", "account_id,churned_on,stated_reason")?,
+            overrides: table(
+                "overrides.csv",
+                "account_id,action,category,until,comment,set_by,set_on",
+            )?,
+            exit_interviews: table(
+                "exit_interviews.csv",
+                "account_id,interviewed_on,heard_category,notes",
+            )?,
             truth: Table::create(
                 truth,
                 "account_id,scenario,category,severity,onset,churned_on,volume",
@@ -1045,7 +1059,77 @@ impl Outputs {
         Ok(())
     }
 
-    /// Flushes everything; returns the data rows of the eight CRM tables.
+    /// A manager's overrides and, after a cancellation, the exit interview:
+    /// - about one stressed account in eight snoozed by its manager (a reason that
+    ///   may or may not be right), a third of them long expired;
+    /// - about one healthy account in fifty flagged by its manager ("the numbers are
+    ///   fine but …"), some expired;
+    /// - four cancellations in five interviewed, the heard reason the planted stress
+    ///   three times in four (external when it was external), otherwise another.
+    fn write_people(&mut self, w: &World, a: &Account, rng: &mut Rng) -> io::Result<()> {
+        let id = &a.id;
+        let by = Opt(a.manager.map(|m| &w.managers[m]));
+        let stressed = a.scenario == Scenario::Stressed;
+        let healthy = a.scenario == Scenario::Healthy;
+        if a.churned_on.is_none()
+            && ((stressed && rng.chance(0.125)) || (healthy && rng.chance(0.02)))
+        {
+            let set_on = previous_weekday(w.end - days(rng.range(3..=60)));
+            let until = if rng.chance(0.3) {
+                set_on + days(rng.range(7..=20)).min(w.end - set_on - days(1))
+            } else {
+                set_on + days(rng.range(60..=150))
+            };
+            if set_on >= a.start && until >= set_on {
+                let (action, category, comment) = if stressed {
+                    let category = if rng.chance(0.5) {
+                        a.category.as_str()
+                    } else {
+                        ""
+                    };
+                    let comments = [
+                        "年度末の予算凍結で会議が減っている。4月まで様子見",
+                        "先方の担当者が休職中。復帰まで連絡頻度が落ちるのは想定内",
+                        "Their fiscal-year freeze; agreed to pause until April",
+                    ];
+                    ("snooze", category, comments[rng.range(0..=2) as usize])
+                } else {
+                    let comments = [
+                        "数字は順調だが新任のCFOが契約の見直しを示唆",
+                        "New CFO is reviewing every vendor; numbers look fine",
+                    ];
+                    ("flag", "", comments[rng.range(0..=1) as usize])
+                };
+                self.overrides
+                    .row(&[id, &action, &category, &until, &comment, &by, &set_on])?;
+            }
+        }
+        if let Some(churned) = a.churned_on
+            && rng.chance(0.8)
+        {
+            let on = churned + days(rng.range(3..=21));
+            if on <= w.end {
+                let planted = a.category.as_str();
+                let others = ["outcome", "expectation", "discomfort", "cost", "external"];
+                let heard = if rng.chance(0.75) {
+                    planted
+                } else {
+                    others[rng.range(0..=4) as usize]
+                };
+                let notes = match heard {
+                    "outcome" => "成果が見えないと言われた",
+                    "expectation" => "他に何ができるのか分からなかったとのこと",
+                    "discomfort" => "返信が遅く、約束が守られないことへの不満",
+                    "cost" => "料金に見合う価値を感じないとのこと",
+                    _ => "親会社の方針で外部委託を全て停止",
+                };
+                self.exit_interviews.row(&[id, &on, &heard, &notes])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes everything; returns the data rows of the ten tables.
     fn finish(self) -> io::Result<u64> {
         self.truth.finish()?;
         let mut rows = 0;
@@ -1058,6 +1142,8 @@ impl Outputs {
             self.invoices,
             self.outcomes,
             self.churn_events,
+            self.overrides,
+            self.exit_interviews,
         ] {
             rows += table.finish()?;
         }

@@ -139,14 +139,7 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
     let (risk, primary) = combine(categories, cfg.flags.secondary_weight);
     // The level follows the whole-point risk_score the CSV shows: a 39.6 written as 40
     // must be flagged like any other 40.
-    let shown = risk.round();
-    let level = if shown >= cfg.flags.high {
-        RiskLevel::High
-    } else if shown >= cfg.flags.medium {
-        RiskLevel::Medium
-    } else {
-        RiskLevel::Low
-    };
+    let level = level_of(risk, cfg);
     AccountScore {
         acct: f.acct,
         categories,
@@ -154,6 +147,19 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
         level,
         primary,
         findings,
+    }
+}
+
+/// The level of a risk, by the whole-point risk_score the CSV shows: a 39.6 written as
+/// 40 must be flagged like any other 40.
+pub fn level_of(risk: f64, cfg: &Config) -> RiskLevel {
+    let shown = risk.round();
+    if shown >= cfg.flags.high {
+        RiskLevel::High
+    } else if shown >= cfg.flags.medium {
+        RiskLevel::Medium
+    } else {
+        RiskLevel::Low
     }
 }
 

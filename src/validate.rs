@@ -315,7 +315,7 @@ impl Values {
             return Values::Dropped;
         }
         match spec.ty {
-            Text => Values::Text(StringChunkedBuilder::new(name(), capacity)),
+            Text | Choice(_) => Values::Text(StringChunkedBuilder::new(name(), capacity)),
             MeetingStatus => Values::Code(PrimitiveChunkedBuilder::new(name(), capacity)),
             Purpose => Values::Bool(BooleanChunkedBuilder::new("is_proposal".into(), capacity)),
             Date => Values::Day(PrimitiveChunkedBuilder::new(name(), capacity)),
@@ -393,7 +393,7 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
             ));
         }
         return Ok(match spec.ty {
-            Text => Cell::Text(None),
+            Text | Choice(_) => Cell::Text(None),
             MeetingStatus => Cell::Code(None),
             Purpose => Cell::Bool(None),
             Date | LocalDay => Cell::Day(None),
@@ -421,6 +421,15 @@ fn parse_cell<'a>(spec: &ColSpec, raw: &'a str, parser: &Parser) -> Result<Cell<
             }
         },
         Purpose => Cell::Bool(Some(s.eq_ignore_ascii_case("proposal"))),
+        Choice(words) => match words.iter().find(|w| w.eq_ignore_ascii_case(s)) {
+            Some(word) => Cell::Text(Some(word)),
+            None => {
+                return Err(bad(
+                    ReasonCode::BadValue,
+                    &format!("one of {}", words.join(", ")),
+                ));
+            }
+        },
         LocalDay => Cell::Day(Some(
             parser
                 .datetime(s)

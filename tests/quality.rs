@@ -32,7 +32,7 @@ fn scores_by_id(ws: &Workspace, seed: u64) -> HashMap<String, HashMap<String, St
 }
 
 fn tally(seed: u64, t: &mut Tally) {
-    let ws = Workspace::sample(seed, 400);
+    let ws = Workspace::sample(seed, 400).without_overrides();
     let scores = scores_by_id(&ws, seed);
     for truth in ws.truth() {
         let Some(score) = scores.get(&truth["account_id"]) else {
@@ -146,7 +146,7 @@ fn uniform_noise_does_not_flag_calm_accounts() {
     };
     let (mut calm, mut flagged) = (0, 0);
     for seed in [61, 62] {
-        let ws = Workspace::sample(seed, 400);
+        let ws = Workspace::sample(seed, 400).without_overrides();
         edit_rows(&ws, "data/messages.csv", |h, f| {
             if chance(0.06) {
                 f[pos(h, "first_response_at")].clear();
@@ -218,7 +218,7 @@ impl Strata {
 fn varied_exports_stratified_by_volume_onset_and_severity() {
     let mut s = Strata::default();
     for seed in SEEDS {
-        let ws = Workspace::sample_with(seed, 400, &["--varied"]);
+        let ws = Workspace::sample_with(seed, 400, &["--varied"]).without_overrides();
         let scores = scores_by_id(&ws, seed);
         let end = chrono::NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
         for t in ws.truth() {

@@ -44,6 +44,13 @@ impl Workspace {
         ws
     }
 
+    /// Detection is measured on the data alone: the managers' snoozes and flags the
+    /// generator writes would hide and add flags.
+    pub fn without_overrides(self) -> Workspace {
+        std::fs::remove_file(self.path("data/overrides.csv")).expect("the sample has overrides");
+        self
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
