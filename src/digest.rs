@@ -55,7 +55,7 @@ const JA: Words = Words {
     next: "次の一手",
     none_flagged: "要注意の口座はありません。",
     file: "この担当者のCSV",
-    footer: "churnwatch が CRM のエクスポートから作成。リスク 40 以上が要注意、65 以上が高。理由の「偶然なら N 回に 1 回」は、この口座でこれほどの変化が偶然に起きる頻度です。",
+    footer: "churnwatch が CRM のエクスポートから作成。リスク {medium} 以上が要注意、{high} 以上が高。理由の「偶然なら N 回に 1 回」は、この口座でこれほどの変化が偶然に起きる頻度です。",
 };
 
 const EN: Words = Words {
@@ -78,7 +78,7 @@ const EN: Words = Words {
     next: "next action",
     none_flagged: "No flagged accounts.",
     file: "this manager's CSV",
-    footer: "Made by churnwatch from the CRM exports. A risk of 40 or more is flagged, 65 or more is high. \"By chance about 1 in N\" in a reason is how often a change this large happens by chance for that account.",
+    footer: "Made by churnwatch from the CRM exports. A risk of {medium} or more is flagged, {high} or more is high. \"By chance about 1 in N\" in a reason is how often a change this large happens by chance for that account.",
 };
 
 /// One manager's part of the page: their name (`None`: accounts without one), the
@@ -100,6 +100,20 @@ fn esc(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A relative link to a file: every byte but unreserved ASCII and `/` percent-encoded,
+/// so `#`, `%`, spaces and Japanese names reach the file they name.
+fn href(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
@@ -147,7 +161,7 @@ footer { color: var(--muted); font-size: 11px; margin-top: 28px; border-top: 1px
 "#;
 
 /// Four bars, one per category, 0–100.
-fn category_bars(categories: [f64; 4], lang: Language) -> String {
+fn category_bars(categories: [f64; 4], lang: Language, (medium, high): (f64, f64)) -> String {
     let mut svg = String::from(
         r#"<svg class="bars" width="160" height="52" viewBox="0 0 160 52" role="img">"#,
     );
@@ -161,9 +175,9 @@ fn category_bars(categories: [f64; 4], lang: Language) -> String {
             esc(c.label(lang)),
             y + 2,
             y + 2,
-            if value >= 65 {
+            if value as f64 >= high {
                 "#b3261e"
-            } else if value >= 40 {
+            } else if value as f64 >= medium {
                 "#d08a00"
             } else {
                 "#8e8e96"
@@ -375,7 +389,7 @@ pub fn digest_html(
             count_box("", t.flagged, m.rows.len()),
             count_box("", t.new_this_week, new),
             count_box("", t.rising, rising),
-            esc(&m.file),
+            href(&m.file),
             esc(t.file),
         );
         if m.rows.is_empty() {
@@ -432,26 +446,43 @@ pub fn digest_html(
             let overridden = r.override_cell.as_deref().map_or(String::new(), |o| {
                 format!(r#"<div class="override">{}</div>"#, esc(o))
             });
-            let action = next_action(&r.score, cfg).unwrap_or("");
+            let action = next_action(&r.score, cfg).map_or(String::new(), |a| {
+                format!(r#"<div class="next">→ {}</div>"#, esc(a))
+            });
             let _ = write!(
                 html,
-                r#"<tr class="account" data-account="{id}"><td><div class="name">{}</div><div class="id">{id}</div><div class="since">{since}</div>{overridden}</td><td><span class="risk {class}">{}</span>{badge}</td><td>{}</td><td>{spark}</td><td><ul class="why">{reasons}</ul><div class="next">→ {}</div></td></tr>"#,
+                r#"<tr class="account" data-account="{id}"><td><div class="name">{}</div><div class="id">{id}</div><div class="since">{since}</div>{overridden}</td><td><span class="risk {class}">{}</span>{badge}</td><td>{}</td><td>{spark}</td><td><ul class="why">{reasons}</ul>{action}</td></tr>"#,
                 esc(&info.name[a]),
                 r.risk_score,
-                category_bars(r.score.categories, lang),
-                esc(action),
+                category_bars(r.score.categories, lang, (cfg.flags.medium, cfg.flags.high)),
                 id = esc(&info.id[a]),
             );
         }
         html.push_str("</table></section>");
     }
-    let _ = writeln!(html, "<footer>{}</footer></body></html>", esc(t.footer));
+    let footer = t
+        .footer
+        .replace("{medium}", &cfg.flags.medium.to_string())
+        .replace("{high}", &cfg.flags.high.to_string());
+    let _ = writeln!(html, "<footer>{}</footer></body></html>", esc(&footer));
     html.into_bytes()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_reach_any_file_name() {
+        assert_eq!(
+            href("by_manager/Team #2 100%.csv"),
+            "by_manager/Team%20%232%20100%25.csv"
+        );
+        assert_eq!(
+            href("by_manager/中村.csv"),
+            "by_manager/%E4%B8%AD%E6%9D%91.csv"
+        );
+    }
 
     #[test]
     fn text_is_escaped() {

@@ -109,36 +109,53 @@ pub fn apply(
     scores: &mut [AccountScore],
 ) -> Result<(HashMap<u32, Applied>, OverrideSummary), Error> {
     let mut summary = OverrideSummary::default();
-    let mut in_force: BTreeMap<u32, &Override> = BTreeMap::new();
+    // Per account, the override set last by the date (a later row wins a tie): if it
+    // has expired, nothing is in force; an older one never comes back.
+    let mut latest: BTreeMap<u32, &Override> = BTreeMap::new();
     for o in overrides {
         if o.set_on > as_of {
             summary.not_yet_set += 1;
-        } else if o.until < as_of {
+        } else if let Some(previous) = latest.insert(o.acct, o) {
+            summary.superseded += 1;
+            if previous.set_on > o.set_on {
+                latest.insert(o.acct, previous);
+            }
+        }
+    }
+    let mut in_force: BTreeMap<u32, &Override> = BTreeMap::new();
+    for (&acct, &o) in &latest {
+        if o.until < as_of {
             summary.expired.push(ExpiredOverride {
-                account_id: loaded.info.id[o.acct as usize].clone(),
+                account_id: loaded.info.id[acct as usize].clone(),
                 action: action_str(o.action).to_owned(),
                 category: o.category.map(|c| c.as_str().to_owned()),
                 until: o.until.to_string(),
                 set_by: o.set_by.clone(),
             });
-        } else if let Some(previous) = in_force.insert(o.acct, o) {
-            summary.superseded += 1;
-            if previous.set_on > o.set_on {
-                in_force.insert(o.acct, previous);
-            }
+        } else {
+            in_force.insert(acct, o);
         }
     }
-    // Snoozes are judged against the account as it was when they were set.
-    let mut by_set_on: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
-    for o in in_force.values().filter(|o| o.action == Action::Snooze) {
-        by_set_on.entry(o.set_on).or_default().push(o.acct);
-    }
+    // Snoozes are judged against the account as it was when they were set: one
+    // cohort of the snoozed accounts, scored on each day a snooze was set.
+    let mut snoozed: Vec<u32> = in_force
+        .values()
+        .filter(|o| o.action == Action::Snooze)
+        .map(|o| o.acct)
+        .collect();
+    snoozed.sort_unstable();
+    let dates: std::collections::BTreeSet<NaiveDate> = in_force
+        .values()
+        .filter(|o| o.action == Action::Snooze)
+        .map(|o| o.set_on)
+        .collect();
     let mut then: HashMap<(u32, NaiveDate), AccountScore> = HashMap::new();
-    for (date, mut accts) in by_set_on {
-        accts.sort_unstable();
-        let cohort = Cohort::new(&loaded.frames, &accts, &cfg.windows, (date, date))?;
-        for s in score_cohort_as_of(loaded, &cohort, cfg, date)? {
-            then.insert((s.acct, date), s);
+    if let (Some(&first), Some(&last)) = (dates.first(), dates.last()) {
+        let cohort = Cohort::new(&loaded.frames, &snoozed, &cfg.windows, (first, last))?;
+        for date in dates {
+            for s in score_cohort_as_of(loaded, &cohort, cfg, date)? {
+                then.insert((s.acct, date), s);
+            }
         }
     }
     let lang = cfg.language;
@@ -191,20 +208,25 @@ pub fn apply(
                     Some(c) => points(s.category(c)),
                     None => points(s.risk),
                 };
-                let (was, now) = (before.map_or(0, measure), measure(score));
+                // An account not yet active on set_on is judged from tonight on.
+                let now = measure(score);
+                let was = before.map_or(now, measure);
                 if (now as f64) < was as f64 + cfg.flags.snooze_margin {
-                    summary.snoozed += usize::from(score.level != RiskLevel::Low);
+                    let flagged = score.level != RiskLevel::Low;
                     // The scores stay what the data says (evidence.csv adds up to
-                    // them); only the flag follows the manager: without the snoozed
-                    // category, or not at all.
-                    score.level = match o.category {
+                    // them); only the flag follows the manager: decided without the
+                    // snoozed category (which no longer drives it), or not at all.
+                    match o.category {
                         Some(c) => {
                             let mut others = score.categories;
                             others[c as usize] = 0.0;
-                            level_of(combine(others, cfg.flags.secondary_weight).0, cfg)
+                            let (risk, primary) = combine(others, cfg.flags.secondary_weight);
+                            score.level = level_of(risk, cfg);
+                            score.primary = primary;
                         }
-                        None => RiskLevel::Low,
-                    };
+                        None => score.level = RiskLevel::Low,
+                    }
+                    summary.snoozed += usize::from(flagged && score.level == RiskLevel::Low);
                     Applied {
                         cell: match lang {
                             Language::Ja => {

@@ -100,8 +100,9 @@ pub struct Trail {
     /// First date of the current unbroken flagged stretch, on the weekly grid.
     pub flagged_since: NaiveDate,
     pub change: Option<Change>,
-    /// Risk score each week, oldest first, today last; `None` where the account was
-    /// not yet (or no longer) active.
+    /// Risk score each week, oldest first, today last; `None` where it was not
+    /// scored: the account was not active then, or (listed by a manager's `flag`
+    /// override only) it was not among the accounts the data flagged.
     pub weekly_risk: Vec<Option<i64>>,
 }
 
@@ -208,16 +209,26 @@ pub fn manager_file_names(managers: &[Option<&str>]) -> Vec<String> {
                                 c
                             }
                         })
-                        .take(80)
                         .collect();
+                    // At most 200 bytes (Linux allows 255 per name, and the commit
+                    // keeps a `.churnwatch-previous-` copy beside it).
+                    while safe.len() > 200 {
+                        safe.pop();
+                    }
                     while safe.ends_with('.') {
                         safe.pop();
                     }
                     let stem = safe.split('.').next().unwrap_or("").to_ascii_uppercase();
                     let reserved = ["CON", "PRN", "AUX", "NUL"].contains(&stem.as_str())
-                        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
-                            && stem.len() == 4
-                            && stem.as_bytes()[3].is_ascii_digit());
+                        || ["COM", "LPT"].iter().any(|p| {
+                            stem.strip_prefix(p).is_some_and(|n| {
+                                let mut chars = n.chars();
+                                chars
+                                    .next()
+                                    .is_some_and(|c| c.is_ascii_digit() || "¹²³".contains(c))
+                                    && chars.next().is_none()
+                            })
+                        });
                     if safe.is_empty() || reserved {
                         safe.insert(0, '_');
                     }
@@ -411,6 +422,14 @@ mod tests {
                 "_.csv"
             ]
         );
+        let long = "長".repeat(100);
+        let names = manager_file_names(&[Some(&long), Some("COM¹"), Some("COM10")]);
+        assert_eq!(
+            names[0].len(),
+            198 + ".csv".len(),
+            "66 three-byte characters"
+        );
+        assert_eq!(names[1..], ["_COM¹.csv", "COM10.csv"]);
     }
 
     #[test]

@@ -128,7 +128,8 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
             // A calm account a manager flagged: listed from the first weekly date on
             // or after the day it was flagged, `new` in its first week.
             if let (None, Some(set_on), true) = (&row.trail, a.flag_set_on, flagged) {
-                let weeks_ago = (as_of - set_on).num_days().max(0) / 7;
+                let weeks_ago =
+                    ((as_of - set_on).num_days().max(0) / 7).min(crate::report::WEEKS_BACK as i64);
                 let since = as_of - chrono::Duration::days(7 * weeks_ago);
                 row.trail = Some(crate::report::Trail {
                     flagged_since: since,
@@ -142,13 +143,6 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
             row.override_cell = Some(a.cell);
             row.first_reason = a.first_reason;
         }
-    }
-    // The company's line ends with tonight's list, overrides included.
-    if let Some(last) = morning.company.flagged.last_mut() {
-        *last = rows
-            .iter()
-            .filter(|r| r.score.level != RiskLevel::Low)
-            .count();
     }
     let mut by_level = BTreeMap::new();
     let mut by_category = BTreeMap::new();
@@ -367,7 +361,10 @@ fn stage_morning(
     let html = digest_html(&sections, info, cfg, as_of, company);
     batch.stage(&cfg.output_dir.join("digest.html"), &html)?;
     // Files of managers with no active account left: stale once the batch lands.
-    let current: std::collections::HashSet<&str> = files.iter().map(String::as_str).collect();
+    // Compared without case: on a Windows or macOS share `SATO.csv` is `Sato.csv`,
+    // and removing it would remove tonight's file.
+    let current: std::collections::HashSet<String> =
+        files.iter().map(|f| f.to_lowercase()).collect();
     let stale = std::fs::read_dir(&folder)
         .into_iter()
         .flatten()
@@ -377,7 +374,7 @@ fn stage_morning(
             p.extension().is_some_and(|e| e == "csv")
                 && p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| !current.contains(n))
+                    .is_some_and(|n| !current.contains(&n.to_lowercase()))
         })
         .collect();
     Ok(stale)

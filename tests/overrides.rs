@@ -115,25 +115,38 @@ fn an_override_ends_on_its_until_day() {
         .map(|r| r["account_id"].clone())
         .collect();
     calm.sort();
-    let (last_day, ended) = (&calm[0], &calm[1]);
+    let (last_day, ended, replaced) = (&calm[0], &calm[1], &calm[2]);
     let yesterday = days_before(END, 1);
     let set_on = days_before(END, 10);
+    let earlier = days_before(END, 40);
     ws.write(
         "data/overrides.csv",
         &format!(
-            "{HEADER}{last_day},flag,,{END},watch,Sato,{set_on}\n{ended},flag,,{yesterday},watch,Sato,{set_on}\n"
+            "{HEADER}{last_day},flag,,{END},watch,Sato,{set_on}\n{ended},flag,,{yesterday},watch,Sato,{set_on}\n\
+             {replaced},flag,,2027-06-30,old worry,Sato,{earlier}\n{replaced},snooze,,{yesterday},all fine now,Sato,{set_on}\n"
         ),
     );
     assert!(ws.run(END, &[]).status.success());
     let flagged = by_id(&ws.read("out/flagged_accounts.csv"));
     assert!(flagged.contains_key(last_day), "in force on its until day");
     assert!(!flagged.contains_key(ended), "over the day after");
+    // The later snooze replaced the older flag; its end does not bring the flag back.
+    assert!(
+        !flagged.contains_key(replaced),
+        "a replaced override stays replaced"
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&ws.read("out/run_summary.json")).unwrap();
     let expired = summary["overrides"]["expired"].as_array().unwrap();
-    assert_eq!(expired.len(), 1);
-    assert_eq!(expired[0]["account_id"], ended.as_str());
+    let ids: Vec<&str> = expired
+        .iter()
+        .map(|e| e["account_id"].as_str().unwrap())
+        .collect();
+    let mut want = vec![ended.as_str(), replaced.as_str()];
+    want.sort();
+    assert_eq!(ids, want, "expired: the last override of each account only");
     assert_eq!(expired[0]["until"], yesterday.as_str());
+    assert_eq!(summary["overrides"]["superseded"], 1);
 }
 
 #[test]
