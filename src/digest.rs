@@ -157,7 +157,16 @@ section.manager { margin-top: 28px; break-before: page; }
 a { color: inherit; }
 footer { color: var(--muted); font-size: 11px; margin-top: 28px; border-top: 1px solid var(--line); padding-top: 8px; }
 @page { size: A4; margin: 12mm; }
-@media print { body { margin: 0; max-width: none; font-size: 10.5px; } section.manager { margin-top: 0; } }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10px; }
+  section.manager { margin-top: 0; }
+  /* A4 is narrow: the figures shrink (their viewBox scales them), the reasons keep the room. */
+  tr.account td:first-child { min-width: 0; width: 18%; }
+  svg.bars { width: 96px; height: auto; }
+  svg.spark { width: 80px; height: auto; }
+  th, td { padding: 4px 4px; }
+  .risk { font-size: 13px; }
+}
 "#;
 
 /// Four bars, one per category, 0–100.
