@@ -937,12 +937,13 @@ impl Cohort {
         };
         let (proposals_recorded, team_attendance) =
             team_norms(&at, frames).map_err(Error::polars("features"))?;
+        let reply = self.replies.norm(&at);
         // The cohort's own delays are already in the reply norm.
         let accounts = plan(&at, &self.part, &mut DelayCounts::default())?;
         Ok(Snapshot {
             as_of,
             day: at.d,
-            team_reply_h: self.replies.norm(&at),
+            team_reply_h: reply,
             proposals_recorded,
             team_attendance,
             meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,

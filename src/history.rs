@@ -50,19 +50,62 @@ pub struct Morning {
 /// Weeks between the company's points.
 pub const COMPANY_STEP_WEEKS: usize = 4;
 
-/// One date's scoring: every account, or the cohort.
-enum Job {
-    Full(usize),
-    Cohort(usize),
+/// Every account scored as of each company week (every `COMPANY_STEP_WEEKS` weeks
+/// back within `WEEKS_SHOWN`), two dates at a time: `(weeks back, scores)`. Needs
+/// nothing of tonight's scores, so the run computes it beside them.
+pub fn company_weeks(
+    loaded: &Loaded,
+    cfg: &Config,
+    as_of: NaiveDate,
+) -> Result<Vec<(usize, Vec<AccountScore>)>, Error> {
+    let weeks: Vec<usize> = (1..WEEKS_SHOWN)
+        .filter(|k| k % COMPANY_STEP_WEEKS == 0)
+        .collect();
+    two_at_a_time(&weeks, |k| {
+        Ok(score_as_of(loaded, cfg, week_before(as_of, k))?.1)
+    })
 }
 
+fn week_before(as_of: NaiveDate, k: usize) -> NaiveDate {
+    as_of - chrono::Duration::days(7 * k as i64)
+}
+
+/// `score(k)` for every `k` of `weeks`, on two threads (each fills the other's idle
+/// time); results by `k`.
+fn two_at_a_time(
+    weeks: &[usize],
+    score: impl Fn(usize) -> Result<Vec<AccountScore>, Error> + Sync,
+) -> Result<Vec<(usize, Vec<AccountScore>)>, Error> {
+    let next = AtomicUsize::new(0);
+    type Scored = Vec<(usize, Vec<AccountScore>)>;
+    let done: Vec<Result<Scored, Error>> = std::thread::scope(|scope| {
+        let worker = || -> Result<Scored, Error> {
+            let mut done = Vec::new();
+            while let Some(&k) = weeks.get(next.fetch_add(1, Ordering::Relaxed)) {
+                done.push((k, score(k)?));
+            }
+            Ok(done)
+        };
+        let other = scope.spawn(worker);
+        let mine = worker();
+        vec![mine, other.join().expect("scoring does not panic")]
+    });
+    let mut all = Vec::new();
+    for result in done {
+        all.extend(result?);
+    }
+    Ok(all)
+}
+
+/// `full` is [`company_weeks`]' result.
 pub fn morning(
     loaded: &Loaded,
     cfg: &Config,
     as_of: NaiveDate,
     today: &[AccountScore],
+    full: Vec<(usize, Vec<AccountScore>)>,
 ) -> Result<Morning, Error> {
-    let week = |k: usize| as_of - chrono::Duration::days(7 * k as i64);
+    let week = |k: usize| week_before(as_of, k);
     let flagged = |s: &AccountScore| s.level != RiskLevel::Low;
     let accts: Vec<u32> = today
         .iter()
@@ -78,41 +121,18 @@ pub fn morning(
         w,
         (week(WEEKS_SHOWN - 1), week(1)),
     )?;
-    let company_weeks: Vec<usize> = (1..WEEKS_SHOWN)
-        .filter(|k| k % COMPANY_STEP_WEEKS == 0)
+    let company_weeks: Vec<usize> = full.iter().map(|(k, _)| *k).collect();
+    let cohort_weeks: Vec<usize> = (1..WEEKS_SHOWN)
+        .filter(|k| !company_weeks.contains(k))
         .collect();
-    let jobs: Vec<Job> = (1..WEEKS_SHOWN)
-        .map(|k| {
-            if company_weeks.contains(&k) {
-                Job::Full(k)
-            } else {
-                Job::Cohort(k)
-            }
-        })
-        .collect();
-    // Two dates at a time: each fills the other's idle time.
-    let next = AtomicUsize::new(0);
-    type Scored = Vec<(usize, Vec<AccountScore>)>;
-    let done: Vec<Result<Scored, Error>> = std::thread::scope(|scope| {
-        let worker = || -> Result<Scored, Error> {
-            let mut done = Vec::new();
-            while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                done.push(match *job {
-                    Job::Full(k) => (k, score_as_of(loaded, cfg, week(k))?.1),
-                    Job::Cohort(k) => (k, score_cohort_as_of(loaded, &cohort, cfg, week(k))?),
-                });
-            }
-            Ok(done)
-        };
-        let other = scope.spawn(worker);
-        let mine = worker();
-        vec![mine, other.join().expect("scoring does not panic")]
-    });
+    let done = two_at_a_time(&cohort_weeks, |k| {
+        score_cohort_as_of(loaded, &cohort, cfg, week(k))
+    })?;
+    let mut company_weeks = company_weeks;
+    company_weeks.sort_unstable();
     let mut by_week: Vec<Vec<AccountScore>> = vec![Vec::new(); WEEKS_SHOWN];
-    for result in done {
-        for (k, scores) in result? {
-            by_week[k] = scores;
-        }
+    for (k, scores) in done.into_iter().chain(full) {
+        by_week[k] = scores;
     }
     let company = CompanyTrend {
         weeks: company_weeks

@@ -36,7 +36,13 @@ fn load_table(
         Some(tc) => match open_source(tc)? {
             Some(source) => validate(source, tc, cfg.time_zone, index)?,
             None => {
-                warn!(table = name, path = %tc.path.display(), "optional export absent; read as empty");
+                // A missing export is news; a company without overrides or exit
+                // interviews yet is not.
+                if crate::config::PEOPLE_TABLES.contains(&name) {
+                    info!(table = name, path = %tc.path.display(), "optional table absent; no rows");
+                } else {
+                    warn!(table = name, path = %tc.path.display(), "optional export absent; read as empty");
+                }
                 empty_table(name)?
             }
         },

@@ -93,13 +93,19 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     }
 
     let t = Instant::now();
-    let (snap, today) = score_as_of(&loaded, cfg, as_of)?;
+    // Tonight and the company's past weeks (trend_28d, the digest's line) side by
+    // side; then the flagged accounts' weeks, which need tonight's flags.
+    let (today, full) = std::thread::scope(|scope| {
+        let full = scope.spawn(|| crate::history::company_weeks(&loaded, cfg, as_of));
+        let today = score_as_of(&loaded, cfg, as_of);
+        (today, full.join().expect("scoring does not panic"))
+    });
+    let (snap, today) = today?;
     if today.is_empty() {
         // Empty outputs would replace good ones: a mistyped year is not a quiet day.
         return Err(nothing_to_score(&loaded, as_of));
     }
-    // The past weeks: trend_28d, and the morning view's columns and digest.
-    let mut morning = crate::history::morning(&loaded, cfg, as_of, &today)?;
+    let mut morning = crate::history::morning(&loaded, cfg, as_of, &today, full?)?;
     // Then what managers said: snoozes and flags in force tonight.
     let mut today = today;
     let overrides = crate::overrides::read(&loaded)?;
