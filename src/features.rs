@@ -76,6 +76,7 @@ account_features! {
         kpi_recent_n,
         kpi_base_n,
         meeting_gaps_base_n,
+        meeting_gaps_recent_n,
         held_recent,
         held_base,
         scheduled_recent,
@@ -129,6 +130,8 @@ account_features! {
         meeting_gap_base,
         meeting_gap_base_sd,
         meeting_gap_recent_max,
+        /// Median and number of the gaps ending in the last `2 × meetings_recent_days`.
+        meeting_gap_recent_median,
         reply_recent_h,
         reply_base_h,
         /// The same over `unanswered_lookback_days` and its baseline.
@@ -364,6 +367,13 @@ impl AsOf<'_> {
                     .only_where(self.recent(day, mr))
                     .max()
                     .alias("meeting_gap_recent_max"),
+                // A sparse account's cadence needs several gaps: twice the window.
+                col("gap")
+                    .only_where(self.recent(day, 2 * mr))
+                    .median()
+                    .alias("meeting_gap_recent_median"),
+                count(col("gap").is_not_null().and(self.recent(day, 2 * mr)))
+                    .alias("meeting_gaps_recent_n"),
             ])
     }
 

@@ -409,6 +409,27 @@ registry! {
             }
         },
     },
+    CadenceStretch => Row {
+        key: "cadence_stretch",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "meetings_baseline_days"],
+        value: "median gap between held meetings over the last 2 × meetings_recent_days (at least 3 gaps) / usual gap",
+        shares: None,
+        measure: |x| {
+            // Meetings drifting further apart, week after week: a sparse account's
+            // counts barely move, its gaps do.
+            let (stretch, n, usual) = x.cadence()?;
+            x.m(stretch, [stretch * usual, usual, n as f64, f64::from(2 * x.w().meetings_recent_days)])
+        },
+        chance: Some(|x| x.cadence_chance()),
+        reason: |x, lang| {
+            let [recent, usual, n, days] = &x.text;
+            match lang {
+                En => format!("meetings every {recent} days (median of {n} gaps) over the last {days} days, usually every {usual}"),
+                Ja => format!("直近{days}日の会議の間隔 中央値{recent}日（{n}回分、通常 {usual}日）"),
+            }
+        },
+    },
     ActionItemDrop => Row {
         key: "action_item_drop",
         category: Category::Expectation,
@@ -947,12 +968,37 @@ impl Ctx<'_> {
         Some(open.max(self.f.meeting_gap_recent_max.unwrap_or(0.0)))
     }
 
-    /// Gaps as a gamma renewal process with the account's own mean and spread (the
-    /// spread pulled towards a coefficient of variation of MEETING_GAP_PRIOR_CV,
-    /// worth MEETING_GAP_PRIOR_GAPS gaps): a client on a clockwork fortnightly
-    /// cadence makes a 5-week wait news, one whose meetings come and go does not.
-    /// The shape is rounded down (wider).
-    fn meeting_gap_chance(&self) -> Option<f64> {
+    /// The recent median gap between held meetings over the usual one, how many
+    /// gaps it is the median of, and the usual gap. The median: one long wait (a
+    /// holiday, a bad week; `meeting_gap`'s) does not move it, a cadence that has
+    /// drifted does.
+    fn cadence(&self) -> Option<(f64, i64, f64)> {
+        let (f, w) = (self.f, self.w());
+        if !self.seasoned() || f.meeting_gaps_base_n < w.min_baseline_events {
+            return None;
+        }
+        let usual = f.meeting_gap_base?.max(1.0);
+        let median = f.meeting_gap_recent_median?;
+        let n = f.meeting_gaps_recent_n;
+        // At least three gaps: the median of two is their mean, one long wait again.
+        (n >= w.min_recent_events.max(3)).then(|| (median / usual, n, usual))
+    }
+
+    /// The chance of a median this long: at least half of the `n` gaps that long,
+    /// each with the tail of the account's own gamma renewal model
+    /// ([`Ctx::gap_shape`]), a binomial mid-p.
+    fn cadence_chance(&self) -> Option<f64> {
+        let (stretch, n, _) = self.cadence()?;
+        let shape = self.gap_shape()?;
+        let one = chi2_sf_even(2.0 * shape * stretch, 2 * shape as usize);
+        let half = (n + 1) / 2;
+        Some(binomial_upper_midp(half, n, one))
+    }
+
+    /// The gamma shape of the account's gaps between held meetings: its own spread
+    /// pulled towards a coefficient of variation of MEETING_GAP_PRIOR_CV, worth
+    /// MEETING_GAP_PRIOR_GAPS gaps; rounded down (wider), 1 to 50.
+    fn gap_shape(&self) -> Option<f64> {
         let f = self.f;
         let mean = f.meeting_gap_base?.max(1.0);
         let n = (f.meeting_gaps_base_n - 1).max(0) as f64;
@@ -962,7 +1008,17 @@ impl Ctx<'_> {
             / (n + MEETING_GAP_PRIOR_GAPS))
             .sqrt()
             .max(1.0);
-        let shape = ((mean / sd).powi(2)).floor().clamp(1.0, 50.0);
+        Some(((mean / sd).powi(2)).floor().clamp(1.0, 50.0))
+    }
+
+    /// Gaps as a gamma renewal process with the account's own mean and spread (the
+    /// spread pulled towards a coefficient of variation of MEETING_GAP_PRIOR_CV,
+    /// worth MEETING_GAP_PRIOR_GAPS gaps): a client on a clockwork fortnightly
+    /// cadence makes a 5-week wait news, one whose meetings come and go does not.
+    /// The shape is rounded down (wider).
+    fn meeting_gap_chance(&self) -> Option<f64> {
+        let mean = self.f.meeting_gap_base?.max(1.0);
+        let shape = self.gap_shape()?;
         let gap = self.longest_meeting_gap()?;
         // P(a gap ≥ g) = P(χ²(2κ) ≥ 2κ g / mean); any of the recent window's gaps
         // (about its length over the mean gap, plus the open one) could be it.
@@ -1172,6 +1228,62 @@ mod tests {
         assert_eq!(
             s.reason(figures, Language::Ja),
             "直近60日の会議6回で合意したアクション 1件（通常は会議1回あたり2件）"
+        );
+    }
+
+    /// A cadence that drifted (every gap longer) flags with strong evidence; one long
+    /// wait among usual gaps does not move the median; two gaps are too few.
+    #[test]
+    fn cadence_stretch_reads_the_median_gap() {
+        let cfg = Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"),
+            &Signal::keys(),
+        )
+        .unwrap();
+        let snap = Snapshot {
+            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
+            day: 20_000,
+            team_reply_h: None,
+            proposals_recorded: false,
+            team_attendance: None,
+            meetings_from: Some(0),
+            messages_from: Some(0),
+            accounts: vec![],
+        };
+        // Fortnightly, regular (sd 2 days over 12 gaps).
+        let account = |median: f64, n: i64| AccountFeatures {
+            history_days: 2_000,
+            meeting_gap_base: Some(14.0),
+            meeting_gap_base_sd: Some(2.0),
+            meeting_gaps_base_n: 12,
+            meeting_gap_recent_median: Some(median),
+            meeting_gaps_recent_n: n,
+            last_meeting_day: Some(19_990),
+            ..AccountFeatures::default()
+        };
+        let s = Signal::CadenceStretch;
+        let p = s.params(&cfg);
+        let drifted = account(28.0, 4);
+        let m = s.measure(&drifted, &snap, &cfg).unwrap();
+        assert_eq!(m.value, 2.0);
+        assert!(m.value >= p.full);
+        assert!(s.chance(&drifted, &snap, &cfg).unwrap() < 0.001);
+        // One long wait among five gaps leaves the median at 15: nothing.
+        assert!(s.measure(&account(15.0, 5), &snap, &cfg).unwrap().value < p.start);
+        assert_eq!(s.measure(&account(28.0, 2), &snap, &cfg), None);
+        // Monotone in the median, and less sure with a looser usual cadence.
+        let looser = AccountFeatures {
+            meeting_gap_base_sd: Some(7.0),
+            ..drifted.clone()
+        };
+        assert!(s.chance(&looser, &snap, &cfg) > s.chance(&drifted, &snap, &cfg));
+        assert!(
+            s.measure(&account(21.0, 4), &snap, &cfg).unwrap().value < m.value,
+            "a smaller stretch measures smaller"
+        );
+        assert_eq!(
+            s.reason(m.figures, Language::En),
+            "meetings every 28 days (median of 4 gaps) over the last 120 days, usually every 14"
         );
     }
 }
