@@ -154,6 +154,7 @@ ul.why { margin: 0; padding-left: 16px; }
 ul.why li { margin-bottom: 2px; }
 .next { font-weight: bold; }
 section.manager { margin-top: 28px; break-before: page; }
+section.manager.empty { break-before: auto; }
 a { color: inherit; }
 footer { color: var(--muted); font-size: 11px; margin-top: 28px; border-top: 1px solid var(--line); padding-top: 8px; }
 @page { size: A4; margin: 12mm; }
@@ -391,7 +392,9 @@ pub fn digest_html(
         let (new, rising) = changes(&m.rows);
         let _ = write!(
             html,
-            r#"<section class="manager" id="m{i}" data-manager="{}" data-file="{}"><h2>{}</h2><div class="counts">{}{}{}</div><div class="id"><a href="{}">{}</a></div>"#,
+            r#"<section class="manager{}" id="m{i}" data-manager="{}" data-file="{}"><h2>{}</h2><div class="counts">{}{}{}</div><div class="id"><a href="{}">{}</a></div>"#,
+            // A manager with nothing flagged takes no page of their own in print.
+            if m.rows.is_empty() { " empty" } else { "" },
             esc(m.manager.unwrap_or("")),
             esc(&m.file),
             esc(&manager_name(m)),

@@ -105,6 +105,10 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         // Empty outputs would replace good ones: a mistyped year is not a quiet day.
         return Err(nothing_to_score(&loaded, as_of));
     }
+    // Stage times stay disjoint (bench/run.sh sums them): tonight with the
+    // company's weeks, then the morning view's flagged weeks and the overrides.
+    timings.insert("features_scoring", t.elapsed().as_millis());
+    let t_morning = Instant::now();
     let mut morning = crate::history::morning(&loaded, cfg, as_of, &today, full?)?;
     // Then what managers said: snoozes and flags in force tonight.
     let mut today = today;
@@ -114,7 +118,7 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     let earlier = std::mem::take(
         &mut morning.full[TREND_DAYS as usize / 7 / crate::history::COMPANY_STEP_WEEKS - 1],
     );
-    timings.insert("features_scoring", t.elapsed().as_millis());
+    timings.insert("morning_view", t_morning.elapsed().as_millis());
     info!(
         as_of = %as_of,
         accounts = snap.accounts.len(),

@@ -192,3 +192,12 @@ fn the_digest_has_each_managers_rows_as_their_file() {
     let summary = ws.read("out/run_summary.json");
     assert!(summary.contains("digest.html") && summary.contains("by_manager/"));
 }
+
+/// The digest test's selector finds a section by one of its classes (a manager with
+/// nothing flagged is `manager empty`).
+#[test]
+fn the_section_selector_matches_any_class_order() {
+    let html = r#"<section class="manager empty" data-file="a.csv"></section><section class="manager"></section>"#;
+    let dom = tl::parse(html, tl::ParserOptions::default()).unwrap();
+    assert_eq!(dom.query_selector("section.manager").unwrap().count(), 2);
+}
