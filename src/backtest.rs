@@ -170,8 +170,7 @@ pub fn backtest(
             .and_then(|p| p.primary);
         if let Some((h, _)) = interviews.get(&churn.acct) {
             heard.0 += 1;
-            let agrees = category.map_or(h == "external", |c| h == c.as_str());
-            heard.1 += usize::from(agrees);
+            heard.1 += usize::from(crate::history::heard_agrees(h, category));
         }
         let leads: Vec<bool> = LEADS
             .iter()

@@ -785,8 +785,9 @@ struct ReplyLog {
     first_day: i32,
     starts: Vec<usize>,
     /// Business-minute delays of messages answered soon enough that every date
-    /// whose baseline holds them sees them answered (delays are then fixed).
-    settled: Vec<i64>,
+    /// whose baseline holds them sees them answered (delays are then fixed, and
+    /// under the window's gap in minutes: `i32` holds them at half the memory).
+    settled: Vec<i32>,
     /// The rest (unanswered, or answered very late): `(day, received, answer as
     /// (minute, day))`, by day received; their delay depends on the date.
     unsettled: Vec<Unsettled>,
@@ -846,11 +847,12 @@ impl ReplyLog {
             per_day[i] += per_day[i - 1];
         }
         let starts = per_day.clone();
-        let mut settled = vec![0i64; kept.len()];
+        let mut settled = vec![0i32; kept.len()];
         let mut next = per_day;
         for (d, delay) in kept {
             let slot = &mut next[(d - first_day) as usize];
-            settled[*slot] = delay;
+            settled[*slot] =
+                i32::try_from(delay).expect("a settled delay is under the window's gap");
             *slot += 1;
         }
         unsettled.sort_unstable_by_key(|u| u.0);
@@ -874,7 +876,10 @@ impl ReplyLog {
             let i = (day - self.first_day).clamp(0, self.starts.len() as i32 - 1);
             self.starts[i as usize]
         };
-        let mut delays: Vec<i64> = self.settled[index(lo)..index(hi + 1)].to_vec();
+        let mut delays: Vec<i64> = self.settled[index(lo)..index(hi + 1)]
+            .iter()
+            .map(|&d| i64::from(d))
+            .collect();
         let start = self.unsettled.partition_point(|u| u.0 < lo);
         let end = self.unsettled.partition_point(|u| u.0 <= hi);
         for &(day, received, answer) in &self.unsettled[start..end] {
@@ -909,7 +914,11 @@ impl ReplyLog {
 /// [`Cohort::snapshot`] gives the same as those accounts' entries of [`snapshot`].
 pub struct Cohort {
     part: Frames,
-    replies: ReplyLog,
+    /// Shared by the narrower cohorts made from this one ([`Cohort::narrowed`]).
+    replies: std::sync::Arc<ReplyLog>,
+    /// The exports' first days: the same on every date.
+    meetings_from: Option<i32>,
+    messages_from: Option<i32>,
 }
 
 impl Cohort {
@@ -921,14 +930,25 @@ impl Cohort {
         w: &Windows,
         (first, last): (NaiveDate, NaiveDate),
     ) -> Result<Cohort, Error> {
-        let make = || -> PolarsResult<Cohort> {
-            let days = (day_number(first), day_number(last));
-            Ok(Cohort {
-                part: frames.subset(accts)?,
-                replies: ReplyLog::new(&frames.messages, w, days)?,
-            })
-        };
-        make().map_err(Error::polars("features"))
+        let days = (day_number(first), day_number(last));
+        let replies =
+            ReplyLog::new(&frames.messages, w, days).map_err(Error::polars("features"))?;
+        Ok(Cohort {
+            part: frames.subset(accts).map_err(Error::polars("features"))?,
+            replies: std::sync::Arc::new(replies),
+            meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
+            messages_from: first_day(&frames.messages, "received_at_day")?,
+        })
+    }
+
+    /// The same dates for fewer accounts (`accts`, ascending, of `frames`): only
+    /// their rows are taken again; the message log is shared.
+    pub fn narrowed(&self, frames: &Frames, accts: &[u32]) -> Result<Cohort, Error> {
+        Ok(Cohort {
+            part: frames.subset(accts).map_err(Error::polars("features"))?,
+            replies: std::sync::Arc::clone(&self.replies),
+            ..*self
+        })
     }
 
     /// The cohort's features as of `as_of`; `frames` are every account's (for the
@@ -956,8 +976,8 @@ impl Cohort {
             team_reply_h: reply,
             proposals_recorded,
             team_attendance,
-            meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
-            messages_from: first_day(&frames.messages, "received_at_day")?,
+            meetings_from: self.meetings_from,
+            messages_from: self.messages_from,
             accounts,
         })
     }

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::pipeline::{Cohort, Loaded, score_as_of, score_cohort_as_of};
 use crate::report::{Change, CompanyTrend, Trail, WEEKS_BACK, WEEKS_SHOWN, points};
-use crate::scoring::{AccountScore, RiskLevel};
+use crate::scoring::{AccountScore, Category, RiskLevel};
 use crate::validate::date_of_day;
 
 /// Scores of every account active on one date.
@@ -107,20 +107,18 @@ pub fn morning(
 ) -> Result<Morning, Error> {
     let week = |k: usize| week_before(as_of, k);
     let flagged = |s: &AccountScore| s.level != RiskLevel::Low;
-    let accts: Vec<u32> = today
+    // Ascending, as a cohort wants them (`today` is in account order).
+    let mut accts: Vec<u32> = today
         .iter()
         .filter(|s| flagged(s))
         .map(|s| s.acct)
         .collect();
-    let mut accts_sorted = accts.clone();
-    accts_sorted.sort_unstable();
+    accts.sort_unstable();
+    // One message log for every date the walk can reach, shared with its narrower
+    // cohort further back.
     let w = &cfg.windows;
-    let cohort = Cohort::new(
-        &loaded.frames,
-        &accts_sorted,
-        w,
-        (week(WEEKS_SHOWN - 1), week(1)),
-    )?;
+    let dates = (week(WEEKS_BACK), week(1));
+    let cohort = Cohort::new(&loaded.frames, &accts, w, dates)?;
     let company_weeks: Vec<usize> = full.iter().map(|(k, _)| *k).collect();
     let cohort_weeks: Vec<usize> = (1..WEEKS_SHOWN)
         .filter(|k| !company_weeks.contains(k))
@@ -185,8 +183,7 @@ pub fn morning(
     // Further back: only the accounts flagged all along, only their rows.
     open.sort_unstable();
     if !open.is_empty() {
-        let dates = (week(WEEKS_BACK), week(WEEKS_SHOWN));
-        let cohort = Cohort::new(&loaded.frames, &open, w, dates)?;
+        let cohort = cohort.narrowed(&loaded.frames, &open)?;
         for k in WEEKS_SHOWN..=WEEKS_BACK {
             let scores = score_cohort_as_of(loaded, &cohort, cfg, week(k))?;
             let still: HashSet<u32> = scores
@@ -289,6 +286,13 @@ pub fn exit_interviews(loaded: &Loaded) -> Result<HashMap<u32, (String, String)>
         Ok(out.into_iter().map(|(a, (_, h, n))| (a, (h, n))).collect())
     };
     read().map_err(Error::polars("history"))
+}
+
+/// Whether what an exit interview heard agrees with the data's category: the same
+/// category, or `external` where the data shows none (the post-mortem's and the
+/// backtest's one rule).
+pub fn heard_agrees(heard: &str, data: Option<Category>) -> bool {
+    data.map_or(heard == "external", |c| heard == c.as_str())
 }
 
 /// Median of whole days, `None` for no values.

@@ -183,14 +183,7 @@ pub fn apply(
                     score.primary = o.category;
                 }
                 Applied {
-                    cell: match lang {
-                        Language::Ja => {
-                            format!("flag: {}（{what}、{by}、{}まで）", o.comment, o.until)
-                        }
-                        Language::En => {
-                            format!("flag: {} ({what}, {by}, until {})", o.comment, o.until)
-                        }
-                    },
+                    cell: cell(o, &what, by, lang),
                     first_reason: Some(match lang {
                         Language::Ja => {
                             format!("担当者の懸念（{by}、{}）: {}", o.set_on, o.comment)
@@ -228,14 +221,7 @@ pub fn apply(
                     }
                     summary.snoozed += usize::from(flagged && score.level == RiskLevel::Low);
                     Applied {
-                        cell: match lang {
-                            Language::Ja => {
-                                format!("snooze: {}（{what}、{by}、{}まで）", o.comment, o.until)
-                            }
-                            Language::En => {
-                                format!("snooze: {} ({what}, {by}, until {})", o.comment, o.until)
-                            }
-                        },
+                        cell: cell(o, &what, by, lang),
                         first_reason: None,
                         flag_set_on: None,
                     }
@@ -268,6 +254,16 @@ pub fn apply(
         applied.insert(score.acct, result);
     }
     Ok((applied, summary))
+}
+
+/// The `override` column of an override in force: its action, comment, scope, who
+/// and until when.
+fn cell(o: &Override, what: &str, by: &str, lang: Language) -> String {
+    let action = action_str(o.action);
+    match lang {
+        Language::Ja => format!("{action}: {}（{what}、{by}、{}まで）", o.comment, o.until),
+        Language::En => format!("{action}: {} ({what}, {by}, until {})", o.comment, o.until),
+    }
 }
 
 fn action_str(a: Action) -> &'static str {

@@ -12,7 +12,7 @@ use tracing::info;
 
 use crate::config::{Config, Language};
 use crate::error::Error;
-use crate::history::{churns, date_grid, exit_interviews, replay};
+use crate::history::{churns, date_grid, exit_interviews, heard_agrees, replay};
 use crate::output::{Cell, CsvDoc, OutputBatch, OutputLock};
 use crate::pipeline::{Loaded, check_budget, load};
 use crate::scoring::{AccountScore, Category, reasons};
@@ -43,10 +43,7 @@ impl Case {
     /// heard where the data shows no stress.
     pub fn agrees(&self) -> Option<bool> {
         let (heard, _) = self.heard.as_ref()?;
-        Some(match self.real {
-            Some(c) => heard == c.as_str(),
-            None => heard == "external",
-        })
+        Some(heard_agrees(heard, self.real))
     }
 }
 

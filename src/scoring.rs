@@ -270,24 +270,7 @@ mod tests {
         assert_eq!(combine([0.0; 4], 0.25), (0.0, None));
     }
 
-    /// Day 20,000, with both exports covering every day before it.
-    fn snapshot() -> Snapshot {
-        Snapshot {
-            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
-            day: 20_000,
-            team_reply_h: None,
-            proposals_recorded: false,
-            team_attendance: None,
-            meetings_from: Some(0),
-            messages_from: Some(0),
-            accounts: vec![],
-        }
-    }
-
-    fn shipped() -> Config {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
-        Config::load(&path, &Signal::keys()).expect("shipped config")
-    }
+    use crate::signals::tests::{shipped, snapshot};
 
     /// The usual meeting rate is per day the account (and the export) existed in the
     /// baseline window, not per the window's nominal length.

@@ -1141,8 +1141,28 @@ fn yen(x: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The shipped config.toml.
+    pub(crate) fn shipped() -> Config {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        Config::load(&path, &Signal::keys()).expect("shipped config")
+    }
+
+    /// Day 20,000, with both exports covering every day before it.
+    pub(crate) fn snapshot() -> Snapshot {
+        Snapshot {
+            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
+            day: 20_000,
+            team_reply_h: None,
+            proposals_recorded: false,
+            team_attendance: None,
+            meetings_from: Some(0),
+            messages_from: Some(0),
+            accounts: vec![],
+        }
+    }
 
     #[test]
     fn numbers_read_naturally() {
@@ -1176,21 +1196,7 @@ mod tests {
     /// without a baseline of items stays silent.
     #[test]
     fn action_items_per_meeting_drop() {
-        let cfg = Config::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"),
-            &Signal::keys(),
-        )
-        .unwrap();
-        let snap = Snapshot {
-            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
-            day: 20_000,
-            team_reply_h: None,
-            proposals_recorded: false,
-            team_attendance: None,
-            meetings_from: Some(0),
-            messages_from: Some(0),
-            accounts: vec![],
-        };
+        let (cfg, snap) = (shipped(), snapshot());
         // Two items a meeting, 18 meetings in the baseline.
         let account = |held_recent, promised_recent| AccountFeatures {
             history_days: 2_000,
@@ -1235,21 +1241,7 @@ mod tests {
     /// wait among usual gaps does not move the median; two gaps are too few.
     #[test]
     fn cadence_stretch_reads_the_median_gap() {
-        let cfg = Config::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"),
-            &Signal::keys(),
-        )
-        .unwrap();
-        let snap = Snapshot {
-            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
-            day: 20_000,
-            team_reply_h: None,
-            proposals_recorded: false,
-            team_attendance: None,
-            meetings_from: Some(0),
-            messages_from: Some(0),
-            accounts: vec![],
-        };
+        let (cfg, snap) = (shipped(), snapshot());
         // Fortnightly, regular (sd 2 days over 12 gaps).
         let account = |median: f64, n: i64| AccountFeatures {
             history_days: 2_000,

@@ -6,7 +6,7 @@ use crate::util::*;
 
 const HEADER: &str = "account_id,action,category,until,comment,set_by,set_on\n";
 
-fn by_id(text: &str) -> HashMap<String, HashMap<String, String>> {
+fn by_id(text: &str) -> HashMap<String, Row> {
     read_csv(text)
         .into_iter()
         .map(|r| (r["account_id"].clone(), r))
@@ -14,11 +14,24 @@ fn by_id(text: &str) -> HashMap<String, HashMap<String, String>> {
 }
 
 /// A workspace, its scores as of END without overrides, and a flagged and a calm id.
-fn scored(seed: u64) -> (Workspace, HashMap<String, HashMap<String, String>>) {
+fn scored(seed: u64) -> (Workspace, HashMap<String, Row>) {
     let ws = Workspace::sample(seed, 200);
     assert!(ws.run_into(END, "plain").status.success());
     let scores = by_id(&ws.read("plain/scores.csv"));
     (ws, scores)
+}
+
+type Row = HashMap<String, String>;
+
+/// The ids of the accounts whose scores.csv row satisfies `keep`, ascending.
+fn ids(scores: &HashMap<String, Row>, keep: impl Fn(&Row) -> bool) -> Vec<String> {
+    let mut ids: Vec<String> = scores
+        .values()
+        .filter(|r| keep(r))
+        .map(|r| r["account_id"].clone())
+        .collect();
+    ids.sort();
+    ids
 }
 
 fn days_before(date: &str, days: i64) -> String {
@@ -30,19 +43,17 @@ fn days_before(date: &str, days: i64) -> String {
 fn a_snooze_hides_a_flag_until_the_account_gets_worse() {
     let (ws, scores) = scored(71);
     // Flagged today and as bad 28 days ago: snoozed then, it holds.
-    let steady = scores
-        .values()
-        .filter(|r| r["flagged"] == "true" && r["trend_28d"] == "0")
-        .map(|r| r["account_id"].clone())
-        .min()
+    let steady = ids(&scores, |r| r["flagged"] == "true" && r["trend_28d"] == "0")
+        .into_iter()
+        .next()
         .expect("a steadily flagged account");
     // Flagged today and 20+ points better 28 days ago: snoozed then, it comes back.
-    let worse = scores
-        .values()
-        .filter(|r| r["flagged"] == "true" && r["trend_28d"].parse::<i64>().is_ok_and(|t| t >= 20))
-        .map(|r| r["account_id"].clone())
-        .min()
-        .expect("an account that got worse");
+    let worse = ids(&scores, |r| {
+        r["flagged"] == "true" && r["trend_28d"].parse::<i64>().is_ok_and(|t| t >= 20)
+    })
+    .into_iter()
+    .next()
+    .expect("an account that got worse");
     let set_on = days_before(END, 28);
     ws.write(
         "data/overrides.csv",
@@ -76,12 +87,12 @@ fn a_snooze_hides_a_flag_until_the_account_gets_worse() {
 #[test]
 fn a_flag_lists_a_calm_account_with_the_comment_first() {
     let (ws, scores) = scored(72);
-    let calm = scores
-        .values()
-        .filter(|r| r["flagged"] == "false" && r["risk_score"] == "0")
-        .map(|r| r["account_id"].clone())
-        .min()
-        .expect("a calm account");
+    let calm = ids(&scores, |r| {
+        r["flagged"] == "false" && r["risk_score"] == "0"
+    })
+    .into_iter()
+    .next()
+    .expect("a calm account");
     let set_on = days_before(END, 2);
     ws.write(
         "data/overrides.csv",
@@ -109,12 +120,7 @@ fn a_flag_lists_a_calm_account_with_the_comment_first() {
 #[test]
 fn an_override_ends_on_its_until_day() {
     let (ws, scores) = scored(73);
-    let mut calm: Vec<String> = scores
-        .values()
-        .filter(|r| r["flagged"] == "false")
-        .map(|r| r["account_id"].clone())
-        .collect();
-    calm.sort();
+    let calm = ids(&scores, |r| r["flagged"] == "false");
     let (last_day, ended, replaced) = (&calm[0], &calm[1], &calm[2]);
     let yesterday = days_before(END, 1);
     let set_on = days_before(END, 10);
@@ -152,11 +158,9 @@ fn an_override_ends_on_its_until_day() {
 #[test]
 fn a_malformed_override_is_quarantined_and_the_others_apply() {
     let (ws, scores) = scored(74);
-    let calm = scores
-        .values()
-        .filter(|r| r["flagged"] == "false")
-        .map(|r| r["account_id"].clone())
-        .min()
+    let calm = ids(&scores, |r| r["flagged"] == "false")
+        .into_iter()
+        .next()
         .unwrap();
     let set_on = days_before(END, 3);
     ws.write(
@@ -195,11 +199,9 @@ fn a_malformed_override_is_quarantined_and_the_others_apply() {
 #[test]
 fn a_backfill_before_set_on_ignores_the_override() {
     let (ws, scores) = scored(75);
-    let calm = scores
-        .values()
-        .filter(|r| r["flagged"] == "false")
-        .map(|r| r["account_id"].clone())
-        .min()
+    let calm = ids(&scores, |r| r["flagged"] == "false")
+        .into_iter()
+        .next()
         .unwrap();
     let week_ago = days_before(END, 7);
     assert!(ws.run_into(&week_ago, "before").status.success());
