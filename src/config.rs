@@ -199,6 +199,12 @@ impl Windows {
         let to = length + self.baseline_gap_days;
         (to + base, to)
     }
+
+    /// Whole weeks between the meetings baseline and the as-of date (the recent
+    /// window and the gap before it): the stretch the engagement CUSUM watches.
+    pub fn engagement_weeks(&self) -> usize {
+        ((self.meetings_recent_days + self.baseline_gap_days) / 7).max(1) as usize
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,7 +8,10 @@
 //!   weight divided by an over-dispersion factor (real weeks cluster);
 //! - shares, `k` of `n`: the binomial tail at the account's usual share, itself
 //!   blended with a prior share (beta–binomial in spirit);
-//! - continuous measures: a normal tail of a z-score against the measure's spread;
+//! - continuous measures: a normal tail of a z-score against the measure's spread, or
+//!   Student's t where that spread is itself estimated from a few months (KPIs);
+//! - meeting gaps: scheduled slots each missed with the account's own probability, so
+//!   a wait of m slots has the geometric tail `q^m`;
 //! - discrete tails are mid-p (half the probability of the observed value counts), so
 //!   small samples are neither over- nor under-confident on average.
 
@@ -24,6 +27,99 @@ pub fn normal_sf(z: f64) -> f64 {
     let erfc = poly * (-x * x).exp();
     let erfc = if x >= 0.0 { erfc } else { 2.0 - erfc };
     (erfc / 2.0).clamp(0.0, 1.0)
+}
+
+/// `P(T > t)` for Student's t with `dof` degrees of freedom: a z-score whose spread
+/// was estimated from `dof` degrees of freedom has heavier tails than the normal,
+/// which is what keeps a few calm months from making one bad month look impossible.
+/// `½ I_{dof/(dof+t²)}(dof/2, ½)` for `t > 0`, the incomplete beta from its continued
+/// fraction (Numerical Recipes 6.4).
+pub fn student_t_sf(t: f64, dof: f64) -> f64 {
+    if !t.is_finite() || dof <= 0.0 {
+        return if t > 0.0 { 0.0 } else { 1.0 };
+    }
+    let tail = 0.5 * incomplete_beta(dof / 2.0, 0.5, dof / (dof + t * t));
+    if t >= 0.0 { tail } else { 1.0 - tail }.clamp(0.0, 1.0)
+}
+
+/// The regularized incomplete beta `I_x(a, b)`.
+fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    // The continued fraction converges fast below its mean; above it, by symmetry.
+    if x < (a + 1.0) / (a + b + 2.0) {
+        ln_front.exp() * beta_fraction(a, b, x) / a
+    } else {
+        1.0 - ln_front.exp() * beta_fraction(b, a, 1.0 - x) / b
+    }
+}
+
+/// Lentz's evaluation of the incomplete beta's continued fraction.
+fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..300 {
+        let m = f64::from(m);
+        let m2 = 2.0 * m;
+        for aa in [
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ] {
+            d = 1.0 + aa * d;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = 1.0 + aa / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            h *= d * c;
+        }
+        if (d * c - 1.0).abs() < 1e-14 {
+            break;
+        }
+    }
+    h
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, 9 terms: about 15 significant digits).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 − x) = π / sin(πx).
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = G[0];
+    for (i, g) in G.iter().enumerate().skip(1) {
+        sum += g / (x + i as f64);
+    }
+    let t = x + 7.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
 /// Mid-p upper tail `P(K > k) + P(K = k) / 2` for `K ~ Binomial(n, p)`.
@@ -134,6 +230,22 @@ mod tests {
         assert!((normal_sf(1.959_964) - 0.025).abs() < 1e-6);
         assert!((normal_sf(-1.0) - 0.841_344_7).abs() < 1e-6);
         assert!((normal_sf(3.0) - 0.001_349_9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn student_t_tail_matches_tables() {
+        // Two-sided 5% points: 12.706 (1 dof), 2.228 (10), 2.042 (30).
+        for (t, dof) in [(12.706_2, 1.0), (2.228_1, 10.0), (2.042_3, 30.0)] {
+            let p = student_t_sf(t, dof);
+            assert!((p - 0.025).abs() < 1e-5, "t {t} dof {dof}: {p}");
+        }
+        // One-sided 0.1% at 13 dof: 3.852; symmetric below 0.
+        assert!((student_t_sf(3.852, 13.0) - 0.001).abs() < 2e-6);
+        assert!((student_t_sf(-1.5, 7.0) + student_t_sf(1.5, 7.0) - 1.0).abs() < 1e-12);
+        assert_eq!(student_t_sf(0.0, 5.0), 0.5);
+        // Heavier than the normal, and the normal in the limit.
+        assert!(student_t_sf(4.0, 8.0) > 10.0 * normal_sf(4.0));
+        assert!((student_t_sf(2.0, 1e6) - normal_sf(2.0)).abs() < 1e-6);
     }
 
     #[test]

@@ -71,6 +71,10 @@ account_features! {
         last_touch_day: Option<i32>,
         touches_recent: i64,
         touches_base: i64,
+        /// Held meetings plus client messages in each of the
+        /// [`Windows::engagement_weeks`] weeks before the as-of date, week 0 the last
+        /// seven days: what the engagement CUSUM accumulates week by week.
+        engagement_weeks: Vec<u32>,
     }
     counts {
         kpi_recent_n,
@@ -461,6 +465,38 @@ impl AsOf<'_> {
             *counts.0.entry(delay).or_default() += n;
         }
         Ok(())
+    }
+
+    /// Held meetings and client messages per account and week over the
+    /// [`Windows::engagement_weeks`] weeks before the as-of date (`week` 0 is the
+    /// last seven days), as `(acct, week, n)` rows for the weeks that have any.
+    fn engagement_weeks(&self, meetings: &DataFrame, seen: &DataFrame) -> PolarsResult<LazyFrame> {
+        let d = self.d;
+        let since = d - 7 * self.w.engagement_weeks() as i32;
+        let events = |frame: &DataFrame, day: &str, only: Expr| {
+            frame
+                .clone()
+                .lazy()
+                .filter(within(day, since, d).and(only))
+                .select([
+                    col(c::ACCT),
+                    // Days back over 7, truncated (never negative here): the
+                    // week, without polars' rounding feature.
+                    ((lit(d) - col(day)).cast(DataType::Float64) / lit(7.0))
+                        .cast(DataType::Int32)
+                        .alias("week"),
+                ])
+        };
+        let held = col("status").eq(lit(status_code("held")));
+        Ok(concat(
+            [
+                events(meetings, "scheduled_at_day", held),
+                events(seen, "received_at_day", lit(true)),
+            ],
+            UnionArgs::default(),
+        )?
+        .group_by([col(c::ACCT), col("week")])
+        .agg([len().alias("n")]))
     }
 
     /// Reply delays, unanswered and client messages per account, from
@@ -1110,7 +1146,44 @@ fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<Accoun
         .sort([c::ACCT], SortMultipleOptions::default())
         .collect()
         .map_err(Error::polars("features"))?;
-    extract(&joined).map_err(Error::polars("features"))
+    let mut accounts = extract(&joined).map_err(Error::polars("features"))?;
+    let weekly = at
+        .engagement_weeks(&frames.meetings, &messages)
+        .and_then(LazyFrame::collect)
+        .map_err(Error::polars("features"))?;
+    fill_weeks(&mut accounts, &weekly, at.w.engagement_weeks())
+        .map_err(Error::polars("features"))?;
+    Ok(accounts)
+}
+
+/// Spreads the `(acct, week, n)` rows of [`AsOf::engagement_weeks`] over the
+/// accounts' `engagement_weeks` (the accounts are sorted by `acct`; a week without
+/// a row stays 0, an account without rows all zeros).
+fn fill_weeks(
+    accounts: &mut [AccountFeatures],
+    weekly: &DataFrame,
+    weeks: usize,
+) -> PolarsResult<()> {
+    for f in accounts.iter_mut() {
+        f.engagement_weeks = vec![0; weeks];
+    }
+    let acct = weekly.column(c::ACCT)?.u32()?;
+    let week = weekly.column("week")?.i32()?;
+    let n = weekly.column("n")?.cast(&DataType::UInt32)?;
+    for ((a, k), n) in acct
+        .into_no_null_iter()
+        .zip(week.into_no_null_iter())
+        .zip(n.u32()?.into_no_null_iter())
+    {
+        if let (Ok(i), Ok(k)) = (
+            accounts.binary_search_by_key(&a, |f| f.acct),
+            usize::try_from(k),
+        ) && k < weeks
+        {
+            accounts[i].engagement_weeks[k] = n;
+        }
+    }
+    Ok(())
 }
 
 /// Reads the joined frame into plain structs for the (row-wise, pure) scoring.

@@ -233,7 +233,7 @@ pub fn apply(
                                 format!("snooze解除: {was}→{now}（{what}、{by}: {}）", o.comment)
                             }
                             Language::En => format!(
-                                "snooze lifted: {was} → {now} ({what}, {by}: {})",
+                                "snooze lifted: from {was} to {now} ({what}, {by}: {})",
                                 o.comment
                             ),
                         },
@@ -242,7 +242,7 @@ pub fn apply(
                                 format!("{}にスヌーズ（{what}）した後に悪化: {was}→{now}", o.set_on)
                             }
                             Language::En => format!(
-                                "worse since it was snoozed on {} ({what}): {was} → {now}",
+                                "worse since it was snoozed on {} ({what}): from {was} to {now}",
                                 o.set_on
                             ),
                         }),

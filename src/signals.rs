@@ -8,9 +8,11 @@
 //! `account_features!` list and aggregation, and its parameters under `[signals]` in
 //! config.toml (ARCHITECTURE.md, "Adding a signal").
 
+use crate::calendar::is_holiday_week;
 use crate::config::{Config, Language, SignalParams, Windows};
 use crate::evidence::{
     binomial_lower_midp, binomial_upper_midp, chi2_sf_even, count_drop_midp, normal_sf,
+    student_t_sf,
 };
 use crate::features::{AccountFeatures, Snapshot};
 use crate::vocabulary::Category;
@@ -153,10 +155,21 @@ registry! {
             let days = x.w().outcomes_recent_days;
             x.m(1.0 - recent, [recent * 100.0, f64::from(days), 0.0, 0.0])
         },
+        // Below target *for this account*: the null is its own usual level (pulled
+        // towards the target by kpi_sd_prior_months, and never above it), so a
+        // client content at 90% for years is not news at 88%, and one that always
+        // beat its target still is when it falls short.
         chance: Some(|x| {
-            let recent = x.f.kpi_recent?;
-            let n = x.f.kpi_recent_n.max(1) as f64;
-            Some(normal_sf((1.0 - recent) / (x.kpi_sd() / n.sqrt())))
+            let f = x.f;
+            let recent = f.kpi_recent?;
+            let nr = f.kpi_recent_n.max(1) as f64;
+            let (nb, prior) = (
+                f.kpi_base.map_or(0.0, |_| f.kpi_base_n as f64),
+                x.cfg.evidence.kpi_sd_prior_months,
+            );
+            let usual = (nb * f.kpi_base.unwrap_or(1.0) + prior) / (nb + prior);
+            let se = (1.0 / nr + 1.0 / (nb + prior)).sqrt();
+            Some(x.kpi_tail(usual.min(1.0) - recent, se))
         }),
         reason: |x, lang| {
             let [recent, days, _, _] = &x.text;
@@ -184,8 +197,7 @@ registry! {
             let f = x.f;
             let (recent, base) = (f.kpi_recent?, f.kpi_base?);
             let (nr, nb) = (f.kpi_recent_n.max(1) as f64, f.kpi_base_n.max(1) as f64);
-            let se = x.kpi_sd() * (1.0 / nr + 1.0 / nb).sqrt();
-            Some(normal_sf((base - recent) / se))
+            Some(x.kpi_tail(base - recent, (1.0 / nr + 1.0 / nb).sqrt()))
         }),
         reason: |x, lang| {
             let [recent, base, _, _] = &x.text;
@@ -427,6 +439,35 @@ registry! {
             match lang {
                 En => format!("meetings every {recent} days (median of {n} gaps) over the last {days} days, usually every {usual}"),
                 Ja => format!("直近{days}日の会議の間隔 中央値{recent}日（{n}回分、通常 {usual}日）"),
+            }
+        },
+    },
+    EngagementDecline => Row {
+        key: "engagement_decline",
+        category: Category::Expectation,
+        windows: &["meetings_recent_days", "meetings_baseline_days", "baseline_gap_days"],
+        value: "1 − held meetings and client messages / usual, over the weeks the engagement CUSUM accumulated",
+        shares: None,
+        measure: |x| {
+            // A client drifting away week after week: each quiet week adds evidence,
+            // each ordinary one takes it back, so a slow slide builds up and a single
+            // bad week decays.
+            // The size of the drop over those weeks, blended with `prior_events` at
+            // the usual rate: one quiet week of a sparse account is not a halving.
+            let c = x.engagement_cusum()?;
+            let value = if c.weeks == 0 {
+                0.0
+            } else {
+                1.0 - shrunk_rate(c.observed as i64, c.expected, x.w().prior_events)
+            };
+            x.m(value, [c.observed, c.expected, c.weeks as f64, 0.0])
+        },
+        chance: Some(|x| Some((-x.engagement_cusum()?.statistic).exp())),
+        reason: |x, lang| {
+            let [held, usual, weeks, _] = &x.text;
+            match lang {
+                En => format!("client engagement down for {weeks} weeks: {held} meetings held and client messages, usually {usual}"),
+                Ja => format!("{weeks}週間 接点が減少: 実施会議とクライアントからの連絡 {held}件（通常は{usual}件）"),
             }
         },
     },
@@ -795,6 +836,35 @@ const PRIOR_ATTENDANCE: f64 = 0.7;
 
 /// An account's meeting gaps are assumed to vary this much (coefficient of
 /// variation) before its own gaps say otherwise, weighing this many gaps.
+/// The engagement CUSUM's alternative: the client's meetings and messages at half
+/// their usual weekly rate, the drop domain.md names as expectation stress (meetings
+/// thinning to a third or half, the client writing less). A CUSUM is quickest for
+/// the change it is tuned to and still sees larger and somewhat smaller ones.
+const ENGAGEMENT_DROP: f64 = 0.5;
+
+/// What the engagement CUSUM found: its statistic, and the trailing weeks where it
+/// peaked with their events and the usual count.
+#[derive(Debug, Default)]
+struct Cusum {
+    statistic: f64,
+    weeks: usize,
+    observed: f64,
+    expected: f64,
+}
+
+/// The log likelihood ratio of `n` events in a week where `usual` are expected:
+/// negative binomial with variance `dispersion` × mean, at ENGAGEMENT_DROP × usual
+/// against usual (Poisson where `dispersion` ≤ 1). Positive for a quiet week.
+fn nb_drop_llr(n: f64, usual: f64, dispersion: f64) -> f64 {
+    let drop = ENGAGEMENT_DROP * usual;
+    if dispersion <= 1.0 {
+        return usual - drop + n * (drop / usual).ln();
+    }
+    // Size r with variance μ + μ²/r = dispersion × μ at the usual mean.
+    let r = usual / (dispersion - 1.0);
+    r * ((r + usual) / (r + drop)).ln() + n * ((drop * (r + usual)) / (usual * (r + drop))).ln()
+}
+
 const MEETING_GAP_PRIOR_CV: f64 = 0.5;
 const MEETING_GAP_PRIOR_GAPS: f64 = 4.0;
 
@@ -950,15 +1020,18 @@ impl Ctx<'_> {
         ))
     }
 
-    /// The account's KPI spread, pulled towards the assumed one by its months.
-    fn kpi_sd(&self) -> f64 {
+    /// The chance of a KPI shortfall `diff` (in attainment) whose standard error is
+    /// `se` single values' spreads: Student's t on the account's KPI spread, pulled
+    /// towards the assumed one by its months, with the degrees of freedom of both
+    /// (an estimated spread has heavier tails than a known one).
+    fn kpi_tail(&self, diff: f64, se: f64) -> f64 {
         let e = &self.cfg.evidence;
         let own_dof = (self.f.kpi_base_n - 1).max(0) as f64;
         let own = self.f.kpi_base_sd.unwrap_or(e.kpi_sd_prior);
         let prior_dof = e.kpi_sd_prior_months;
-        ((own_dof * own * own + prior_dof * e.kpi_sd_prior * e.kpi_sd_prior)
-            / (own_dof + prior_dof))
-            .sqrt()
+        let dof = own_dof + prior_dof;
+        let sd = ((own_dof * own * own + prior_dof * e.kpi_sd_prior * e.kpi_sd_prior) / dof).sqrt();
+        student_t_sf(diff / (sd * se), dof)
     }
 
     /// The longest wait for a held meeting ending in the recent window, or the open
@@ -966,6 +1039,53 @@ impl Ctx<'_> {
     fn longest_meeting_gap(&self) -> Option<f64> {
         let open = f64::from(self.snap.day - self.f.last_meeting_day?);
         Some(open.max(self.f.meeting_gap_recent_max.unwrap_or(0.0)))
+    }
+
+    /// The engagement CUSUM: held meetings plus client messages week by week over
+    /// the [`Windows::engagement_weeks`] since the meetings baseline ended, against
+    /// the baseline's weekly rate. Each week adds its log likelihood ratio of
+    /// "engagement halved" (ENGAGEMENT_DROP) against "as usual", both negative
+    /// binomial with the configured over-dispersion; the statistic is the largest
+    /// sum over the trailing weeks (Page's CUSUM read back from tonight, so a
+    /// backfill gives what that night gave). Under "as usual" those sums are a
+    /// likelihood-ratio martingale, so by Ville's inequality a statistic of `s` or
+    /// more happens with probability at most `e^(−s)`: that is its chance. The
+    /// usual rate is the baseline's less one standard error (a short or sparse
+    /// baseline claims less), and the New Year, Golden Week and Obon weeks count
+    /// only their open days.
+    fn engagement_cusum(&self) -> Option<Cusum> {
+        let (f, w) = (self.f, self.w());
+        let base = f.held_base + f.client_messages_base;
+        if !self.seasoned() || base < w.min_baseline_events || f.engagement_weeks.is_empty() {
+            return None;
+        }
+        let days = self.observed_base_days(
+            (w.meetings_recent_days, w.meetings_baseline_days),
+            self.snap.meetings_from.max(self.snap.messages_from),
+        )?;
+        let per_day = base as f64 / days;
+        let dispersion = self.cfg.evidence.overdispersion;
+        let (mut sum, mut observed, mut expected) = (0.0, 0.0, 0.0);
+        let mut best = Cusum::default();
+        for (k, &n) in f.engagement_weeks.iter().enumerate() {
+            let end = self.snap.day - 7 * k as i32;
+            let open = (0..7).filter(|i| !is_holiday_week(end - i)).count();
+            let usual = per_day * open as f64;
+            if usual > 0.0 {
+                sum += nb_drop_llr(f64::from(n), usual, dispersion);
+            }
+            observed += f64::from(n);
+            expected += usual;
+            if sum > best.statistic {
+                best = Cusum {
+                    statistic: sum,
+                    weeks: k + 1,
+                    observed,
+                    expected,
+                };
+            }
+        }
+        Some(best)
     }
 
     /// The recent median gap between held meetings over the usual one, how many
@@ -1011,18 +1131,27 @@ impl Ctx<'_> {
         Some(((mean / sd).powi(2)).floor().clamp(1.0, 50.0))
     }
 
-    /// Gaps as a gamma renewal process with the account's own mean and spread (the
-    /// spread pulled towards a coefficient of variation of MEETING_GAP_PRIOR_CV,
-    /// worth MEETING_GAP_PRIOR_GAPS gaps): a client on a clockwork fortnightly
-    /// cadence makes a 5-week wait news, one whose meetings come and go does not.
-    /// The shape is rounded down (wider).
+    /// Meetings as scheduled slots, each missed (cancelled, skipped) with the
+    /// account's own probability `q`, independently: a wait of `m` slots beyond the
+    /// first has the geometric tail `q^m`. Under that model the squared coefficient
+    /// of variation of the gaps is `q` itself, so `q` is `1 / gap_shape` (the
+    /// account's own spread, pulled towards MEETING_GAP_PRIOR_CV) and a slot is the
+    /// mean gap times `1 − q`. A gamma tail of the same spread was far lighter: on
+    /// weekly clients two cancellations in a row read as one in 100,000, where they
+    /// happen to one in fifty.
     fn meeting_gap_chance(&self) -> Option<f64> {
         let mean = self.f.meeting_gap_base?.max(1.0);
-        let shape = self.gap_shape()?;
+        let q = 1.0 / self.gap_shape()?;
         let gap = self.longest_meeting_gap()?;
-        // P(a gap ≥ g) = P(χ²(2κ) ≥ 2κ g / mean); any of the recent window's gaps
-        // (about its length over the mean gap, plus the open one) could be it.
-        let one = chi2_sf_even(2.0 * shape * gap / mean, 2 * shape as usize);
+        // P(a gap ≥ g) = q^(g / slot − 1), continuous in g (the slots jitter); as q
+        // tends to 1 the slots shrink and it becomes the exponential e^(−g / mean).
+        let one = if q > 0.999 {
+            (-gap / mean).exp()
+        } else {
+            ((gap / (mean * (1.0 - q)) - 1.0) * q.ln()).exp().min(1.0)
+        };
+        // Any of the recent window's gaps (about its length over the mean gap, plus
+        // the open one) could be it.
         let chances = (f64::from(self.w().meetings_recent_days) / mean).max(1.0) + 1.0;
         Some(1.0 - (1.0 - one).powf(chances))
     }
