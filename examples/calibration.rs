@@ -16,7 +16,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use churnwatch::config::Config;
 use churnwatch::pipeline::{load, score_as_of};
-use churnwatch::scoring::{Signal, severity};
+use churnwatch::scoring::{Signal, measured};
 
 const ALPHAS: [f64; 4] = [0.05, 0.01, 0.001, 0.0001];
 
@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let Some(t) = truth.get(&loaded.info.id[f.acct as usize]) else {
                 continue;
             };
+            let chances = measured(f, &snap, &cfg);
             for &signal in Signal::ALL.iter().filter(|s| s.is_tested()) {
                 let group = match t["scenario"].as_str() {
                     "healthy" | "healthy_blip" | "quiet" | "new" => {
@@ -55,11 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     _ => continue,
                 };
-                let chance = signal.measure(f, &snap, &cfg).and_then(|m| {
-                    (severity(m.value, signal.params(&cfg)) > 0.0)
-                        .then(|| signal.chance(f, &snap, &cfg))
-                        .flatten()
-                });
+                let chance = chances.iter().find(|m| m.0 == signal).and_then(|m| m.3);
                 let tally = tallies.entry((signal.key(), group)).or_default();
                 tally.accounts += 1;
                 for (i, alpha) in ALPHAS.iter().enumerate() {

@@ -8,6 +8,8 @@
 //!   weight divided by an over-dispersion factor (real weeks cluster);
 //! - shares, `k` of `n`: the binomial tail at the account's usual share, itself
 //!   blended with a prior share (beta–binomial in spirit);
+//! - "slower than usual", `k` of `n` recent values above the account's own earlier
+//!   median: the exact distribution of exceedances (a median test);
 //! - continuous measures: a normal tail of a z-score against the measure's spread, or
 //!   Student's t where that spread is itself estimated from a few months (KPIs);
 //! - meeting gaps: scheduled slots each missed with the account's own probability, so
@@ -40,6 +42,25 @@ pub fn student_t_sf(t: f64, dof: f64) -> f64 {
     }
     let tail = 0.5 * incomplete_beta(dof / 2.0, 0.5, dof / (dof + t * t));
     if t >= 0.0 { tail } else { 1.0 - tail }.clamp(0.0, 1.0)
+}
+
+/// Mid-p upper tail of the number `k` of `n` new values above the `j`-th largest of
+/// `m` earlier ones, all from one continuous distribution (Gumbel's exceedances):
+/// `P(K = i) = C(j−1+i, i) C(m−j+n−i, n−i) / C(m+n, n)`. The median test of "slower
+/// than this account's usual median", exact for small baselines and free of any
+/// assumption about the values' shape.
+pub fn exceedances_upper_midp(k: i64, n: i64, m: i64, j: i64) -> f64 {
+    if n <= 0 || m <= 0 || k <= 0 {
+        return 1.0;
+    }
+    let (k, j) = (k.min(n), j.clamp(1, m));
+    let ln_choose = |a: i64, b: i64| {
+        ln_gamma(a as f64 + 1.0) - ln_gamma(b as f64 + 1.0) - ln_gamma((a - b) as f64 + 1.0)
+    };
+    let total = ln_choose(m + n, n);
+    let pmf = |i: i64| (ln_choose(j - 1 + i, i) + ln_choose(m - j + n - i, n - i) - total).exp();
+    let above: f64 = (k + 1..=n).map(pmf).sum();
+    (above + pmf(k) / 2.0).clamp(0.0, 1.0)
 }
 
 /// The regularized incomplete beta `I_x(a, b)`.
@@ -246,6 +267,24 @@ mod tests {
         // Heavier than the normal, and the normal in the limit.
         assert!(student_t_sf(4.0, 8.0) > 10.0 * normal_sf(4.0));
         assert!((student_t_sf(2.0, 1e6) - normal_sf(2.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn exceedances_match_direct_counts() {
+        // One earlier value, one new one: above it half the time.
+        assert!((exceedances_upper_midp(1, 1, 1, 1) - 0.25).abs() < 1e-12);
+        // One earlier value, two new: both above it when it is the smallest of
+        // three (1/3); at least one above it 2/3.
+        assert!((exceedances_upper_midp(2, 2, 1, 1) - 1.0 / 6.0).abs() < 1e-12);
+        assert!((exceedances_upper_midp(1, 2, 1, 1) - (1.0 / 3.0 + 1.0 / 6.0)).abs() < 1e-12);
+        // A long baseline tends to the binomial at one half.
+        let long = exceedances_upper_midp(9, 10, 4001, 2001);
+        assert!(
+            (long - binomial_upper_midp(9, 10, 0.5)).abs() < 1e-3,
+            "{long}"
+        );
+        // A short baseline is less sure than the binomial.
+        assert!(exceedances_upper_midp(9, 10, 5, 3) > binomial_upper_midp(9, 10, 0.5));
     }
 
     #[test]

@@ -48,11 +48,15 @@ pub fn severity(value: f64, p: SignalParams) -> f64 {
     ((value - p.start) / (p.full - p.start)).clamp(0.0, 1.0)
 }
 
-/// Scores one account. Monotone: a larger stress value never lowers any score.
-pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore {
-    let e = &cfg.evidence;
-    // Every measurable signal: its measure, size (0–1) and chance.
-    let measured: Vec<(Signal, Measure, f64, Option<f64>)> = Signal::ALL
+/// Every signal measurable for the account: its measure, its size (0–1) and, for a
+/// tested signal whose change is large enough to matter, its chance. What scoring
+/// weighs, and what `examples/calibration.rs` and the calibration test check.
+pub fn measured(
+    f: &AccountFeatures,
+    snap: &Snapshot,
+    cfg: &Config,
+) -> Vec<(Signal, Measure, f64, Option<f64>)> {
+    Signal::ALL
         .iter()
         .filter_map(|&signal| {
             let measure = signal.measure(f, snap, cfg)?;
@@ -73,7 +77,13 @@ pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore
             };
             Some((signal, measure, size, chance))
         })
-        .collect();
+        .collect()
+}
+
+/// Scores one account. Monotone: a larger stress value never lowers any score.
+pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore {
+    let e = &cfg.evidence;
+    let measured = measured(f, snap, cfg);
     // A category's evidence combines the chances of its signals that changed enough
     // to matter, with Fisher's method (-2 Σ ln p ~ χ² with 2m degrees of freedom):
     // several modest changes together can be news. Taken over the m most unlikely

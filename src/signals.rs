@@ -8,11 +8,10 @@
 //! `account_features!` list and aggregation, and its parameters under `[signals]` in
 //! config.toml (ARCHITECTURE.md, "Adding a signal").
 
-use crate::calendar::is_holiday_week;
 use crate::config::{Config, Language, SignalParams, Windows};
 use crate::evidence::{
-    binomial_lower_midp, binomial_upper_midp, chi2_sf_even, count_drop_midp, normal_sf,
-    student_t_sf,
+    binomial_lower_midp, binomial_upper_midp, chi2_sf_even, count_drop_midp,
+    exceedances_upper_midp, normal_sf, student_t_sf,
 };
 use crate::features::{AccountFeatures, Snapshot};
 use crate::vocabulary::Category;
@@ -446,21 +445,14 @@ registry! {
         key: "engagement_decline",
         category: Category::Expectation,
         windows: &["meetings_recent_days", "meetings_baseline_days", "baseline_gap_days"],
-        value: "1 − held meetings and client messages / usual, over the weeks the engagement CUSUM accumulated",
+        value: "largest drop of held meetings and client messages below usual over the last 4 or more weeks (blended with prior_events at the usual rate)",
         shares: None,
         measure: |x| {
             // A client drifting away week after week: each quiet week adds evidence,
             // each ordinary one takes it back, so a slow slide builds up and a single
             // bad week decays.
-            // The size of the drop over those weeks, blended with `prior_events` at
-            // the usual rate: one quiet week of a sparse account is not a halving.
             let c = x.engagement_cusum()?;
-            let value = if c.weeks == 0 {
-                0.0
-            } else {
-                1.0 - shrunk_rate(c.observed as i64, c.expected, x.w().prior_events)
-            };
-            x.m(value, [c.observed, c.expected, c.weeks as f64, 0.0])
+            x.m(c.drop, [c.observed, c.expected, c.weeks as f64, 0.0])
         },
         chance: Some(|x| Some((-x.engagement_cusum()?.statistic).exp())),
         reason: |x, lang| {
@@ -842,11 +834,17 @@ const PRIOR_ATTENDANCE: f64 = 0.7;
 /// the change it is tuned to and still sees larger and somewhat smaller ones.
 const ENGAGEMENT_DROP: f64 = 0.5;
 
-/// What the engagement CUSUM found: its statistic, and the trailing weeks where it
-/// peaked with their events and the usual count.
+/// The shortest stretch, in weeks, over which engagement_decline measures a drop's
+/// size: a month, so one quiet week is a quarter of it, not all of it.
+const ENGAGEMENT_MIN_WEEKS: usize = 4;
+
+/// What the engagement CUSUM found: its statistic (the evidence), and the largest
+/// drop over trailing stretches of at least ENGAGEMENT_MIN_WEEKS weeks (the size)
+/// with that stretch's weeks, events and usual count.
 #[derive(Debug, Default)]
 struct Cusum {
     statistic: f64,
+    drop: f64,
     weeks: usize,
     observed: f64,
     expected: f64,
@@ -1049,10 +1047,11 @@ impl Ctx<'_> {
     /// sum over the trailing weeks (Page's CUSUM read back from tonight, so a
     /// backfill gives what that night gave). Under "as usual" those sums are a
     /// likelihood-ratio martingale, so by Ville's inequality a statistic of `s` or
-    /// more happens with probability at most `e^(−s)`: that is its chance. The
-    /// usual rate is the baseline's less one standard error (a short or sparse
-    /// baseline claims less), and the New Year, Golden Week and Obon weeks count
-    /// only their open days.
+    /// more happens with probability at most `e^(−s)`: that is its chance. The New
+    /// Year, Golden Week and Obon weeks count only their open days. The size is the
+    /// largest drop over trailing stretches of at least ENGAGEMENT_MIN_WEEKS, each
+    /// blended with `prior_events` at the usual rate: like the statistic, it can only
+    /// grow when any week holds fewer events, so scores stay monotone.
     fn engagement_cusum(&self) -> Option<Cusum> {
         let (f, w) = (self.f, self.w());
         let base = f.held_base + f.client_messages_base;
@@ -1065,27 +1064,23 @@ impl Ctx<'_> {
         )?;
         let per_day = base as f64 / days;
         let dispersion = self.cfg.evidence.overdispersion;
-        let (mut sum, mut observed, mut expected) = (0.0, 0.0, 0.0);
-        let mut best = Cusum::default();
+        let (mut sum, mut observed, mut expected) = (0.0, 0.0f64, 0.0);
+        let mut c = Cusum::default();
         for (k, &n) in f.engagement_weeks.iter().enumerate() {
-            let end = self.snap.day - 7 * k as i32;
-            let open = (0..7).filter(|i| !is_holiday_week(end - i)).count();
-            let usual = per_day * open as f64;
+            let open = self.snap.open_days.get(k).copied().unwrap_or(7);
+            let usual = per_day * f64::from(open);
             if usual > 0.0 {
                 sum += nb_drop_llr(f64::from(n), usual, dispersion);
             }
+            c.statistic = c.statistic.max(sum);
             observed += f64::from(n);
             expected += usual;
-            if sum > best.statistic {
-                best = Cusum {
-                    statistic: sum,
-                    weeks: k + 1,
-                    observed,
-                    expected,
-                };
+            let drop = 1.0 - shrunk_rate(observed as i64, expected, w.prior_events);
+            if k + 1 >= ENGAGEMENT_MIN_WEEKS.min(f.engagement_weeks.len()) && drop > c.drop {
+                (c.drop, c.weeks, c.observed, c.expected) = (drop, k + 1, observed, expected);
             }
         }
-        Some(best)
+        Some(c)
     }
 
     /// The recent median gap between held meetings over the usual one, how many
@@ -1162,12 +1157,16 @@ impl Ctx<'_> {
     /// holds two or three replies. The larger slowdown of the two is the measure
     /// (its figures are quoted) and the smaller chance of the two, doubled
     /// (Bonferroni for the choice), its chance: each only grows with a slower
-    /// window, so the score stays monotone. The chance is a normal tail on the log
-    /// scale: a median of n replies has a spread of about 1.2533 σ / √n.
+    /// window, so the score stays monotone.
     fn reply_delay(&self) -> Option<(Measure, f64)> {
         let (f, w, snap) = (self.f, self.w(), self.snap);
         let log_sd = self.cfg.evidence.reply_log_sd;
-        let window = |recent: Option<f64>, n: i64, base: Option<f64>, base_n: i64, days: i32| {
+        let window = |recent: Option<f64>,
+                      n: i64,
+                      slower: i64,
+                      base: Option<f64>,
+                      base_n: i64,
+                      days: i32| {
             let recent = recent.filter(|_| n >= w.min_recent_events)?;
             let own = base.filter(|_| base_n >= w.min_baseline_events);
             // Against the account's own past, but never against less than half the
@@ -1177,8 +1176,26 @@ impl Ctx<'_> {
                 (Some(o), Some(t)) => o.max(t / 2.0),
                 (o, t) => o.or(t)?,
             };
-            let se = 1.2533 * log_sd / (n.max(1) as f64).sqrt();
-            let chance = normal_sf((recent.max(0.1) / reference.max(1.0)).ln() / se);
+            // The evidence is against the account's own past, whatever the size is
+            // measured against: how many recent replies were slower than its own
+            // usual slowest quarter, by the exact exceedance tail (the quartile is
+            // the order statistic at ⌊0.75 (base_n − 1)⌋ from the fastest, at or
+            // just below a quarter from the top: the cautious side). Delays follow
+            // office hours (the same day or the next), so a lognormal model read a
+            // small shift of the mix between the two as one in 10^13. Without a
+            // past of its own, against the team's norm (a median of thousands): a
+            // normal tail on the log scale, a median of n replies spreading about
+            // 1.2533 σ / √n.
+            let chance = match own {
+                Some(_) => {
+                    let from_top = base_n - (3 * (base_n - 1)) / 4;
+                    exceedances_upper_midp(slower, n, base_n, from_top)
+                }
+                None => {
+                    let se = 1.2533 * log_sd / (n.max(1) as f64).sqrt();
+                    normal_sf((recent.max(0.1) / reference.max(1.0)).ln() / se)
+                }
+            };
             let measure = Measure {
                 value: recent / reference.max(1.0),
                 figures: [
@@ -1193,6 +1210,7 @@ impl Ctx<'_> {
         let month = window(
             f.reply_recent_h,
             f.reply_recent_n,
+            f.reply_recent_slower,
             f.reply_base_h,
             f.reply_base_n,
             w.replies_recent_days,
@@ -1200,6 +1218,7 @@ impl Ctx<'_> {
         let quarter = window(
             f.reply_long_h,
             f.reply_long_n,
+            f.reply_long_slower,
             f.reply_long_base_h,
             f.reply_long_base_n,
             w.unanswered_lookback_days,
@@ -1289,6 +1308,7 @@ pub(crate) mod tests {
             team_attendance: None,
             meetings_from: Some(0),
             messages_from: Some(0),
+            open_days: crate::features::open_days(20_000, 17),
             accounts: vec![],
         }
     }
@@ -1406,5 +1426,133 @@ pub(crate) mod tests {
             s.reason(m.figures, Language::En),
             "meetings every 28 days (median of 4 gaps) over the last 120 days, usually every 14"
         );
+    }
+
+    /// Week by week: a slide that holds builds the CUSUM up until it is unlikely by
+    /// chance, a single quiet week among ordinary ones decays away, and a quiet
+    /// holiday week is not held against the account.
+    #[test]
+    fn engagement_cusum_accumulates_a_slide_and_forgets_a_bad_week() {
+        let cfg = shipped();
+        // As of 2024-12-20: the 17 weeks watched hold no holiday.
+        let date = chrono::NaiveDate::from_ymd_opt(2024, 12, 20).unwrap();
+        let day = crate::calendar::day_number(date);
+        let snap = Snapshot {
+            as_of: date,
+            day,
+            open_days: crate::features::open_days(day, 17),
+            ..snapshot()
+        };
+        // 4 events a week over the 180-day baseline (about 103), 17 weeks watched.
+        let account = |weeks: Vec<u32>| AccountFeatures {
+            history_days: 2_000,
+            held_base: 26,
+            client_messages_base: 77,
+            engagement_weeks: weeks,
+            ..AccountFeatures::default()
+        };
+        let s = Signal::EngagementDecline;
+        let chance = |f: &AccountFeatures| s.chance(f, &snap, &cfg).unwrap();
+        // Ordinary weeks: nothing accumulates.
+        let steady = account(vec![4; 17]);
+        assert!(chance(&steady) > 0.9, "{}", chance(&steady));
+        assert!(s.measure(&steady, &snap, &cfg).unwrap().value < s.params(&cfg).start);
+        // One silent week two weeks ago: within chance, and no size.
+        let mut blip = vec![4; 17];
+        blip[2] = 0;
+        let blip = account(blip);
+        assert!(chance(&blip) > 0.2, "{}", chance(&blip));
+        assert!(s.measure(&blip, &snap, &cfg).unwrap().value < s.params(&cfg).start);
+        // Halved for the last 8 weeks: evidence, and a halving in size.
+        let mut slide = vec![4; 17];
+        slide[..8].fill(2);
+        let slid = account(slide.clone());
+        assert!(chance(&slid) < cfg.evidence.p_start, "{}", chance(&slid));
+        let m = s.measure(&slid, &snap, &cfg).unwrap();
+        assert_eq!(m.figures[..3], [16.0, 8.0 * 103.0 / 180.0 * 7.0, 8.0]);
+        assert_eq!(
+            s.reason(m.figures, Language::En),
+            "client engagement down for 8 weeks: 16 meetings held and client messages, usually 32"
+        );
+        // Each further week of the slide adds evidence: 12 weeks are strong.
+        let mut longer = slide.clone();
+        longer[8..12].fill(2);
+        let longer = chance(&account(longer));
+        assert!(longer < chance(&slid) && longer < 0.01, "{longer}");
+        let shorter = {
+            let mut w = vec![4; 17];
+            w[..4].fill(2);
+            account(w)
+        };
+        assert!(chance(&shorter) > chance(&slid));
+        // A recovery in the last week takes some evidence back.
+        let mut recovered = slide;
+        recovered[0] = 6;
+        assert!(chance(&account(recovered)) > chance(&slid));
+        // As of 2024-10-04, week 7 holds Obon (4 of its 7 days closed): one event
+        // in it is what its open days lead one to expect.
+        let obon = snapshot();
+        let mut holiday = vec![4; 17];
+        holiday[7] = 1;
+        let p = s.chance(&account(holiday), &obon, &cfg).unwrap();
+        assert!(p > 0.5, "{p}");
+    }
+
+    /// Two missed meetings in a row are ordinary for a weekly client that misses one
+    /// slot in ten; six are not, and a client whose gaps vary widely needs longer.
+    #[test]
+    fn meeting_gap_reads_missed_slots() {
+        let (cfg, snap) = (shipped(), snapshot());
+        let account = |open: i32, sd: f64| AccountFeatures {
+            history_days: 2_000,
+            meeting_gap_base: Some(7.8),
+            meeting_gap_base_sd: Some(sd),
+            meeting_gaps_base_n: 40,
+            last_meeting_day: Some(20_000 - open),
+            ..AccountFeatures::default()
+        };
+        let s = Signal::MeetingGap;
+        let chance = |f: &AccountFeatures| s.chance(f, &snap, &cfg).unwrap();
+        // CV² about 0.1: a missed slot in ten.
+        let regular = 7.8 * 0.1f64.sqrt();
+        assert!(
+            chance(&account(21, regular)) > 0.01,
+            "{}",
+            chance(&account(21, regular))
+        );
+        assert!(
+            chance(&account(49, regular)) < 1e-4,
+            "{}",
+            chance(&account(49, regular))
+        );
+        assert!(chance(&account(49, 7.8)) > chance(&account(49, regular)));
+        assert!(chance(&account(28, regular)) < chance(&account(21, regular)));
+    }
+
+    /// A shortfall is judged against the account's own usual attainment: a client
+    /// steady at 85% is not news at 83%, one steady at 105% is at 83%.
+    #[test]
+    fn kpi_shortfall_is_judged_against_the_accounts_own_level() {
+        let (cfg, snap) = (shipped(), snapshot());
+        let account = |base: f64| AccountFeatures {
+            history_days: 2_000,
+            kpi_recent: Some(0.83),
+            kpi_recent_n: 2,
+            kpi_base: Some(base),
+            kpi_base_n: 10,
+            kpi_base_sd: Some(0.06),
+            ..AccountFeatures::default()
+        };
+        let s = Signal::KpiShortfall;
+        let chance = |f: &AccountFeatures| s.chance(f, &snap, &cfg).unwrap();
+        // Above p_start: no evidence at all.
+        assert!(
+            chance(&account(0.85)) > cfg.evidence.p_start,
+            "{}",
+            chance(&account(0.85))
+        );
+        assert!(chance(&account(1.05)) < 0.01, "{}", chance(&account(1.05)));
+        // Never judged against more than the target.
+        assert_eq!(chance(&account(1.05)), chance(&account(1.25)));
     }
 }

@@ -293,6 +293,7 @@ fn empty_snapshot() -> churnwatch::features::Snapshot {
         team_attendance: Some(0.7),
         meetings_from: Some(0),
         messages_from: Some(0),
+        open_days: churnwatch::features::open_days(20_000, 17),
         accounts: vec![],
     }
 }
@@ -308,11 +309,13 @@ fn features() -> impl Strategy<Value = churnwatch::features::AccountFeatures> {
             0.2f64..1.5,
             0.2f64..1.5,
         ),
+        proptest::collection::vec(0u32..12, 17),
     )
         .prop_map(
             |(
                 (history, held_recent, held_base, cancels, msgs, msgs_base),
                 (reply, reply_base, late, overdue, kpi, kpi_base),
+                weeks,
             )| {
                 churnwatch::features::AccountFeatures {
                     history_days: history,
@@ -337,6 +340,7 @@ fn features() -> impl Strategy<Value = churnwatch::features::AccountFeatures> {
                     kpi_recent_n: 2,
                     kpi_base: Some(kpi_base),
                     kpi_base_n: 6,
+                    engagement_weeks: weeks,
                     ..Default::default()
                 }
             },
@@ -349,7 +353,12 @@ proptest! {
     /// More stress evidence never lowers a category score or the risk score, and
     /// every score stays within 0..=100.
     #[test]
-    fn more_stress_never_lowers_scores(f in features(), extra in 1i64..10, slower in 1.0f64..100.0) {
+    fn more_stress_never_lowers_scores(
+        f in features(),
+        extra in 1i64..10,
+        slower in 1.0f64..100.0,
+        quiet_week in 0usize..17,
+    ) {
         let cfg = shipped();
         let snap = empty_snapshot();
         let base = churnwatch::scoring::score(&f, &snap, &cfg);
@@ -378,6 +387,12 @@ proptest! {
             churnwatch::features::AccountFeatures {
                 kpi_recent: f.kpi_recent.map(|k| k * 0.8),
                 ..f.clone()
+            },
+            {
+                // A quieter week anywhere in the engagement CUSUM's stretch.
+                let mut weeks = f.engagement_weeks.clone();
+                weeks[quiet_week] = weeks[quiet_week].saturating_sub(extra as u32);
+                churnwatch::features::AccountFeatures { engagement_weeks: weeks, ..f.clone() }
             },
         ];
         for w in worse {
