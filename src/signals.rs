@@ -234,7 +234,10 @@ registry! {
             }
             x.rate_drop(x.f.held_recent, x.f.held_base, x.snap.meetings_from)
         },
-        chance: Some(|x| x.count_drop(x.f.held_recent, x.f.held_base, x.snap.meetings_from)),
+        chance: Some(|x| {
+            x.held_slots_chance()
+                .or_else(|| x.count_drop(x.f.held_recent, x.f.held_base, x.snap.meetings_from))
+        }),
         reason: |x, lang| {
             let [held, usual, days, _] = &x.text;
             match lang {
@@ -1151,6 +1154,40 @@ impl Ctx<'_> {
         Some(1.0 - (1.0 - one).powf(chances))
     }
 
+    /// Held meetings in the recent window under the slot model of
+    /// [`Ctx::meeting_gap_chance`]: the window's open days hold ⌊days / slot⌋ whole
+    /// slots (rounded down: the cautious side), each held with probability `1 − q`,
+    /// so the count is binomial. Meetings are scheduled, not random: a client on a
+    /// clockwork fortnightly cadence holding 1 meeting in 60 days instead of 4 is
+    /// news that a count model with Poisson-or-wider spread cannot see. `None`
+    /// without a baseline of gaps.
+    fn held_slots_chance(&self) -> Option<f64> {
+        let (f, w) = (self.f, self.w());
+        if f.meeting_gaps_base_n < w.min_baseline_events {
+            return None;
+        }
+        let mean = f.meeting_gap_base?.max(1.0);
+        let q = 1.0 / self.gap_shape()?;
+        if q > 0.999 {
+            return None;
+        }
+        let open = self.open_days_in(w.meetings_recent_days);
+        let slots = (open / (mean * (1.0 - q))).floor() as i64;
+        Some(binomial_lower_midp(f.held_recent, slots, 1.0 - q))
+    }
+
+    /// Days of the last `days` outside the holiday weeks, from the snapshot's weeks
+    /// (a partial week in proportion; beyond them, every day counts).
+    fn open_days_in(&self, days: i32) -> f64 {
+        let open = &self.snap.open_days;
+        (0..days)
+            .map(|i| {
+                open.get((i / 7) as usize)
+                    .map_or(1.0, |&o| f64::from(o) / 7.0)
+            })
+            .sum()
+    }
+
     /// Reply delay over two recent windows, the month (`replies_recent_days`) and
     /// the quarter (`unanswered_lookback_days`), each against its own baseline: the
     /// month shows a sudden slowdown, the quarter a sparse account's, whose month
@@ -1554,5 +1591,40 @@ pub(crate) mod tests {
         assert!(chance(&account(1.05)) < 0.01, "{}", chance(&account(1.05)));
         // Never judged against more than the target.
         assert_eq!(chance(&account(1.05)), chance(&account(1.25)));
+    }
+
+    /// Held meetings are scheduled slots: a clockwork fortnightly client holding 1
+    /// meeting in 60 days is news, one whose meetings come and go is not, and 3 of
+    /// about 4 slots is ordinary for either.
+    #[test]
+    fn meeting_drop_counts_slots_of_a_regular_cadence() {
+        let (cfg, snap) = (shipped(), snapshot());
+        let account = |held_recent: i64, sd: f64| AccountFeatures {
+            history_days: 2_000,
+            held_base: 13,
+            held_recent,
+            meeting_gap_base: Some(14.0),
+            meeting_gap_base_sd: Some(sd),
+            meeting_gaps_base_n: 12,
+            ..AccountFeatures::default()
+        };
+        let s = Signal::MeetingDrop;
+        let chance = |f: &AccountFeatures| s.chance(f, &snap, &cfg).unwrap();
+        assert!(
+            chance(&account(1, 2.0)) < 0.01,
+            "{}",
+            chance(&account(1, 2.0))
+        );
+        assert!(
+            chance(&account(1, 14.0)) > 0.05,
+            "{}",
+            chance(&account(1, 14.0))
+        );
+        assert!(
+            chance(&account(3, 2.0)) > 0.1,
+            "{}",
+            chance(&account(3, 2.0))
+        );
+        assert!(chance(&account(0, 2.0)) < chance(&account(1, 2.0)));
     }
 }
