@@ -179,19 +179,58 @@ pub struct Snapshot {
     /// so rates are taken over the days it covers.
     pub meetings_from: Option<i32>,
     pub messages_from: Option<i32>,
-    /// Days of each of the [`Windows::engagement_weeks`] weeks (week 0 the last
-    /// seven) outside the New Year, Golden Week and Obon weeks: what each week's
-    /// usual engagement is scaled by ([`open_days`]).
-    pub open_days: Vec<u8>,
+    /// Open days (outside the New Year, Golden Week and Obon weeks) counted back
+    /// from the as-of date: `open_cum[i]` of the `i` days ending on it, over every
+    /// window's reach ([`OpenDays`]).
+    pub open: OpenDays,
     pub accounts: Vec<AccountFeatures>,
 }
 
-/// The days of each week before `day` (week 0 ending on it) that are not in a
-/// holiday week, for `weeks` weeks.
-pub fn open_days(day: i32, weeks: usize) -> Vec<u8> {
-    (0..weeks as i32)
-        .map(|k| (0..7).filter(|i| !is_holiday_week(day - 7 * k - i)).count() as u8)
-        .collect()
+/// Which days before an as-of date a Japanese B2B client is open for business
+/// (holiday weeks closed), as cumulative counts: rates are per open day, so the New
+/// Year or Golden Week in a recent window is not read as a quieter client.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OpenDays {
+    /// `cum[i]`: open days among the `i` days ending on the as-of date.
+    cum: Vec<i32>,
+}
+
+impl OpenDays {
+    /// Counts back from `day` over `reach` days (days further back count as open).
+    pub fn new(day: i32, reach: i32) -> OpenDays {
+        let mut cum = Vec::with_capacity(reach.max(0) as usize + 1);
+        cum.push(0);
+        for i in 0..reach.max(0) {
+            cum.push(cum[i as usize] + i32::from(!is_holiday_week(day - i)));
+        }
+        OpenDays { cum }
+    }
+
+    /// Open days among the days `from` back (excluded) to `to` back (included)
+    /// before the as-of date: `(d − from, d − to]`.
+    pub fn between(&self, from: i32, to: i32) -> f64 {
+        let at = |back: i32| {
+            let last = self.cum.len() as i32 - 1;
+            // Beyond the reach every day counts as open.
+            self.cum[back.clamp(0, last) as usize] + (back - last).max(0)
+        };
+        f64::from(at(from.max(to)) - at(to))
+    }
+}
+
+/// The furthest back any window reaches from the as-of date, in days.
+fn reach(w: &Windows) -> i32 {
+    [
+        w.baseline(w.replies_recent_days, w.replies_baseline_days),
+        w.baseline(w.unanswered_lookback_days, w.replies_baseline_days),
+        w.baseline(w.meetings_recent_days, w.meetings_baseline_days),
+        w.baseline(w.meetings_recent_days, w.touchpoint_baseline_days),
+        w.baseline(w.attendance_recent_days, w.attendance_baseline_days),
+    ]
+    .into_iter()
+    .map(|(from, _)| from)
+    .max()
+    .unwrap_or(0)
 }
 
 /// Aggregating a value only where a predicate holds, as a plain column expression
@@ -1019,7 +1058,7 @@ impl Cohort {
             team_attendance,
             meetings_from: self.meetings_from,
             messages_from: self.messages_from,
-            open_days: open_days(at.d, w.engagement_weeks()),
+            open: OpenDays::new(at.d, reach(w)),
             accounts,
         })
     }
@@ -1113,7 +1152,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         },
         meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
         messages_from: first_day(&frames.messages, "received_at_day")?,
-        open_days: open_days(at.d, w.engagement_weeks()),
+        open: OpenDays::new(at.d, reach(w)),
         accounts,
     })
 }

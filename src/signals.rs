@@ -1070,8 +1070,8 @@ impl Ctx<'_> {
         let (mut sum, mut observed, mut expected) = (0.0, 0.0f64, 0.0);
         let mut c = Cusum::default();
         for (k, &n) in f.engagement_weeks.iter().enumerate() {
-            let open = self.snap.open_days.get(k).copied().unwrap_or(7);
-            let usual = per_day * f64::from(open);
+            let back = 7 * k as i32;
+            let usual = per_day * self.snap.open.between(back + 7, back);
             if usual > 0.0 {
                 sum += nb_drop_llr(f64::from(n), usual, dispersion);
             }
@@ -1171,21 +1171,9 @@ impl Ctx<'_> {
         if q > 0.999 {
             return None;
         }
-        let open = self.open_days_in(w.meetings_recent_days);
+        let open = self.snap.open.between(w.meetings_recent_days, 0);
         let slots = (open / (mean * (1.0 - q))).floor() as i64;
         Some(binomial_lower_midp(f.held_recent, slots, 1.0 - q))
-    }
-
-    /// Days of the last `days` outside the holiday weeks, from the snapshot's weeks
-    /// (a partial week in proportion; beyond them, every day counts).
-    fn open_days_in(&self, days: i32) -> f64 {
-        let open = &self.snap.open_days;
-        (0..days)
-            .map(|i| {
-                open.get((i / 7) as usize)
-                    .map_or(1.0, |&o| f64::from(o) / 7.0)
-            })
-            .sum()
     }
 
     /// Reply delay over two recent windows, the month (`replies_recent_days`) and
@@ -1345,7 +1333,7 @@ pub(crate) mod tests {
             team_attendance: None,
             meetings_from: Some(0),
             messages_from: Some(0),
-            open_days: crate::features::open_days(20_000, 17),
+            open: crate::features::OpenDays::new(20_000, 600),
             accounts: vec![],
         }
     }
@@ -1477,7 +1465,7 @@ pub(crate) mod tests {
         let snap = Snapshot {
             as_of: date,
             day,
-            open_days: crate::features::open_days(day, 17),
+            open: crate::features::OpenDays::new(day, 600),
             ..snapshot()
         };
         // 4 events a week over the 180-day baseline (about 103), 17 weeks watched.

@@ -293,7 +293,7 @@ fn empty_snapshot() -> churnwatch::features::Snapshot {
         team_attendance: Some(0.7),
         meetings_from: Some(0),
         messages_from: Some(0),
-        open_days: churnwatch::features::open_days(20_000, 17),
+        open: churnwatch::features::OpenDays::new(20_000, 600),
         accounts: vec![],
     }
 }
