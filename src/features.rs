@@ -180,8 +180,7 @@ pub struct Snapshot {
     pub meetings_from: Option<i32>,
     pub messages_from: Option<i32>,
     /// Open days (outside the New Year, Golden Week and Obon weeks) counted back
-    /// from the as-of date: `open_cum[i]` of the `i` days ending on it, over every
-    /// window's reach ([`OpenDays`]).
+    /// from the as-of date over the engagement CUSUM's weeks ([`OpenDays`]).
     pub open: OpenDays,
     pub accounts: Vec<AccountFeatures>,
 }
@@ -218,20 +217,6 @@ impl OpenDays {
     }
 }
 
-/// The furthest back any window reaches from the as-of date, in days.
-fn reach(w: &Windows) -> i32 {
-    [
-        w.baseline(w.replies_recent_days, w.replies_baseline_days),
-        w.baseline(w.unanswered_lookback_days, w.replies_baseline_days),
-        w.baseline(w.meetings_recent_days, w.meetings_baseline_days),
-        w.baseline(w.meetings_recent_days, w.touchpoint_baseline_days),
-        w.baseline(w.attendance_recent_days, w.attendance_baseline_days),
-    ]
-    .into_iter()
-    .map(|(from, _)| from)
-    .max()
-    .unwrap_or(0)
-}
 
 /// Aggregating a value only where a predicate holds, as a plain column expression
 /// (the value, or null elsewhere): grouped `median`/`mean`/`max` then run vectorised
@@ -1058,7 +1043,7 @@ impl Cohort {
             team_attendance,
             meetings_from: self.meetings_from,
             messages_from: self.messages_from,
-            open: OpenDays::new(at.d, reach(w)),
+            open: OpenDays::new(at.d, 7 * w.engagement_weeks() as i32),
             accounts,
         })
     }
@@ -1152,7 +1137,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         },
         meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
         messages_from: first_day(&frames.messages, "received_at_day")?,
-        open: OpenDays::new(at.d, reach(w)),
+        open: OpenDays::new(at.d, 7 * w.engagement_weeks() as i32),
         accounts,
     })
 }
