@@ -6,8 +6,8 @@
 //! - counts against the account's own rate: the negative-binomial (Poisson–gamma)
 //!   predictive of a recent count given the baseline count, with the baseline's
 //!   weight divided by an over-dispersion factor (real weeks cluster);
-//! - shares, `k` of `n`: the binomial tail at the account's usual share, itself
-//!   blended with a prior share (beta–binomial in spirit);
+//! - shares, `k` of `n`: the beta-binomial predictive of the account's usual share,
+//!   learned from its earlier events plus a prior share worth a few events;
 //! - "slower than usual", `k` of `n` recent values above the account's own earlier
 //!   median: the exact distribution of exceedances (a median test);
 //! - continuous measures: a normal tail of a z-score against the measure's spread, or
@@ -42,6 +42,33 @@ pub fn student_t_sf(t: f64, dof: f64) -> f64 {
     }
     let tail = 0.5 * incomplete_beta(dof / 2.0, 0.5, dof / (dof + t * t));
     if t >= 0.0 { tail } else { 1.0 - tail }.clamp(0.0, 1.0)
+}
+
+/// Mid-p upper tail `P(K > k) + P(K = k) / 2` for `K ~ BetaBinomial(n, a, b)`: `k`
+/// of `n` when the share itself is only known as `Beta(a, b)` (the account's usual
+/// share from `a + b` earlier events, prior included), the predictive of a share
+/// learned from a short record, wider than the binomial at its mean.
+pub fn beta_binomial_upper_midp(k: i64, n: i64, a: f64, b: f64) -> f64 {
+    if n <= 0 || k <= 0 {
+        return 1.0;
+    }
+    let (a, b) = (a.max(1e-9), b.max(1e-9));
+    let k = k.min(n);
+    let ln_beta = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
+    let ln_choose = |m: i64, j: i64| {
+        ln_gamma(m as f64 + 1.0) - ln_gamma(j as f64 + 1.0) - ln_gamma((m - j) as f64 + 1.0)
+    };
+    let pmf = |j: i64| {
+        (ln_choose(n, j) + ln_beta(j as f64 + a, (n - j) as f64 + b) - ln_beta(a, b)).exp()
+    };
+    let above: f64 = (k + 1..=n).map(pmf).sum();
+    (above + pmf(k) / 2.0).clamp(0.0, 1.0)
+}
+
+/// Mid-p lower tail `P(K < k) + P(K = k) / 2` for `K ~ BetaBinomial(n, a, b)`.
+pub fn beta_binomial_lower_midp(k: i64, n: i64, a: f64, b: f64) -> f64 {
+    // Failures `n - k` in the upper tail with the share's roles swapped.
+    beta_binomial_upper_midp(n - k, n, b, a)
 }
 
 /// Mid-p upper tail of the number `k` of `n` new values above the `j`-th largest of
@@ -267,6 +294,23 @@ mod tests {
         // Heavier than the normal, and the normal in the limit.
         assert!(student_t_sf(4.0, 8.0) > 10.0 * normal_sf(4.0));
         assert!((student_t_sf(2.0, 1e6) - normal_sf(2.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn beta_binomial_is_the_binomial_with_an_uncertain_share() {
+        // Beta(1, 1): every count of n equally likely, 1 / (n + 1).
+        let p = beta_binomial_upper_midp(3, 4, 1.0, 1.0);
+        assert!((p - (0.2 + 0.1)).abs() < 1e-12, "{p}");
+        // A share known from many events: the binomial.
+        let known = beta_binomial_upper_midp(5, 10, 2_000.0, 8_000.0);
+        assert!(
+            (known - binomial_upper_midp(5, 10, 0.2)).abs() < 1e-4,
+            "{known}"
+        );
+        // Known from a few: wider.
+        assert!(beta_binomial_upper_midp(5, 10, 2.0, 8.0) > known);
+        let lo = beta_binomial_lower_midp(1, 10, 8.0, 2.0);
+        assert!((lo - beta_binomial_upper_midp(9, 10, 2.0, 8.0)).abs() < 1e-12);
     }
 
     #[test]

@@ -217,7 +217,6 @@ impl OpenDays {
     }
 }
 
-
 /// Aggregating a value only where a predicate holds, as a plain column expression
 /// (the value, or null elsewhere): grouped `median`/`mean`/`max` then run vectorised
 /// over the whole frame instead of filtering inside every group, which is what makes

@@ -10,8 +10,8 @@
 
 use crate::config::{Config, Language, SignalParams, Windows};
 use crate::evidence::{
-    binomial_lower_midp, binomial_upper_midp, chi2_sf_even, count_drop_midp,
-    exceedances_upper_midp, normal_sf, student_t_sf,
+    beta_binomial_lower_midp, beta_binomial_upper_midp, binomial_lower_midp, binomial_upper_midp,
+    chi2_sf_even, count_drop_midp, exceedances_upper_midp, normal_sf, student_t_sf,
 };
 use crate::features::{AccountFeatures, Snapshot};
 use crate::vocabulary::Category;
@@ -922,23 +922,31 @@ impl Ctx<'_> {
         Some(shrunk_share(k, n, usual, w.prior_events))
     }
 
-    /// k bad of n against the account's usual share, blended with a prior share.
+    /// k bad of n against the account's usual share: its earlier kb of nb plus
+    /// `prior_events` at a prior share, as a beta-binomial predictive (a share
+    /// learned from ten meetings is not known to the percent).
     fn bad_share_chance(&self) -> Option<f64> {
         let ((k, n), (kb, nb)) = self.shares?;
         let prior = self.w().prior_events;
-        let usual = (kb as f64 + prior * PRIOR_BAD_SHARE) / (nb as f64 + prior);
-        Some(binomial_upper_midp(k, n, usual))
+        let a = kb as f64 + prior * PRIOR_BAD_SHARE;
+        let b = (nb - kb) as f64 + prior * (1.0 - PRIOR_BAD_SHARE);
+        Some(beta_binomial_upper_midp(k, n, a, b))
     }
 
-    /// Fewer sessions attended than the usual share (blended towards the team's).
+    /// Fewer sessions attended than the usual share: the account's earlier record
+    /// plus `prior_events` at the team's, as a beta-binomial predictive (10 of 10
+    /// earlier is "usually attends", not "never misses").
     fn attendance_chance(&self) -> Option<f64> {
         let f = self.f;
         let team = self.snap.team_attendance.unwrap_or(PRIOR_ATTENDANCE);
-        let usual = shrunk_share(f.attended_base, f.invited_base, team, self.w().prior_events);
-        Some(binomial_lower_midp(
+        let prior = self.w().prior_events;
+        let a = f.attended_base as f64 + prior * team;
+        let b = (f.invited_base - f.attended_base) as f64 + prior * (1.0 - team);
+        Some(beta_binomial_lower_midp(
             f.attended_recent,
             f.invited_recent,
-            usual,
+            a,
+            b,
         ))
     }
 

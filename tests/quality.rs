@@ -106,13 +106,16 @@ fn planted_stress_is_found_and_calm_accounts_are_not_flagged() {
         if total < 20 {
             failures.push(format!("{cat}: only {total} planted accounts"));
         }
-        // Issue #3 asks 0.90 in every category. Expectation stress (fewer meetings and
-        // messages, more client cancellations) is found about 0.8 of the time
-        // without raising false positives; its floor here guards against regressions
-        // until that is solved, and the issue stays open.
-        let floor = if cat == "expectation" { 0.70 } else { 0.90 };
-        if recall < floor {
-            failures.push(format!("{cat}: recall {recall:.3} < {floor}"));
+        // Issues #3 and #10: 0.90 in every category, 0.95 for stress that began 75
+        // or more days ago.
+        if recall < 0.90 {
+            failures.push(format!("{cat}: recall {recall:.3} < 0.90"));
+        }
+        let (old, found) = t.by_age.get(&(cat, true)).copied().unwrap_or_default();
+        if (found as f64) < 0.95 * old as f64 {
+            failures.push(format!(
+                "{cat}: recall {found} of {old} < 0.95 (began ≥ 75 days ago)"
+            ));
         }
         if accuracy < 0.80 {
             failures.push(format!("{cat}: primary accuracy {accuracy:.3} < 0.80"));
@@ -212,7 +215,7 @@ impl Strata {
 /// figure is printed by volume tier, by how long ago the stress began and by its
 /// severity. Asserted: the false-positive targets of issue #10 (≤ 0.03 over all calm
 /// accounts, ≤ 0.05 in every tier and among healthy accounts with one bad week) and
-/// primary-category accuracy. Recall is asserted only as a regression floor (0.60):
+/// primary-category accuracy. Recall is asserted only as a regression floor (0.70):
 /// the issue's 0.90 is not reached on sparse accounts yet (see the README).
 #[test]
 fn varied_exports_stratified_by_volume_onset_and_severity() {
@@ -287,8 +290,8 @@ fn varied_exports_stratified_by_volume_onset_and_severity() {
     }
     for cat in CATEGORIES {
         let v = s.stressed[&format!("{cat:<12} all")];
-        if rate(v) < 0.60 {
-            failures.push(format!("{cat}: recall {:.3} < 0.60", rate(v)));
+        if rate(v) < 0.70 {
+            failures.push(format!("{cat}: recall {:.3} < 0.70", rate(v)));
         }
     }
     if accuracy < 0.90 {
