@@ -55,14 +55,18 @@ pub fn beta_binomial_upper_midp(k: i64, n: i64, a: f64, b: f64) -> f64 {
     let (a, b) = (a.max(1e-9), b.max(1e-9));
     let k = k.min(n);
     let ln_beta = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
-    let ln_choose = |m: i64, j: i64| {
-        ln_gamma(m as f64 + 1.0) - ln_gamma(j as f64 + 1.0) - ln_gamma((m - j) as f64 + 1.0)
-    };
-    let pmf = |j: i64| {
-        (ln_choose(n, j) + ln_beta(j as f64 + a, (n - j) as f64 + b) - ln_beta(a, b)).exp()
-    };
-    let above: f64 = (k + 1..=n).map(pmf).sum();
-    (above + pmf(k) / 2.0).clamp(0.0, 1.0)
+    // pmf(k) once, then upwards by the ratio
+    // pmf(j + 1) / pmf(j) = (n − j) / (j + 1) × (j + a) / (n − j − 1 + b).
+    let (nf, kf) = (n as f64, k as f64);
+    let ln_choose = ln_gamma(nf + 1.0) - ln_gamma(kf + 1.0) - ln_gamma(nf - kf + 1.0);
+    let at = (ln_choose + ln_beta(kf + a, nf - kf + b) - ln_beta(a, b)).exp();
+    let (mut pmf, mut above) = (at, 0.0);
+    for j in k..n {
+        let j = j as f64;
+        pmf *= (nf - j) / (j + 1.0) * (j + a) / (nf - j - 1.0 + b);
+        above += pmf;
+    }
+    (above + at / 2.0).clamp(0.0, 1.0)
 }
 
 /// Mid-p lower tail `P(K < k) + P(K = k) / 2` for `K ~ BetaBinomial(n, a, b)`.
@@ -84,10 +88,16 @@ pub fn exceedances_upper_midp(k: i64, n: i64, m: i64, j: i64) -> f64 {
     let ln_choose = |a: i64, b: i64| {
         ln_gamma(a as f64 + 1.0) - ln_gamma(b as f64 + 1.0) - ln_gamma((a - b) as f64 + 1.0)
     };
-    let total = ln_choose(m + n, n);
-    let pmf = |i: i64| (ln_choose(j - 1 + i, i) + ln_choose(m - j + n - i, n - i) - total).exp();
-    let above: f64 = (k + 1..=n).map(pmf).sum();
-    (above + pmf(k) / 2.0).clamp(0.0, 1.0)
+    // pmf(k) once, then upwards by the ratio
+    // pmf(i + 1) / pmf(i) = (j + i) / (i + 1) × (n − i) / (m − j + n − i).
+    let at =
+        (ln_choose(j - 1 + k, k) + ln_choose(m - j + n - k, n - k) - ln_choose(m + n, n)).exp();
+    let (mut pmf, mut above) = (at, 0.0);
+    for i in k..n {
+        pmf *= (j + i) as f64 / (i + 1) as f64 * (n - i) as f64 / (m - j + n - i) as f64;
+        above += pmf;
+    }
+    (above + at / 2.0).clamp(0.0, 1.0)
 }
 
 /// The regularized incomplete beta `I_x(a, b)`.
