@@ -461,7 +461,7 @@ registry! {
         reason: |x, lang| {
             let [held, usual, weeks, _] = &x.text;
             match lang {
-                En => format!("client engagement down for {weeks} weeks: {held} meetings held and client messages, usually {usual}"),
+                En => format!("client engagement down for {weeks} weeks: {held} meetings held and messages from the client, usually {usual}"),
                 Ja => format!("{weeks}週間 接点が減少: 実施会議とクライアントからの連絡 {held}件（通常は{usual}件）"),
             }
         },
@@ -1505,7 +1505,7 @@ pub(crate) mod tests {
         assert_eq!(m.figures[..3], [16.0, 8.0 * 103.0 / 180.0 * 7.0, 8.0]);
         assert_eq!(
             s.reason(m.figures, Language::En),
-            "client engagement down for 8 weeks: 16 meetings held and client messages, usually 32"
+            "client engagement down for 8 weeks: 16 meetings held and messages from the client, usually 32"
         );
         // Each further week of the slide adds evidence: 12 weeks are strong.
         let mut longer = slide.clone();
