@@ -8,8 +8,9 @@
 //!   weight divided by an over-dispersion factor (real weeks cluster);
 //! - shares, `k` of `n`: the beta-binomial predictive of the account's usual share,
 //!   learned from its earlier events plus a prior share worth a few events;
-//! - "slower than usual", `k` of `n` recent values above the account's own earlier
-//!   median: the exact distribution of exceedances (a median test);
+//! - "slower than usual", `k` of `n` recent values above an order statistic of the
+//!   account's own earlier values (its upper quartile): the exact distribution of
+//!   exceedances;
 //! - continuous measures: a normal tail of a z-score against the measure's spread, or
 //!   Student's t where that spread is itself estimated from a few months (KPIs);
 //! - meeting gaps: scheduled slots each missed with the account's own probability, so
@@ -58,8 +59,7 @@ pub fn beta_binomial_upper_midp(k: i64, n: i64, a: f64, b: f64) -> f64 {
     // pmf(k) once, then upwards by the ratio
     // pmf(j + 1) / pmf(j) = (n − j) / (j + 1) × (j + a) / (n − j − 1 + b).
     let (nf, kf) = (n as f64, k as f64);
-    let ln_choose = ln_gamma(nf + 1.0) - ln_gamma(kf + 1.0) - ln_gamma(nf - kf + 1.0);
-    let at = (ln_choose + ln_beta(kf + a, nf - kf + b) - ln_beta(a, b)).exp();
+    let at = (ln_choose(n, k) + ln_beta(kf + a, nf - kf + b) - ln_beta(a, b)).exp();
     let (mut pmf, mut above) = (at, 0.0);
     for j in k..n {
         let j = j as f64;
@@ -77,17 +77,14 @@ pub fn beta_binomial_lower_midp(k: i64, n: i64, a: f64, b: f64) -> f64 {
 
 /// Mid-p upper tail of the number `k` of `n` new values above the `j`-th largest of
 /// `m` earlier ones, all from one continuous distribution (Gumbel's exceedances):
-/// `P(K = i) = C(j−1+i, i) C(m−j+n−i, n−i) / C(m+n, n)`. The median test of "slower
-/// than this account's usual median", exact for small baselines and free of any
-/// assumption about the values' shape.
+/// `P(K = i) = C(j−1+i, i) C(m−j+n−i, n−i) / C(m+n, n)`. "Slower than this
+/// account's usual slowest quarter" (`j` a quarter from the top), exact for small
+/// baselines and free of any assumption about the values' shape.
 pub fn exceedances_upper_midp(k: i64, n: i64, m: i64, j: i64) -> f64 {
     if n <= 0 || m <= 0 || k <= 0 {
         return 1.0;
     }
     let (k, j) = (k.min(n), j.clamp(1, m));
-    let ln_choose = |a: i64, b: i64| {
-        ln_gamma(a as f64 + 1.0) - ln_gamma(b as f64 + 1.0) - ln_gamma((a - b) as f64 + 1.0)
-    };
     // pmf(k) once, then upwards by the ratio
     // pmf(i + 1) / pmf(i) = (j + i) / (i + 1) × (n − i) / (m − j + n − i).
     let at =
@@ -98,6 +95,11 @@ pub fn exceedances_upper_midp(k: i64, n: i64, m: i64, j: i64) -> f64 {
         above += pmf;
     }
     (above + at / 2.0).clamp(0.0, 1.0)
+}
+
+/// `ln C(n, k)`, through [`ln_gamma`].
+fn ln_choose(n: i64, k: i64) -> f64 {
+    ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
 }
 
 /// The regularized incomplete beta `I_x(a, b)`.

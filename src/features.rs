@@ -1024,7 +1024,7 @@ impl Cohort {
             team_attendance,
             meetings_from: self.meetings_from,
             messages_from: self.messages_from,
-            open: OpenDays::new(at.d, 7 * w.engagement_weeks() as i32),
+            open: at.open_days(),
             accounts,
         })
     }
@@ -1118,7 +1118,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
         },
         meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
         messages_from: first_day(&frames.messages, "received_at_day")?,
-        open: OpenDays::new(at.d, 7 * w.engagement_weeks() as i32),
+        open: at.open_days(),
         accounts,
     })
 }
@@ -1172,7 +1172,39 @@ fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<Accoun
     Ok(accounts)
 }
 
+/// The index in `accounts` (sorted by `acct`) of each row's account, for a pass over
+/// rows grouped by `acct`: looked up once per run of an account's rows. `None` for
+/// rows of accounts not scored (not active on the date).
+#[derive(Default)]
+struct AccountRuns {
+    current: Option<(u32, Option<usize>)>,
+}
+
+impl AccountRuns {
+    /// The row's account index, and whether the row starts a new account's run.
+    fn next(&mut self, accounts: &[AccountFeatures], acct: u32) -> (Option<usize>, bool) {
+        match self.current {
+            Some((seen, index)) if seen == acct => (index, false),
+            _ => {
+                let index = accounts.binary_search_by_key(&acct, |f| f.acct).ok();
+                self.current = Some((acct, index));
+                (index, true)
+            }
+        }
+    }
+
+    /// The account of the run in progress.
+    fn index(&self) -> Option<usize> {
+        self.current.and_then(|(_, index)| index)
+    }
+}
+
 impl AsOf<'_> {
+    /// The open days counted back over the engagement CUSUM's weeks.
+    fn open_days(&self) -> OpenDays {
+        OpenDays::new(self.d, 7 * self.w.engagement_weeks() as i32)
+    }
+
     /// Fills `reply_recent_slower` and `reply_long_slower` from `seen`
     /// ([`AsOf::messages_seen`]): per account, each window's baseline delays give
     /// the upper quartile, and the window's recent delays above it are counted. A
@@ -1194,8 +1226,11 @@ impl AsOf<'_> {
         let delays = seen.column("delay_min")?.i64()?;
         let mut base: [Vec<i64>; 2] = Default::default();
         let mut recent: [Vec<i64>; 2] = Default::default();
-        let mut finish = |a: Option<u32>, base: &mut [Vec<i64>; 2], recent: &mut [Vec<i64>; 2]| {
-            let index = a.and_then(|a| accounts.binary_search_by_key(&a, |f| f.acct).ok());
+        // Counts the finished run's slow replies into its account, if it is scored.
+        let finish = |index: Option<usize>,
+                      accounts: &mut [AccountFeatures],
+                      base: &mut [Vec<i64>; 2],
+                      recent: &mut [Vec<i64>; 2]| {
             let mut slower = [0i64; 2];
             for k in 0..2 {
                 if !base[k].is_empty() {
@@ -1213,14 +1248,14 @@ impl AsOf<'_> {
                 ] = slower;
             }
         };
-        let mut current: Option<u32> = None;
+        let mut runs = AccountRuns::default();
         for ((a, day), delay) in acct.iter().zip(days.iter()).zip(delays.iter()) {
             let (Some(a), Some(day), Some(delay)) = (a, day, delay) else {
                 continue;
             };
-            if current != Some(a) {
-                finish(current, &mut base, &mut recent);
-                current = Some(a);
+            let finished = runs.index();
+            if runs.next(accounts, a).1 {
+                finish(finished, accounts, &mut base, &mut recent);
             }
             let back = d - day;
             for (k, &(length, from, to)) in windows.iter().enumerate() {
@@ -1231,7 +1266,7 @@ impl AsOf<'_> {
                 }
             }
         }
-        finish(current, &mut base, &mut recent);
+        finish(runs.index(), accounts, &mut base, &mut recent);
         Ok(())
     }
 
@@ -1239,8 +1274,7 @@ impl AsOf<'_> {
     /// `engagement_weeks`: week 0 the last seven days up to the as-of date. A plain
     /// pass over the columns rather than a plan: it runs for every scored date, and
     /// a filtered `group_by` over the messages cost 0.4 s per date at 100,000
-    /// accounts where this costs milliseconds. Both sides are sorted by `acct`, so
-    /// an account is looked up once per run of its rows.
+    /// accounts where this costs milliseconds.
     fn count_weeks(
         &self,
         accounts: &mut [AccountFeatures],
@@ -1259,21 +1293,13 @@ impl AsOf<'_> {
             Some(_) => Box::new(frame.column("status")?.i32()?.iter()),
             None => Box::new(std::iter::repeat(None)),
         };
-        let mut current: Option<(u32, Option<usize>)> = None;
+        let mut runs = AccountRuns::default();
         for ((a, d), s) in acct.iter().zip(days.iter()).zip(statuses) {
             let (Some(a), Some(d)) = (a, d) else { continue };
             if d <= since || d > self.d || (status.is_some() && s != status) {
                 continue;
             }
-            let index = match current {
-                Some((seen, index)) if seen == a => index,
-                _ => {
-                    let index = accounts.binary_search_by_key(&a, |f| f.acct).ok();
-                    current = Some((a, index));
-                    index
-                }
-            };
-            if let Some(i) = index {
+            if let (Some(i), _) = runs.next(accounts, a) {
                 accounts[i].engagement_weeks[((self.d - d) / 7) as usize] += 1;
             }
         }

@@ -922,14 +922,22 @@ impl Ctx<'_> {
         Some(shrunk_share(k, n, usual, w.prior_events))
     }
 
+    /// The usual share as `Beta(a, b)`: `k` of `n` earlier events plus
+    /// `prior_events` at the prior share `prior`.
+    fn usual_share_beta(&self, k: i64, n: i64, prior: f64) -> (f64, f64) {
+        let weight = self.w().prior_events;
+        (
+            k as f64 + weight * prior,
+            (n - k) as f64 + weight * (1.0 - prior),
+        )
+    }
+
     /// k bad of n against the account's usual share: its earlier kb of nb plus
     /// `prior_events` at a prior share, as a beta-binomial predictive (a share
     /// learned from ten meetings is not known to the percent).
     fn bad_share_chance(&self) -> Option<f64> {
         let ((k, n), (kb, nb)) = self.shares?;
-        let prior = self.w().prior_events;
-        let a = kb as f64 + prior * PRIOR_BAD_SHARE;
-        let b = (nb - kb) as f64 + prior * (1.0 - PRIOR_BAD_SHARE);
+        let (a, b) = self.usual_share_beta(kb, nb, PRIOR_BAD_SHARE);
         Some(beta_binomial_upper_midp(k, n, a, b))
     }
 
@@ -939,9 +947,7 @@ impl Ctx<'_> {
     fn attendance_chance(&self) -> Option<f64> {
         let f = self.f;
         let team = self.snap.team_attendance.unwrap_or(PRIOR_ATTENDANCE);
-        let prior = self.w().prior_events;
-        let a = f.attended_base as f64 + prior * team;
-        let b = (f.invited_base - f.attended_base) as f64 + prior * (1.0 - team);
+        let (a, b) = self.usual_share_beta(f.attended_base, f.invited_base, team);
         Some(beta_binomial_lower_midp(
             f.attended_recent,
             f.invited_recent,
@@ -1147,19 +1153,26 @@ impl Ctx<'_> {
     /// happen to one in fifty.
     fn meeting_gap_chance(&self) -> Option<f64> {
         let mean = self.f.meeting_gap_base?.max(1.0);
-        let q = 1.0 / self.gap_shape()?;
+        let (slot, q) = self.slots()?;
         let gap = self.longest_meeting_gap()?;
         // P(a gap ≥ g) = q^(g / slot − 1), continuous in g (the slots jitter); as q
         // tends to 1 the slots shrink and it becomes the exponential e^(−g / mean).
-        let one = if q > 0.999 {
-            (-gap / mean).exp()
-        } else {
-            ((gap / (mean * (1.0 - q)) - 1.0) * q.ln()).exp().min(1.0)
+        let one = match slot {
+            Some(slot) => ((gap / slot - 1.0) * q.ln()).exp().min(1.0),
+            None => (-gap / mean).exp(),
         };
         // Any of the recent window's gaps (about its length over the mean gap, plus
         // the open one) could be it.
         let chances = (f64::from(self.w().meetings_recent_days) / mean).max(1.0) + 1.0;
         Some(1.0 - (1.0 - one).powf(chances))
+    }
+
+    /// The slot model's length of a slot (`None` where `q` is all but 1 and slots
+    /// shrink to nothing) and its miss probability `q` = `1 / gap_shape`.
+    fn slots(&self) -> Option<(Option<f64>, f64)> {
+        let mean = self.f.meeting_gap_base?.max(1.0);
+        let q = 1.0 / self.gap_shape()?;
+        Some(((q <= 0.999).then_some(mean * (1.0 - q)), q))
     }
 
     /// Held meetings in the recent window under the slot model of
@@ -1174,13 +1187,9 @@ impl Ctx<'_> {
         if f.meeting_gaps_base_n < w.min_baseline_events {
             return None;
         }
-        let mean = f.meeting_gap_base?.max(1.0);
-        let q = 1.0 / self.gap_shape()?;
-        if q > 0.999 {
-            return None;
-        }
+        let (slot, q) = self.slots()?;
         let open = self.snap.open.between(w.meetings_recent_days, 0);
-        let slots = (open / (mean * (1.0 - q))).floor() as i64;
+        let slots = (open / slot?).floor() as i64;
         Some(binomial_lower_midp(f.held_recent, slots, 1.0 - q))
     }
 
