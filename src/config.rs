@@ -57,8 +57,17 @@ pub struct Evidence {
     pub p_start: f64,
     /// Tail probability at and below which the evidence is full.
     pub p_full: f64,
-    /// Counts are this many times more variable than Poisson (weeks cluster).
+    /// Counts of held meetings and promises are this many times more variable than
+    /// Poisson (weeks cluster).
     pub overdispersion: f64,
+    /// A client's four-weekly activity (meetings held, messages) moves by this
+    /// coefficient of variation beyond chance before its own blocks say otherwise
+    /// (optional, default 0.2)...
+    #[serde(default = "default_activity_cv")]
+    pub activity_cv: f64,
+    /// ...weighing as much as this many blocks (optional, default 4).
+    #[serde(default = "default_activity_cv_blocks")]
+    pub activity_cv_blocks: f64,
     /// The spread of monthly KPI attainment an account is assumed to have before
     /// its own months say otherwise, and how many months that assumption weighs.
     pub kpi_sd_prior: f64,
@@ -68,6 +77,21 @@ pub struct Evidence {
     /// Spread of single invoices' days late.
     pub payment_sd_days: f64,
 }
+
+fn default_activity_cv() -> f64 {
+    0.2
+}
+
+fn default_activity_cv_blocks() -> f64 {
+    4.0
+}
+
+/// An account's usual activity and its own over-dispersion are read from its
+/// counts in up to this many blocks...
+pub const DISPERSION_BLOCKS: usize = 12;
+/// ...of this many days each (four weeks: a client's busy or quiet phase shows
+/// within a block as much as between two 60-day windows).
+pub const DISPERSION_BLOCK_DAYS: i32 = 28;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,6 +228,13 @@ impl Windows {
     /// window and the gap before it): the stretch the engagement CUSUM watches.
     pub fn engagement_weeks(&self) -> usize {
         ((self.meetings_recent_days + self.baseline_gap_days) / 7).max(1) as usize
+    }
+
+    /// Days before the as-of date that the activity blocks reach back to: the
+    /// engagement weeks, then [`DISPERSION_BLOCKS`] blocks of
+    /// [`DISPERSION_BLOCK_DAYS`] before them (a year at the shipped windows).
+    pub fn dispersion_reach(&self) -> i32 {
+        7 * self.engagement_weeks() as i32 + DISPERSION_BLOCKS as i32 * DISPERSION_BLOCK_DAYS
     }
 }
 
@@ -636,6 +667,8 @@ impl RawConfig {
         }
         for (key, value) in [
             ("overdispersion", e.overdispersion),
+            ("activity_cv", e.activity_cv),
+            ("activity_cv_blocks", e.activity_cv_blocks),
             ("kpi_sd_prior", e.kpi_sd_prior),
             ("kpi_sd_prior_months", e.kpi_sd_prior_months),
             ("reply_log_sd", e.reply_log_sd),

@@ -4,8 +4,8 @@
 //! Well-known statistics only, each written out here so that the figures in a reason
 //! can be checked by hand:
 //! - counts against the account's own rate: the negative-binomial (Poisson–gamma)
-//!   predictive of a recent count given the baseline count, with the baseline's
-//!   weight divided by an over-dispersion factor (real weeks cluster);
+//!   predictive of a recent count given the baseline count, both divided by the
+//!   account's own over-dispersion (real months cluster; quasi-Poisson);
 //! - shares, `k` of `n`: the beta-binomial predictive of the account's usual share,
 //!   learned from its earlier events plus a prior share worth a few events;
 //! - "slower than usual", `k` of `n` recent values above an order statistic of the
@@ -219,10 +219,16 @@ pub fn binomial_lower_midp(k: i64, n: i64, p: f64) -> f64 {
 }
 
 /// Mid-p lower tail of a recent count `k` over `recent_days`, given `base` events over
-/// `base_days` of the account's baseline, under the negative-binomial predictive:
-/// the rate's gamma posterior from the baseline (Jeffreys prior), with the baseline
-/// worth `1 / dispersion` of its count (weeks cluster, so a count is less certain
-/// than Poisson says).
+/// `base_days` of the account's baseline, when counts vary `dispersion` times more
+/// than Poisson: the negative-binomial predictive (the rate's gamma posterior from
+/// the baseline, Jeffreys prior) of the quasi-Poisson counts `k / dispersion` and
+/// `base / dispersion`. Both counts are scaled: the recent count varies as much as
+/// the baseline's (a busy or quiet month is as likely tonight as in the baseline),
+/// which is what keeps a client who writes in bursts from reading as news whenever
+/// a quiet month follows a busy one. The cdf at the scaled count is the regularized
+/// incomplete beta, `P(X ≤ t) = I_p(r, t + 1)`, exact at `dispersion` 1 and
+/// continuous between the lattice points otherwise; the mid-p is the mean of the
+/// cdf one event below and at `k`.
 pub fn count_drop_midp(
     k: i64,
     recent_days: f64,
@@ -235,15 +241,16 @@ pub fn count_drop_midp(
     }
     let d = dispersion.max(1.0);
     let r = base as f64 / d + 0.5;
-    let p = (base_days / d) / (base_days / d + recent_days);
-    // pmf(0) = p^r; pmf(j + 1) = pmf(j) (j + r) / (j + 1) (1 - p).
-    let mut ln_pmf = r * p.ln();
-    let mut below = 0.0;
-    for j in 0..k.max(0) {
-        below += ln_pmf.exp();
-        ln_pmf += ((j as f64 + r) / (j + 1) as f64).ln() + (1.0 - p).ln();
-    }
-    (below + ln_pmf.exp() / 2.0).clamp(0.0, 1.0)
+    let p = base_days / (base_days + recent_days);
+    let cdf = |t: f64| {
+        if t + 1.0 <= 0.0 {
+            0.0
+        } else {
+            incomplete_beta(r, t + 1.0, p)
+        }
+    };
+    let k = k.max(0) as f64;
+    ((cdf((k - 1.0) / d) + cdf(k / d)) / 2.0).clamp(0.0, 1.0)
 }
 
 /// How much a tail probability counts as evidence: 0 at `p_start` and above, 1 at
@@ -363,10 +370,42 @@ mod tests {
     fn a_sparse_drop_is_weak_evidence_and_a_dense_one_strong() {
         // Usually 2 meetings in 60 days (6 in 180), now 1: well within chance.
         assert!(count_drop_midp(1, 60.0, 6, 180.0, 1.5) > 0.2);
-        // Usually 20 in 60 days, now 10: unlikely.
-        assert!(count_drop_midp(10, 60.0, 60, 180.0, 1.5) < 0.02);
+        // Usually 20 in 60 days, now 10: about 1 in 20 once the month-to-month
+        // spread of both counts is counted; now 5: unlikely.
+        let half = count_drop_midp(10, 60.0, 60, 180.0, 1.5);
+        assert!(half > 0.02 && half < 0.1, "{half}");
+        assert!(count_drop_midp(5, 60.0, 60, 180.0, 1.5) < 0.005);
         // More than usual is no evidence of a drop.
         assert!(count_drop_midp(30, 60.0, 60, 180.0, 1.5) > 0.9);
+    }
+
+    #[test]
+    fn count_tail_is_the_negative_binomial_mid_p_and_widens_with_dispersion() {
+        // At dispersion 1: the Poisson–gamma predictive summed term by term.
+        let (base, base_days, days) = (24i64, 180.0, 60.0);
+        let r = base as f64 + 0.5;
+        let p: f64 = base_days / (base_days + days);
+        let mut pmf = p.powf(r);
+        let mut below = 0.0;
+        for k in 0..12i64 {
+            let mid = below + pmf / 2.0;
+            let got = count_drop_midp(k, days, base, base_days, 1.0);
+            assert!((got - mid).abs() < 1e-9, "k {k}: {got} against {mid}");
+            below += pmf;
+            pmf *= (k as f64 + r) / (k + 1) as f64 * (1.0 - p);
+        }
+        // A client whose months vary four times more than Poisson: half its usual
+        // 60-day count is ordinary; at Poisson spread it would be news.
+        let bursty = count_drop_midp(20, 60.0, 120, 180.0, 4.0);
+        let steady = count_drop_midp(20, 60.0, 120, 180.0, 1.0);
+        assert!(bursty > 0.05 && steady < 0.002, "{bursty} {steady}");
+        // Fewer events is never less evidence, at any dispersion.
+        for d in [1.0, 1.5, 4.0, 17.0] {
+            let tails: Vec<f64> = (0..60)
+                .map(|k| count_drop_midp(k, 60.0, 120, 180.0, d))
+                .collect();
+            assert!(tails.windows(2).all(|w| w[0] <= w[1]), "dispersion {d}");
+        }
     }
 
     #[test]

@@ -537,6 +537,11 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
 /// happen; what remains is the share kept.
 const HOLIDAY_ACTIVITY: f64 = 0.25;
 
+/// The widest spread (log scale) of a varied account's four-weekly message rate:
+/// at 0.6 a month's rate is within ×0.5–×1.8 of the usual one about nine months in
+/// ten, so a 60-day count varies about twice as much as Poisson at 8 messages.
+const PHASE_SIGMA_MAX: f64 = 0.6;
+
 fn holiday(day: NaiveDate) -> bool {
     crate::calendar::is_holiday_week(crate::calendar::day_number(day))
 }
@@ -724,10 +729,25 @@ impl Activity {
         // Replies that would come after the last day are simply not there (yet).
         let cutoff = at(a.last + days(1), 0);
         let mut week = a.start - days(a.start.weekday().num_days_from_monday().into());
+        // Varied exports: clients write in phases (a project, a quiet month), so
+        // counts vary more than Poisson, by a per-account amount: each four weeks'
+        // rate is the usual one times a log-normal factor of mean 1 and spread
+        // `phase_sigma` (0 to PHASE_SIGMA_MAX; drawn from this table's own stream).
+        let phase_sigma = if a.varied {
+            rng.uniform(0.0..PHASE_SIGMA_MAX)
+        } else {
+            0.0
+        };
+        let mut phase = 1.0;
+        let mut weeks = 0u32;
         while week <= a.last {
             let s_exp = a.stress(Category::Expectation, week);
             let s_dis = a.stress(Category::Discomfort, week);
-            for _ in 0..rng.poisson(a.message_rate(s_exp)) {
+            if a.varied && weeks.is_multiple_of(4) {
+                phase = rng.lognormal((-phase_sigma * phase_sigma / 2.0).exp(), phase_sigma);
+            }
+            weeks += 1;
+            for _ in 0..rng.poisson(a.message_rate(s_exp) * phase) {
                 let weekend = rng.chance(0.08);
                 let day = week + days(rng.range(if weekend { 5..=6 } else { 0..=4 }));
                 if a.varied && holiday(day) && !rng.chance(HOLIDAY_ACTIVITY) {
@@ -1383,6 +1403,10 @@ mod tests {
 
     /// Generates into a fresh temporary folder (crm/ and truth/truth.csv inside it).
     fn run(seed: u64, accounts: usize, tag: &str) -> PathBuf {
+        run_with(seed, accounts, tag, false)
+    }
+
+    fn run_with(seed: u64, accounts: usize, tag: &str, varied: bool) -> PathBuf {
         let pid = std::process::id();
         let dir = std::env::temp_dir().join(format!("churnwatch-sample-{pid}-{tag}-{seed}"));
         let _ = fs::remove_dir_all(&dir);
@@ -1393,7 +1417,7 @@ mod tests {
             months: 18,
             out_dir: dir.join("crm"),
             truth_path: dir.join("truth").join("truth.csv"),
-            varied: false,
+            varied,
         };
         let summary = generate(&opts).expect("generate sample");
         assert_eq!(summary.accounts, accounts);
@@ -1506,6 +1530,48 @@ mod tests {
         let churn_rows = read(&dir.join("crm/churn_events.csv")).len();
         assert_eq!(churn_rows, 150);
         fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    /// Healthy clients of varied exports write in phases: their four-weekly message
+    /// counts vary more than Poisson's (index of dispersion well above 1, larger
+    /// for busier clients), where classic exports stay at Poisson's 1.
+    #[test]
+    fn varied_clients_write_in_phases() {
+        let dispersion = |varied: bool| {
+            let dir = run_with(11, 300, "phases", varied);
+            let healthy: std::collections::HashSet<String> = read(&dir.join("truth/truth.csv"))
+                .into_iter()
+                .filter(|r| r["scenario"] == "healthy")
+                .map(|r| r["account_id"].clone())
+                .collect();
+            let from = end() - days(336);
+            let mut blocks: HashMap<String, [f64; 12]> = HashMap::new();
+            for m in read(&dir.join("crm/messages.csv")) {
+                let day = date(&m["received_at"]);
+                if healthy.contains(&m["account_id"]) && day > from && day <= end() {
+                    let b = ((day - from).num_days() - 1) / 28;
+                    blocks.entry(m["account_id"].clone()).or_insert([0.0; 12])[b as usize] += 1.0;
+                }
+            }
+            fs::remove_dir_all(dir).expect("clean up");
+            // Median over accounts of the variance-to-mean ratio of their blocks.
+            let ratios: Vec<f64> = blocks
+                .values()
+                .filter(|b| b.iter().sum::<f64>() >= 60.0)
+                .map(|b| {
+                    let mean = b.iter().sum::<f64>() / 12.0;
+                    b.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 11.0 / mean
+                })
+                .collect();
+            assert!(ratios.len() > 20, "{} busy healthy accounts", ratios.len());
+            median(ratios)
+        };
+        let (classic, varied) = (dispersion(false), dispersion(true));
+        assert!(classic < 1.3, "classic exports vary {classic:.2}x Poisson");
+        assert!(
+            varied > 1.5,
+            "varied exports vary only {varied:.2}x Poisson"
+        );
     }
 
     #[test]

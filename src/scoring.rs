@@ -59,6 +59,11 @@ pub fn measured(
     Signal::ALL
         .iter()
         .filter_map(|&signal| {
+            // A signal weighed 0 is switched off: no points, and no say in its
+            // category's evidence either.
+            if signal.params(cfg).weight <= 0.0 {
+                return None;
+            }
             let measure = signal.measure(f, snap, cfg)?;
             let size = severity(measure.value, signal.params(cfg));
             // A change too small to matter needs no test (and most are).
@@ -80,36 +85,47 @@ pub fn measured(
         .collect()
 }
 
+/// Two signals that read the same recent KPI months: one test between them.
+const SAME_READING: [Signal; 2] = [Signal::KpiShortfall, Signal::KpiDecline];
+
 /// Scores one account. Monotone: a larger stress value never lowers any score.
 pub fn score(f: &AccountFeatures, snap: &Snapshot, cfg: &Config) -> AccountScore {
     let e = &cfg.evidence;
     let measured = measured(f, snap, cfg);
-    // A category's evidence combines the chances of its signals that changed enough
-    // to matter, with Fisher's method (-2 Σ ln p ~ χ² with 2m degrees of freedom):
-    // several modest changes together can be news. Taken over the m most unlikely
-    // changes for every m, the best of them, times the number of signals the
-    // category can test (Bonferroni for that choice). More stress, a smaller p or
-    // one more changed signal, never weakens the evidence: scores stay monotone.
+    // A category's evidence combines every test the account's data supports, with
+    // Fisher's method (-2 Σ ln p ~ χ² with 2k degrees of freedom, k the tests): a
+    // signal that did not change enough to matter counts as p = 1, so several
+    // modest changes together can be news and one lucky test among many is not.
+    // The two KPI signals read the same months: one test between them, the smaller
+    // chance doubled. Which tests the data supports does not depend on the recent
+    // window's stress (a share with too few recent events is "no change", not
+    // "no test"), so more stress, a smaller p or one more changed signal, never
+    // weakens the evidence: scores stay monotone.
     let mut category_evidence = [0.0; 4];
     for c in Category::ALL {
-        let mut chances: Vec<f64> = measured
+        let (mut statistic, mut tests, mut changed) = (0.0, 0usize, false);
+        let mut pair: Option<f64> = None;
+        for m in measured
             .iter()
-            .filter(|m| m.0.category() == c && m.2 > 0.0)
-            .filter_map(|m| m.3)
-            .collect();
-        chances.sort_by(f64::total_cmp);
-        let mut statistic = 0.0;
-        let mut best = 1.0f64;
-        for (m, p) in chances.iter().enumerate() {
+            .filter(|m| m.0.category() == c && m.0.is_tested())
+        {
+            // A measurable signal that did not change enough to matter counts as p = 1.
+            let p = m.3.filter(|_| m.2 > 0.0);
+            changed |= p.is_some();
+            let p = p.unwrap_or(1.0);
+            if SAME_READING.contains(&m.0) {
+                pair = Some(pair.map_or(p, |q: f64| q.min(p)));
+                continue;
+            }
             statistic += -2.0 * p.max(1e-300).ln();
-            best = best.min(chi2_sf_even(statistic, 2 * (m + 1)));
+            tests += 1;
         }
-        let tests = Signal::ALL
-            .iter()
-            .filter(|s| s.category() == c && s.is_tested())
-            .count() as f64;
-        if !chances.is_empty() {
-            let p = (best * tests).min(1.0);
+        if let Some(p) = pair {
+            statistic += -2.0 * (2.0 * p).clamp(1e-300, 1.0).ln();
+            tests += 1;
+        }
+        if changed {
+            let p = chi2_sf_even(statistic, 2 * tests);
             category_evidence[c as usize] = strength(p, e.p_start, e.p_full);
         }
     }

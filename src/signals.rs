@@ -8,7 +8,7 @@
 //! `account_features!` list and aggregation, and its parameters under `[signals]` in
 //! config.toml (ARCHITECTURE.md, "Adding a signal").
 
-use crate::config::{Config, Language, SignalParams, Windows};
+use crate::config::{Config, DISPERSION_BLOCK_DAYS, Language, SignalParams, Windows};
 use crate::evidence::{
     beta_binomial_lower_midp, beta_binomial_upper_midp, binomial_lower_midp, binomial_upper_midp,
     chi2_sf_even, count_drop_midp, exceedances_upper_midp, normal_sf, student_t_sf,
@@ -236,7 +236,10 @@ registry! {
         },
         chance: Some(|x| {
             x.held_slots_chance()
-                .or_else(|| x.count_drop(x.f.held_recent, x.f.held_base, x.snap.meetings_from))
+                .or_else(|| {
+                    let dispersion = x.cfg.evidence.overdispersion;
+                    x.count_drop(x.f.held_recent, x.f.held_base, x.snap.meetings_from, dispersion)
+                })
         }),
         reason: |x, lang| {
             let [held, usual, days, _] = &x.text;
@@ -254,15 +257,17 @@ registry! {
         shares: None,
         measure: |x| {
             // The client writing less than it used to: interest fading.
-            let f = x.f;
-            if !x.seasoned() || f.client_messages_base < x.w().min_baseline_events {
+            let (base, days) = x.usual_messages()?;
+            if !x.seasoned() || base < x.w().min_baseline_events {
                 return None;
             }
-            x.rate_drop(f.client_messages_recent, f.client_messages_base, x.snap.messages_from)
+            x.rate_drop_over(x.f.client_messages_recent, base, days)
         },
         chance: Some(|x| {
-            let f = x.f;
-            x.count_drop(f.client_messages_recent, f.client_messages_base, x.snap.messages_from)
+            let (base, days) = x.usual_messages()?;
+            let dispersion = x.dispersion(&x.f.message_blocks, x.snap.messages_from, base as f64 / days);
+            let recent = f64::from(x.w().meetings_recent_days);
+            Some(count_drop_midp(x.f.client_messages_recent, recent, base, days, dispersion))
         }),
         reason: |x, lang| {
             let [messages, usual, days, _] = &x.text;
@@ -285,9 +290,6 @@ registry! {
         }),
         measure: |x| {
             let f = x.f;
-            if f.client_cancelled_recent < x.w().min_recent_events {
-                return None;
-            }
             let days = x.w().meetings_recent_days;
             let figures = [
                 f.client_cancelled_recent as f64,
@@ -295,6 +297,12 @@ registry! {
                 f64::from(days),
                 0.0,
             ];
+            // One cancellation is not a change that matters; still a test the
+            // account's data supports (no change: p = 1 in its category's evidence),
+            // so a second one can only add evidence.
+            if f.client_cancelled_recent < x.w().min_recent_events {
+                return x.m(0.0, figures);
+            }
             x.m(x.excess()?, figures)
         },
         chance: Some(|x| x.bad_share_chance()),
@@ -387,8 +395,9 @@ registry! {
             // No touchpoint at all in the gap: twice the mid-p of a count of zero.
             let observed = x.touch_base_days()?;
             let days = f64::from(x.days_without_touch());
-            let e = &x.cfg.evidence;
-            Some(2.0 * count_drop_midp(0, days, x.f.touches_base, observed, e.overdispersion))
+            let per_day = x.f.touches_base as f64 / observed;
+            let dispersion = x.dispersion(&x.f.engagement_blocks, x.touch_from(), per_day);
+            Some(2.0 * count_drop_midp(0, days, x.f.touches_base, observed, dispersion))
         }),
         reason: |x, lang| {
             let [days, usual, _, _] = &x.text;
@@ -645,15 +654,17 @@ registry! {
             // Promises that came due recently and were kept late or are still open,
             // as a share against the account's usual share.
             let (f, w) = (x.f, x.w());
-            if f.due_recent < w.min_recent_events {
-                return None;
-            }
             let figures = [
                 f.late_recent as f64,
                 f.due_recent as f64,
                 f.overdue_open as f64,
                 f64::from(w.team_behaviour_days),
             ];
+            // Too few promises due to judge: no change (p = 1 in the category's
+            // evidence), so more promises due can only add evidence.
+            if f.due_recent < w.min_recent_events {
+                return x.m(0.0, figures);
+            }
             x.m(x.excess()?, figures)
         },
         chance: Some(|x| x.bad_share_chance()),
@@ -807,7 +818,9 @@ registry! {
         chance: Some(|x| {
             let (f, w) = (x.f, x.w());
             let window = (w.meetings_recent_days, w.touchpoint_baseline_days);
-            x.count_drop_over(f.touches_recent, f.touches_base, x.touch_from(), window)
+            let per_day = f.touches_base as f64 / x.touch_base_days()?;
+            let dispersion = x.dispersion(&f.engagement_blocks, x.touch_from(), per_day);
+            x.count_drop_over(f.touches_recent, f.touches_base, x.touch_from(), window, dispersion)
         }),
         reason: |x, lang| {
             let [touches, usual, days, _] = &x.text;
@@ -837,6 +850,12 @@ const PRIOR_ATTENDANCE: f64 = 0.7;
 /// the change it is tuned to and still sees larger and somewhat smaller ones.
 const ENGAGEMENT_DROP: f64 = 0.5;
 
+/// The fewest activity blocks (four weeks each) that engagement_decline and
+/// contact_drop take the usual rate from; with fewer they read the meetings
+/// baseline. Four blocks are 112 days, more than the half of the meetings baseline
+/// that makes a usual rate.
+const ENGAGEMENT_MIN_BLOCKS: usize = 4;
+
 /// The shortest stretch, in weeks, over which engagement_decline measures a drop's
 /// size: a month, so one quiet week is a quarter of it, not all of it.
 const ENGAGEMENT_MIN_WEEKS: usize = 4;
@@ -853,17 +872,18 @@ struct Cusum {
     expected: f64,
 }
 
-/// The log likelihood ratio of `n` events in a week where `usual` are expected:
-/// negative binomial with variance `dispersion` × mean, at ENGAGEMENT_DROP × usual
-/// against usual (Poisson where `dispersion` ≤ 1). Positive for a quiet week.
-fn nb_drop_llr(n: f64, usual: f64, dispersion: f64) -> f64 {
-    let drop = ENGAGEMENT_DROP * usual;
-    if dispersion <= 1.0 {
-        return usual - drop + n * (drop / usual).ln();
-    }
-    // Size r with variance μ + μ²/r = dispersion × μ at the usual mean.
-    let r = usual / (dispersion - 1.0);
-    r * ((r + usual) / (r + drop)).ln() + n * ((drop * (r + usual)) / (usual * (r + drop))).ln()
+/// The log likelihood ratio of `x` events over `exposure` open days at
+/// ENGAGEMENT_DROP times the usual rate against the usual rate, the rate unknown
+/// but for its `Gamma(a, b)` posterior from the record, integrated out under both:
+/// `x ln c + (a + x) ln((b + E) / (b + cE))`. Positive for a quiet stretch. With a
+/// rate known exactly (`b` → ∞) it is the Poisson ratio `x ln c + (1 − c) λE`; with
+/// a short or bursty record, a stretch has to be quieter to count, because "usual"
+/// itself is uncertain. Over the trailing stretches read back from the as-of date
+/// these ratios are a likelihood-ratio martingale (both sides are joint laws of the
+/// weeks), which is what Ville's inequality needs.
+fn drop_llr(x: f64, exposure: f64, a: f64, b: f64) -> f64 {
+    let c = ENGAGEMENT_DROP;
+    x * c.ln() + (a + x) * ((b + exposure) / (b + c * exposure)).ln()
 }
 
 const MEETING_GAP_PRIOR_CV: f64 = 0.5;
@@ -974,6 +994,82 @@ impl Ctx<'_> {
         (days >= length.min(base) && 2 * days >= base).then_some(f64::from(days))
     }
 
+    /// The account's counts of a series in its four-week `blocks` (features'
+    /// `engagement_blocks` or `message_blocks`, block 0 the nearest before the
+    /// engagement weeks) that the contract and the export (`from`) cover, nearest
+    /// first, with each block's open days.
+    fn covered_blocks(&self, blocks: &[u32], from: Option<i32>) -> Vec<(f64, f64)> {
+        let day = self.snap.day;
+        let Some(from) = from else { return Vec::new() };
+        let known_since = (day - self.f.history_days).max(from);
+        let start = 7 * self.w().engagement_weeks() as i32;
+        blocks
+            .iter()
+            .enumerate()
+            .map_while(|(b, &n)| {
+                let near = start + DISPERSION_BLOCK_DAYS * b as i32;
+                let far = near + DISPERSION_BLOCK_DAYS;
+                // The block holds days (day − far, day − near].
+                (day - far + 1 >= known_since)
+                    .then(|| (f64::from(n), self.snap.open.between(far, near)))
+            })
+            .collect()
+    }
+
+    /// The client's usual messages: how many, over how many days. Its activity
+    /// blocks (calendar days) where at least ENGAGEMENT_MIN_BLOCKS are covered (up
+    /// to a year: the longer the record, the surer "usual"), else the meetings
+    /// baseline.
+    fn usual_messages(&self) -> Option<(i64, f64)> {
+        let from = self.snap.messages_from;
+        let blocks = self.covered_blocks(&self.f.message_blocks, from);
+        if blocks.len() >= ENGAGEMENT_MIN_BLOCKS {
+            let n: f64 = blocks.iter().map(|b| b.0).sum();
+            let days = blocks.len() as i32 * DISPERSION_BLOCK_DAYS;
+            return Some((n as i64, f64::from(days)));
+        }
+        let w = self.w();
+        let window = (w.meetings_recent_days, w.meetings_baseline_days);
+        Some((
+            self.f.client_messages_base,
+            self.observed_base_days(window, from)?,
+        ))
+    }
+
+    /// How many times more than Poisson this account's counts of a series vary over
+    /// four weeks, `1 + μ c²`: Poisson's chance plus the client's own busy and quiet
+    /// phases, a rate that moves by a coefficient of variation `c` from one
+    /// four-week block to the next (negative-binomial, μ the block's usual count).
+    /// `c²` is read from the account's [`Ctx::covered_blocks`]: Pearson's
+    /// X² / (B − 1) − 1 over μ, each block expecting the account's rate times its
+    /// open days; pooled with `activity_cv` weighing `activity_cv_blocks` blocks,
+    /// and never below 0. A client who writes in bursts is judged against its own
+    /// bursts: a quiet month after a busy one is not news for it. `per_day` is the
+    /// usual rate where fewer than two blocks are covered.
+    fn dispersion(&self, blocks: &[u32], from: Option<i32>, per_day: f64) -> f64 {
+        let e = &self.cfg.evidence;
+        let covered = self.covered_blocks(blocks, from);
+        let (total, days) = covered
+            .iter()
+            .fold((0.0, 0.0), |(n, d), &(bn, bd)| (n + bn, d + bd));
+        let dof = covered.len() as f64 - 1.0;
+        let prior = (e.activity_cv * e.activity_cv, e.activity_cv_blocks);
+        let (cv2, usual) = if dof >= 1.0 && total > 0.0 && days > 0.0 {
+            let rate = total / days;
+            let x2: f64 = covered
+                .iter()
+                .filter(|(_, o)| *o > 0.0)
+                .map(|&(n, o)| (n - rate * o).powi(2) / (rate * o))
+                .sum();
+            let usual = total / covered.len() as f64;
+            let own = (x2 / dof - 1.0) / usual;
+            ((dof * own + prior.1 * prior.0) / (dof + prior.1), usual)
+        } else {
+            (prior.0, per_day * f64::from(DISPERSION_BLOCK_DAYS))
+        };
+        1.0 + usual * cv2.max(0.0)
+    }
+
     /// The first day both touchpoint exports (held meetings and replies) cover.
     fn touch_from(&self) -> Option<i32> {
         self.snap.meetings_from.max(self.snap.messages_from)
@@ -1002,6 +1098,14 @@ impl Ctx<'_> {
         let w = self.w();
         let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
         let observed = self.observed_base_days((r, b), from)?;
+        self.rate_drop_over(recent, base, observed)
+    }
+
+    /// [`Ctx::rate_drop`] against `base` events over `observed` days, whatever
+    /// record they come from.
+    fn rate_drop_over(&self, recent: i64, base: i64, observed: f64) -> Option<Measure> {
+        let w = self.w();
+        let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
         let expected = base as f64 * f64::from(r) / observed;
         let prior = w.prior_events * f64::from(b) / observed;
         let value = 1.0 - shrunk_rate(recent, expected, prior);
@@ -1009,23 +1113,30 @@ impl Ctx<'_> {
     }
 
     /// The chance of a recent count this low, over the meetings windows.
-    fn count_drop(&self, recent: i64, base: i64, from: Option<i32>) -> Option<f64> {
+    fn count_drop(
+        &self,
+        recent: i64,
+        base: i64,
+        from: Option<i32>,
+        dispersion: f64,
+    ) -> Option<f64> {
         let w = self.w();
         let window = (w.meetings_recent_days, w.meetings_baseline_days);
-        self.count_drop_over(recent, base, from, window)
+        self.count_drop_over(recent, base, from, window, dispersion)
     }
 
     /// The negative-binomial chance of `recent` events in `r` days, given `base`
-    /// events over the observed days of the `b`-day baseline.
+    /// events over the observed days of the `b`-day baseline, counts varying
+    /// `dispersion` times more than Poisson.
     fn count_drop_over(
         &self,
         recent: i64,
         base: i64,
         from: Option<i32>,
         (r, b): (i32, i32),
+        dispersion: f64,
     ) -> Option<f64> {
         let observed = self.observed_base_days((r, b), from)?;
-        let dispersion = self.cfg.evidence.overdispersion;
         Some(count_drop_midp(
             recent,
             f64::from(r),
@@ -1071,27 +1182,42 @@ impl Ctx<'_> {
     /// grow when any week holds fewer events, so scores stay monotone.
     fn engagement_cusum(&self) -> Option<Cusum> {
         let (f, w) = (self.f, self.w());
-        let base = f.held_base + f.client_messages_base;
-        if !self.seasoned() || base < w.min_baseline_events || f.engagement_weeks.is_empty() {
+        if !self.seasoned() || f.engagement_weeks.is_empty() {
             return None;
         }
-        let days = self.observed_base_days(
-            (w.meetings_recent_days, w.meetings_baseline_days),
-            self.snap.meetings_from.max(self.snap.messages_from),
-        )?;
-        let per_day = base as f64 / days;
-        let dispersion = self.cfg.evidence.overdispersion;
-        let (mut sum, mut observed, mut expected) = (0.0, 0.0f64, 0.0);
+        // The usual rate: over the account's activity blocks where they cover at
+        // least ENGAGEMENT_MIN_BLOCKS (up to a year: the longer the record, the
+        // surer "usual"), else over the meetings baseline.
+        let blocks = self.covered_blocks(&f.engagement_blocks, self.touch_from());
+        let (base, days) = if blocks.len() >= ENGAGEMENT_MIN_BLOCKS {
+            blocks
+                .iter()
+                .fold((0.0, 0.0), |(n, d), &(bn, bd)| (n + bn, d + bd))
+        } else {
+            let days = self.observed_base_days(
+                (w.meetings_recent_days, w.meetings_baseline_days),
+                self.touch_from(),
+            )?;
+            ((f.held_base + f.client_messages_base) as f64, days)
+        };
+        if base < w.min_baseline_events as f64 || days <= 0.0 {
+            return None;
+        }
+        let per_day = base / days;
+        let dispersion = self.dispersion(&f.engagement_blocks, self.touch_from(), per_day);
+        // The usual rate per day is only known from the record: its gamma
+        // posterior (Jeffreys prior), in quasi-Poisson units (counts over the
+        // account's dispersion).
+        let (a, b) = (base / dispersion + 0.5, days);
+        let (mut observed, mut expected, mut open) = (0.0f64, 0.0, 0.0);
         let mut c = Cusum::default();
         for (k, &n) in f.engagement_weeks.iter().enumerate() {
             let back = 7 * k as i32;
-            let usual = per_day * self.snap.open.between(back + 7, back);
-            if usual > 0.0 {
-                sum += nb_drop_llr(f64::from(n), usual, dispersion);
-            }
-            c.statistic = c.statistic.max(sum);
+            let week_open = self.snap.open.between(back + 7, back);
             observed += f64::from(n);
-            expected += usual;
+            expected += per_day * week_open;
+            open += week_open;
+            c.statistic = c.statistic.max(drop_llr(observed / dispersion, open, a, b));
             let drop = 1.0 - shrunk_rate(observed as i64, expected, w.prior_events);
             if k + 1 >= ENGAGEMENT_MIN_WEEKS.min(f.engagement_weeks.len()) && drop > c.drop {
                 (c.drop, c.weeks, c.observed, c.expected) = (drop, k + 1, observed, expected);
@@ -1355,6 +1481,34 @@ pub(crate) mod tests {
         }
     }
 
+    /// A client who writes in bursts is judged against its own bursts: the same
+    /// quiet 60 days (10 messages, usually 20) is news for a steady writer and
+    /// ordinary for one whose months swing between 6 and 34.
+    #[test]
+    fn a_bursty_clients_quiet_months_are_judged_against_its_own_swings() {
+        let (cfg, snap) = (shipped(), snapshot());
+        let account = |blocks: Vec<u32>| AccountFeatures {
+            history_days: 2_000,
+            client_messages_recent: 10,
+            client_messages_base: 60,
+            message_blocks: blocks,
+            ..AccountFeatures::default()
+        };
+        let steady = account(vec![9, 10, 9, 10, 9, 10, 9, 10, 9, 10, 9, 10]);
+        let bursty = account(vec![16, 3, 17, 2, 15, 3, 16, 3, 17, 2, 15, 5]);
+        let s = Signal::ContactDrop;
+        let chance = |f: &AccountFeatures| s.chance(f, &snap, &cfg).unwrap();
+        // Both usually write 9.5 every four weeks: 20 per 60 days.
+        let m = s.measure(&steady, &snap, &cfg).unwrap();
+        assert!((m.figures[1] - 20.4).abs() < 0.1, "{:?}", m.figures);
+        assert_eq!(s.measure(&bursty, &snap, &cfg).unwrap().figures, m.figures);
+        assert!(chance(&steady) < 0.01, "{}", chance(&steady));
+        assert!(chance(&bursty) > 0.05, "{}", chance(&bursty));
+        // Without blocks of its own (a young export), the prior spread applies.
+        let unknown = account(Vec::new());
+        assert!(chance(&unknown) > chance(&steady) && chance(&unknown) < chance(&bursty));
+    }
+
     #[test]
     fn numbers_read_naturally() {
         assert_eq!(num(52.0), "52");
@@ -1516,11 +1670,15 @@ pub(crate) mod tests {
             s.reason(m.figures, Language::En),
             "client engagement down for 8 weeks: 16 meetings held and messages from the client, usually 32"
         );
-        // Each further week of the slide adds evidence: 12 weeks are strong.
+        // Each further week of the slide adds evidence: 12 weeks are about 1 in 25,
+        // all 17 weeks about 1 in 70 (the usual rate is itself only known from
+        // 103 events, and four-weekly activity varies beyond chance).
         let mut longer = slide.clone();
         longer[8..12].fill(2);
         let longer = chance(&account(longer));
-        assert!(longer < chance(&slid) && longer < 0.01, "{longer}");
+        assert!(longer < chance(&slid) && longer < 0.05, "{longer}");
+        let all = chance(&account(vec![2; 17]));
+        assert!(all < longer && all < 0.02, "{all}");
         let shorter = {
             let mut w = vec![4; 17];
             w[..4].fill(2);
@@ -1587,12 +1745,8 @@ pub(crate) mod tests {
         };
         let s = Signal::KpiShortfall;
         let chance = |f: &AccountFeatures| s.chance(f, &snap, &cfg).unwrap();
-        // Above p_start: no evidence at all.
-        assert!(
-            chance(&account(0.85)) > cfg.evidence.p_start,
-            "{}",
-            chance(&account(0.85))
-        );
+        // Within chance (about 1 in 7).
+        assert!(chance(&account(0.85)) > 0.1, "{}", chance(&account(0.85)));
         assert!(chance(&account(1.05)) < 0.01, "{}", chance(&account(1.05)));
         // Never judged against more than the target.
         assert_eq!(chance(&account(1.05)), chance(&account(1.25)));

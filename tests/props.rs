@@ -395,9 +395,9 @@ proptest! {
                 churnwatch::features::AccountFeatures { engagement_weeks: weeks, ..f.clone() }
             },
         ];
-        for w in worse {
+        for (i, w) in worse.into_iter().enumerate() {
             let s = churnwatch::scoring::score(&w, &snap, &cfg);
-            prop_assert!(s.risk >= base.risk - 1e-9, "risk fell: {} -> {}", base.risk, s.risk);
+            prop_assert!(s.risk >= base.risk - 1e-9, "risk fell: {} -> {} (case {i})", base.risk, s.risk);
             for c in 0..4 {
                 prop_assert!(s.categories[c] >= base.categories[c] - 1e-9);
                 prop_assert!((0.0..=100.0).contains(&s.categories[c]));

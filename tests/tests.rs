@@ -183,6 +183,30 @@ fn reasons_follow_the_configured_language() {
     );
 }
 
+/// A signal weighed 0 is switched off: no evidence rows, no reasons, and no say in
+/// its category's evidence; the others still flag.
+#[test]
+fn a_signal_weighed_zero_is_off() {
+    let ws = Workspace::sample(12, 120);
+    assert!(ws.run(END, &[]).status.success());
+    let signal_rows = |ws: &Workspace| {
+        read_csv(&ws.read("out/evidence.csv"))
+            .iter()
+            .filter(|r| r["signal"] == "contact_drop")
+            .count()
+    };
+    assert!(signal_rows(&ws) > 0, "the sample has contact_drop evidence");
+    let line = "contact_drop = { weight = 40,";
+    assert!(shipped_config().contains(line));
+    ws.write(
+        "config.toml",
+        &shipped_config().replace(line, "contact_drop = { weight = 0,"),
+    );
+    assert!(ws.run(END, &[]).status.success());
+    assert_eq!(signal_rows(&ws), 0);
+    assert!(!read_csv(&ws.read("out/flagged_accounts.csv")).is_empty());
+}
+
 #[test]
 fn rerun_gives_byte_identical_csvs() {
     let ws = Workspace::sample(13, 120);
