@@ -850,6 +850,13 @@ const PRIOR_ATTENDANCE: f64 = 0.7;
 /// the change it is tuned to and still sees larger and somewhat smaller ones.
 const ENGAGEMENT_DROP: f64 = 0.5;
 
+/// Events and open days over [`Ctx::covered_blocks`].
+fn totals(blocks: &[(f64, f64)]) -> (f64, f64) {
+    blocks
+        .iter()
+        .fold((0.0, 0.0), |(n, d), &(bn, bd)| (n + bn, d + bd))
+}
+
 /// The fewest activity blocks (four weeks each) that engagement_decline and
 /// contact_drop take the usual rate from; with fewer they read the meetings
 /// baseline. Four blocks are 112 days, more than the half of the meetings baseline
@@ -1024,9 +1031,8 @@ impl Ctx<'_> {
         let from = self.snap.messages_from;
         let blocks = self.covered_blocks(&self.f.message_blocks, from);
         if blocks.len() >= ENGAGEMENT_MIN_BLOCKS {
-            let n: f64 = blocks.iter().map(|b| b.0).sum();
             let days = blocks.len() as i32 * DISPERSION_BLOCK_DAYS;
-            return Some((n as i64, f64::from(days)));
+            return Some((totals(&blocks).0 as i64, f64::from(days)));
         }
         let w = self.w();
         let window = (w.meetings_recent_days, w.meetings_baseline_days);
@@ -1049,9 +1055,7 @@ impl Ctx<'_> {
     fn dispersion(&self, blocks: &[u32], from: Option<i32>, per_day: f64) -> f64 {
         let e = &self.cfg.evidence;
         let covered = self.covered_blocks(blocks, from);
-        let (total, days) = covered
-            .iter()
-            .fold((0.0, 0.0), |(n, d), &(bn, bd)| (n + bn, d + bd));
+        let (total, days) = totals(&covered);
         let dof = covered.len() as f64 - 1.0;
         let prior = (e.activity_cv * e.activity_cv, e.activity_cv_blocks);
         let (cv2, usual) = if dof >= 1.0 && total > 0.0 && days > 0.0 {
@@ -1190,9 +1194,7 @@ impl Ctx<'_> {
         // surer "usual"), else over the meetings baseline.
         let blocks = self.covered_blocks(&f.engagement_blocks, self.touch_from());
         let (base, days) = if blocks.len() >= ENGAGEMENT_MIN_BLOCKS {
-            blocks
-                .iter()
-                .fold((0.0, 0.0), |(n, d), &(bn, bd)| (n + bn, d + bd))
+            totals(&blocks)
         } else {
             let days = self.observed_base_days(
                 (w.meetings_recent_days, w.meetings_baseline_days),
@@ -1483,7 +1485,7 @@ pub(crate) mod tests {
 
     /// A client who writes in bursts is judged against its own bursts: the same
     /// quiet 60 days (10 messages, usually 20) is news for a steady writer and
-    /// ordinary for one whose months swing between 6 and 34.
+    /// ordinary for one whose four-week blocks swing between 2 and 17 messages.
     #[test]
     fn a_bursty_clients_quiet_months_are_judged_against_its_own_swings() {
         let (cfg, snap) = (shipped(), snapshot());
