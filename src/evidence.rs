@@ -8,9 +8,8 @@
 //!   account's own over-dispersion (real months cluster; quasi-Poisson);
 //! - shares, `k` of `n`: the beta-binomial predictive of the account's usual share,
 //!   learned from its earlier events plus a prior share worth a few events;
-//! - "slower than usual", `k` of `n` recent values above an order statistic of the
-//!   account's own earlier values (its upper quartile): the exact distribution of
-//!   exceedances;
+//! - "slower than usual": the Mann–Whitney rank test of the recent values against
+//!   the account's own earlier ones (exact for small samples);
 //! - continuous measures: a normal tail of a z-score against the measure's spread, or
 //!   Student's t where that spread is itself estimated from a few months (KPIs);
 //! - meeting gaps: scheduled slots each missed with the account's own probability, so
@@ -75,26 +74,91 @@ pub fn beta_binomial_lower_midp(k: i64, n: i64, a: f64, b: f64) -> f64 {
     beta_binomial_upper_midp(n - k, n, b, a)
 }
 
-/// Mid-p upper tail of the number `k` of `n` new values above the `j`-th largest of
-/// `m` earlier ones, all from one continuous distribution (Gumbel's exceedances):
-/// `P(K = i) = C(j−1+i, i) C(m−j+n−i, n−i) / C(m+n, n)`. "Slower than this
-/// account's usual slowest quarter" (`j` a quarter from the top), exact for small
-/// baselines and free of any assumption about the values' shape.
-pub fn exceedances_upper_midp(k: i64, n: i64, m: i64, j: i64) -> f64 {
-    if n <= 0 || m <= 0 || k <= 0 {
+/// Largest `n × m` for which [`mann_whitney_upper_midp`] counts exactly.
+const MANN_WHITNEY_EXACT: i64 = 400;
+
+/// Mid-p upper tail `P(U > u) + P(U = u) / 2` of the Mann–Whitney statistic: `U`
+/// counts the (recent, earlier) pairs in which the recent value is the larger, a
+/// tie counting half, for `n` recent and `m` earlier values from one distribution
+/// (then the recent values' ranks are a uniformly random choice of `n` of the
+/// `n + m`). `u2` is twice `U`, so ties stay exact. Free of any assumption about the
+/// values' shape, and it reads every rank: two recent replies slower than all ten
+/// earlier ones are 1 in 66 (mid-p 1 in 132), where counting the recent values
+/// above the usual upper quartile said about 1 in 13. Exact for small samples (`n·m` up to
+/// MANN_WHITNEY_EXACT: the coefficients of the Gaussian binomial `[n+m, n]_q`
+/// count the arrangements with each `U`), else the normal approximation.
+pub fn mann_whitney_upper_midp(u2: i64, n: i64, m: i64) -> f64 {
+    if n <= 0 || m <= 0 {
         return 1.0;
     }
-    let (k, j) = (k.min(n), j.clamp(1, m));
-    // pmf(k) once, then upwards by the ratio
-    // pmf(i + 1) / pmf(i) = (j + i) / (i + 1) × (n − i) / (m − j + n − i).
-    let at =
-        (ln_choose(j - 1 + k, k) + ln_choose(m - j + n - k, n - k) - ln_choose(m + n, n)).exp();
-    let (mut pmf, mut above) = (at, 0.0);
-    for i in k..n {
-        pmf *= (j + i) as f64 / (i + 1) as f64 * (n - i) as f64 / (m - j + n - i) as f64;
-        above += pmf;
+    let (nf, mf) = (n as f64, m as f64);
+    if n * m > MANN_WHITNEY_EXACT {
+        let mean = nf * mf / 2.0;
+        let sd = (nf * mf * (nf + mf + 1.0) / 12.0).sqrt();
+        return normal_sf((u2 as f64 / 2.0 - mean) / sd);
     }
+    let law = mann_whitney_law(n, m);
+    let top = (n * m) as usize;
+    let u = u2.clamp(0, 2 * top as i64);
+    // U > u counts from ⌊u⌋ + 1; U = u only for a whole u.
+    let above = law.tail.get((u / 2 + 1) as usize).copied().unwrap_or(0.0);
+    let at = if u % 2 == 0 {
+        law.point[(u / 2) as usize]
+    } else {
+        0.0
+    };
     (above + at / 2.0).clamp(0.0, 1.0)
+}
+
+/// The exact law of the Mann–Whitney `U` for `n` and `m`: `P(U = u)` and
+/// `P(U ≥ u)`.
+struct MannWhitneyLaw {
+    point: Vec<f64>,
+    tail: Vec<f64>,
+}
+
+thread_local! {
+    /// Laws already counted, by `(n, m)`: accounts share their sample sizes, and a
+    /// run ranks every account's replies on several dates.
+    static MANN_WHITNEY_LAWS: std::cell::RefCell<
+        std::collections::HashMap<(i64, i64), std::rc::Rc<MannWhitneyLaw>>,
+    > = std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn mann_whitney_law(n: i64, m: i64) -> std::rc::Rc<MannWhitneyLaw> {
+    MANN_WHITNEY_LAWS.with(|laws| {
+        std::rc::Rc::clone(
+            laws.borrow_mut()
+                .entry((n, m))
+                .or_insert_with(|| std::rc::Rc::new(count_mann_whitney(n, m))),
+        )
+    })
+}
+
+/// Π_{i=1..n} (1 − q^(m+i)) / (1 − q^i), the Gaussian binomial `[n+m, n]_q`,
+/// coefficient by coefficient in integers: how many arrangements give each `U`.
+fn count_mann_whitney(n: i64, m: i64) -> MannWhitneyLaw {
+    let top = (n * m) as usize;
+    let mut c = vec![0i128; top + 1];
+    c[0] = 1;
+    for i in 1..=n as usize {
+        let shift = m as usize + i;
+        for k in (shift..=top).rev() {
+            c[k] -= c[k - shift];
+        }
+        for k in i..=top {
+            c[k] += c[k - i];
+        }
+    }
+    let total: i128 = c.iter().sum();
+    let point: Vec<f64> = c.iter().map(|&k| k as f64 / total as f64).collect();
+    let mut tail = vec![0.0; top + 2];
+    let mut above: i128 = 0;
+    for k in (0..=top).rev() {
+        above += c[k];
+        tail[k] = above as f64 / total as f64;
+    }
+    MannWhitneyLaw { point, tail }
 }
 
 /// `ln C(n, k)`, through [`ln_gamma`].
@@ -333,24 +397,6 @@ mod tests {
     }
 
     #[test]
-    fn exceedances_match_direct_counts() {
-        // One earlier value, one new one: above it half the time.
-        assert!((exceedances_upper_midp(1, 1, 1, 1) - 0.25).abs() < 1e-12);
-        // One earlier value, two new: both above it when it is the smallest of
-        // three (1/3); at least one above it 2/3.
-        assert!((exceedances_upper_midp(2, 2, 1, 1) - 1.0 / 6.0).abs() < 1e-12);
-        assert!((exceedances_upper_midp(1, 2, 1, 1) - (1.0 / 3.0 + 1.0 / 6.0)).abs() < 1e-12);
-        // A long baseline tends to the binomial at one half.
-        let long = exceedances_upper_midp(9, 10, 4001, 2001);
-        assert!(
-            (long - binomial_upper_midp(9, 10, 0.5)).abs() < 1e-3,
-            "{long}"
-        );
-        // A short baseline is less sure than the binomial.
-        assert!(exceedances_upper_midp(9, 10, 5, 3) > binomial_upper_midp(9, 10, 0.5));
-    }
-
-    #[test]
     fn binomial_tails_match_direct_sums() {
         // K ~ Bin(10, 0.2): P(K > 4) = 0.032793, P(K = 4) = 0.088080.
         let up = binomial_upper_midp(4, 10, 0.2);
@@ -406,6 +452,31 @@ mod tests {
                 .collect();
             assert!(tails.windows(2).all(|w| w[0] <= w[1]), "dispersion {d}");
         }
+    }
+
+    #[test]
+    fn mann_whitney_counts_arrangements() {
+        // n = m = 2: the six arrangements give U = 0, 1, 2, 2, 3, 4.
+        let tail = |u2| mann_whitney_upper_midp(u2, 2, 2);
+        assert!((tail(8) - 1.0 / 12.0).abs() < 1e-12);
+        assert!((tail(6) - (1.0 / 6.0 + 1.0 / 12.0)).abs() < 1e-12);
+        assert!((tail(4) - (2.0 / 6.0 + 2.0 / 12.0)).abs() < 1e-12);
+        // A tie (U = 3.5) sits between its neighbours.
+        assert!((tail(7) - 1.0 / 6.0).abs() < 1e-12);
+        // Both recent above all ten earlier: 1 in C(12, 2) = 66, mid-p half that.
+        assert!((mann_whitney_upper_midp(40, 2, 10) - 0.5 / 66.0).abs() < 1e-12);
+        // Symmetric about n·m / 2, and the exact count close to the normal
+        // approximation where they hand over (20 × 20).
+        assert!((mann_whitney_upper_midp(400, 20, 20) - 0.5).abs() < 1e-9);
+        let exact = mann_whitney_upper_midp(2 * 260, 20, 20);
+        let normal = normal_sf((260.0 - 200.0) / (400.0f64 * 41.0 / 12.0).sqrt());
+        assert!((exact - normal).abs() < 0.005, "{exact} {normal}");
+        // Larger U is never weaker evidence.
+        let tails: Vec<f64> = (0..=120)
+            .map(|u2| mann_whitney_upper_midp(u2, 3, 20))
+            .collect();
+        assert!(tails.windows(2).all(|w| w[0] >= w[1]));
+        assert_eq!(mann_whitney_upper_midp(5, 0, 10), 1.0);
     }
 
     #[test]

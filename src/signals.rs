@@ -11,7 +11,7 @@
 use crate::config::{Config, DISPERSION_BLOCK_DAYS, Language, SignalParams, Windows};
 use crate::evidence::{
     beta_binomial_lower_midp, beta_binomial_upper_midp, binomial_lower_midp, binomial_upper_midp,
-    chi2_sf_even, count_drop_midp, exceedances_upper_midp, normal_sf, student_t_sf,
+    chi2_sf_even, count_drop_midp, mann_whitney_upper_midp, normal_sf, student_t_sf,
 };
 use crate::features::{AccountFeatures, Snapshot};
 use crate::vocabulary::Category;
@@ -1333,7 +1333,7 @@ impl Ctx<'_> {
         let log_sd = self.cfg.evidence.reply_log_sd;
         let window = |recent: Option<f64>,
                       n: i64,
-                      slower: i64,
+                      [u2, ranked_n, ranked_m]: [i64; 3],
                       base: Option<f64>,
                       base_n: i64,
                       days: i32| {
@@ -1347,20 +1347,17 @@ impl Ctx<'_> {
                 (o, t) => o.or(t)?,
             };
             // The evidence is against the account's own past, whatever the size is
-            // measured against: how many recent replies were slower than its own
-            // usual slowest quarter, by the exact exceedance tail (the quartile is
-            // the order statistic at ⌊0.75 (base_n − 1)⌋ from the fastest, at or
-            // just below a quarter from the top: the cautious side). Delays follow
-            // office hours (the same day or the next), so a lognormal model read a
-            // small shift of the mix between the two as one in 10^13. Without a
-            // past of its own, against the team's norm (a median of thousands): a
-            // normal tail on the log scale, a median of n replies spreading about
-            // 1.2533 σ / √n.
+            // measured against: the Mann–Whitney rank test of the recent replies
+            // against the earlier ones (exact for small samples; no assumption about
+            // the delays' shape). Delays follow office hours (the same day or the
+            // next), so a lognormal model read a small shift of the mix between the
+            // two as one in 10^13; "slower than the usual upper quartile" (the
+            // exceedance test) was calibrated but read only one rank, and missed
+            // sparse clients whose few replies had all slowed. Without a past of its
+            // own, against the team's norm (a median of thousands): a normal tail on
+            // the log scale, a median of n replies spreading about 1.2533 σ / √n.
             let chance = match own {
-                Some(_) => {
-                    let from_top = base_n - (3 * (base_n - 1)) / 4;
-                    exceedances_upper_midp(slower, n, base_n, from_top)
-                }
+                Some(_) => mann_whitney_upper_midp(u2, ranked_n, ranked_m),
                 None => {
                     let se = 1.2533 * log_sd / (n.max(1) as f64).sqrt();
                     normal_sf((recent.max(0.1) / reference.max(1.0)).ln() / se)
@@ -1380,7 +1377,7 @@ impl Ctx<'_> {
         let month = window(
             f.reply_recent_h,
             f.reply_recent_n,
-            f.reply_recent_slower,
+            f.reply_recent_ranks,
             f.reply_base_h,
             f.reply_base_n,
             w.replies_recent_days,
@@ -1388,7 +1385,7 @@ impl Ctx<'_> {
         let quarter = window(
             f.reply_long_h,
             f.reply_long_n,
-            f.reply_long_slower,
+            f.reply_long_ranks,
             f.reply_long_base_h,
             f.reply_long_base_n,
             w.unanswered_lookback_days,
@@ -1509,6 +1506,33 @@ pub(crate) mod tests {
         // Without blocks of its own (a young export), the prior spread applies.
         let unknown = account(Vec::new());
         assert!(chance(&unknown) > chance(&steady) && chance(&unknown) < chance(&bursty));
+    }
+
+    /// A sparse client's few replies, ranked among its earlier ones: three replies
+    /// all slower than each of eight earlier ones are news (1 in 165 for one
+    /// window), three in the middle of them are not.
+    #[test]
+    fn reply_delay_ranks_a_sparse_clients_replies() {
+        let (cfg, snap) = (shipped(), snapshot());
+        let account = |u2: i64| AccountFeatures {
+            history_days: 2_000,
+            reply_recent_h: Some(50.0),
+            reply_recent_n: 3,
+            reply_base_h: Some(6.0),
+            reply_base_n: 8,
+            reply_recent_ranks: [u2, 3, 8],
+            ..AccountFeatures::default()
+        };
+        let s = Signal::ReplyDelay;
+        let chance = |u2| s.chance(&account(u2), &snap, &cfg).unwrap();
+        // Doubled for the choice of window; the quarter has no replies here.
+        assert!(
+            (chance(48) - 2.0 * 0.5 / 165.0).abs() < 1e-9,
+            "{}",
+            chance(48)
+        );
+        assert!(chance(24) > 0.4, "{}", chance(24));
+        assert!(chance(46) > chance(48) && chance(46) < 0.05);
     }
 
     #[test]
