@@ -88,10 +88,10 @@ fn default_activity_cv_blocks() -> f64 {
 
 /// An account's usual activity and its own over-dispersion are read from its
 /// counts in up to this many blocks...
-pub const DISPERSION_BLOCKS: usize = 12;
+pub const ACTIVITY_BLOCKS: usize = 12;
 /// ...of this many days each (four weeks: a client's busy or quiet phase shows
 /// within a block as much as between two 60-day windows).
-pub const DISPERSION_BLOCK_DAYS: i32 = 28;
+pub const ACTIVITY_BLOCK_DAYS: i32 = 28;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,10 +231,10 @@ impl Windows {
     }
 
     /// Days before the as-of date that the activity blocks reach back to: the
-    /// engagement weeks, then [`DISPERSION_BLOCKS`] blocks of
-    /// [`DISPERSION_BLOCK_DAYS`] before them (a year at the shipped windows).
-    pub fn dispersion_reach(&self) -> i32 {
-        7 * self.engagement_weeks() as i32 + DISPERSION_BLOCKS as i32 * DISPERSION_BLOCK_DAYS
+    /// engagement weeks, then [`ACTIVITY_BLOCKS`] blocks of
+    /// [`ACTIVITY_BLOCK_DAYS`] before them (a year at the shipped windows).
+    pub fn activity_reach(&self) -> i32 {
+        7 * self.engagement_weeks() as i32 + ACTIVITY_BLOCKS as i32 * ACTIVITY_BLOCK_DAYS
     }
 }
 

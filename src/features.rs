@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use polars::prelude::*;
 
 use crate::calendar::is_holiday_week;
-use crate::config::{DISPERSION_BLOCK_DAYS, DISPERSION_BLOCKS, Windows};
+use crate::config::{ACTIVITY_BLOCK_DAYS, ACTIVITY_BLOCKS, Windows};
 use crate::error::Error;
 use crate::validate::{col as c, day_number, epoch_minutes, status_code};
 
@@ -73,20 +73,20 @@ account_features! {
         touches_recent: i64,
         touches_base: i64,
         /// Replies in `replies_recent_days` and in `unanswered_lookback_days`
-        /// against each window's baseline, as `[2U, n, m]`: twice the Mann–Whitney
-        /// statistic (pairs of a recent and an earlier reply in which the recent
-        /// one is slower, ties half), the recent and the earlier replies
-        /// ([`AsOf::rank_replies`]).
-        reply_recent_ranks: [i64; 3],
-        reply_long_ranks: [i64; 3],
+        /// against each window's baseline: twice the Mann–Whitney statistic (pairs
+        /// of a recent and an earlier reply in which the recent one is slower, ties
+        /// half; the pairs are `reply_recent_n × reply_base_n` and
+        /// `reply_long_n × reply_long_base_n`), from [`AsOf::rank_replies`].
+        reply_recent_u2: i64,
+        reply_long_u2: i64,
         /// Held meetings plus client messages in each of the
         /// [`Windows::engagement_weeks`] weeks before the as-of date, week 0 the last
         /// seven days: what the engagement CUSUM accumulates week by week.
         engagement_weeks: Vec<u32>,
         /// Held meetings plus client messages, and client messages alone, in each
-        /// of the `DISPERSION_BLOCKS` four-week blocks before the engagement weeks
+        /// of the `ACTIVITY_BLOCKS` four-week blocks before the engagement weeks
         /// (block 0 the nearest, a year in all): the account's usual activity and
-        /// how much more than Poisson it varies ([`Windows::dispersion_reach`]).
+        /// how much more than Poisson it varies ([`Windows::activity_reach`]).
         engagement_blocks: Vec<u32>,
         message_blocks: Vec<u32>,
     }
@@ -189,7 +189,8 @@ pub struct Snapshot {
     pub meetings_from: Option<i32>,
     pub messages_from: Option<i32>,
     /// Open days (outside the New Year, Golden Week and Obon weeks) counted back
-    /// from the as-of date over the engagement CUSUM's weeks ([`OpenDays`]).
+    /// from the as-of date over the engagement weeks and the activity blocks
+    /// ([`OpenDays`], [`Windows::activity_reach`]).
     pub open: OpenDays,
     pub accounts: Vec<AccountFeatures>,
 }
@@ -1166,18 +1167,10 @@ fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<Accoun
         .collect()
         .map_err(Error::polars("features"))?;
     let mut accounts = extract(&joined).map_err(Error::polars("features"))?;
-    let held = status_code("held");
-    at.count_weeks(
-        &mut accounts,
-        &frames.meetings,
-        "scheduled_at_day",
-        Some(held),
-    )
-    // Every message row, not only those the windows above see: the activity
-    // blocks reach a year back.
-    .and_then(|()| at.count_weeks(&mut accounts, &frames.messages, "received_at_day", None))
-    .and_then(|()| at.rank_replies(&mut accounts, &messages))
-    .map_err(Error::polars("features"))?;
+    at.count_activity(&mut accounts, frames, Activity::HeldMeetings)
+        .and_then(|()| at.count_activity(&mut accounts, frames, Activity::ClientMessages))
+        .and_then(|()| at.rank_replies(&mut accounts, &messages))
+        .map_err(Error::polars("features"))?;
     Ok(accounts)
 }
 
@@ -1209,15 +1202,15 @@ impl AccountRuns {
 }
 
 impl AsOf<'_> {
-    /// The open days counted back over the engagement CUSUM's weeks.
+    /// The open days counted back over the engagement weeks and activity blocks.
     fn open_days(&self) -> OpenDays {
-        OpenDays::new(self.d, self.w.dispersion_reach())
+        OpenDays::new(self.d, self.w.activity_reach())
     }
 
-    /// Fills `reply_recent_ranks` and `reply_long_ranks` from `seen`
-    /// ([`AsOf::messages_seen`]): per account and window, each recent delay is
-    /// ranked among the window's baseline delays (sorted once), giving the
-    /// Mann–Whitney statistic. A pass over each account's rows (contiguous: `seen`
+    /// Fills `reply_recent_u2` and `reply_long_u2` from `seen`
+    /// ([`AsOf::messages_seen`]): per account and window, the recent delays ranked
+    /// among the window's baseline delays (the same rows the plan counts as
+    /// `reply_*_n`), giving the Mann–Whitney statistic. A pass over each account's rows (contiguous: `seen`
     /// is sorted by `acct`); in a polars plan a per-group comparison of this kind
     /// took the feature stage from 7 s to 9 s at 100,000 accounts.
     fn rank_replies(&self, accounts: &mut [AccountFeatures], seen: &DataFrame) -> PolarsResult<()> {
@@ -1239,21 +1232,14 @@ impl AsOf<'_> {
                       accounts: &mut [AccountFeatures],
                       base: &mut [Vec<i64>; 2],
                       recent: &mut [Vec<i64>; 2]| {
-            let mut ranks = [[0i64; 3]; 2];
+            let mut u2 = [0i64; 2];
             for k in 0..2 {
-                let (n, m) = (recent[k].len(), base[k].len());
-                if n > 0 && m > 0 {
-                    ranks[k] = [
-                        twice_mann_whitney(&mut recent[k], &mut base[k]),
-                        n as i64,
-                        m as i64,
-                    ];
-                }
+                u2[k] = twice_mann_whitney(&mut recent[k], &mut base[k]);
                 base[k].clear();
                 recent[k].clear();
             }
             if let Some(i) = index {
-                [accounts[i].reply_recent_ranks, accounts[i].reply_long_ranks] = ranks;
+                [accounts[i].reply_recent_u2, accounts[i].reply_long_u2] = u2;
             }
         };
         let mut runs = AccountRuns::default();
@@ -1278,27 +1264,35 @@ impl AsOf<'_> {
         Ok(())
     }
 
-    /// Adds `frame`'s rows (of meeting `status` only, where given) to the accounts'
-    /// `engagement_weeks` (week 0 the last seven days up to the as-of date) and
-    /// `engagement_blocks`, and client messages (no `status`) to `message_blocks`
-    /// too. A plain pass over the columns rather than a plan: it runs for every
+    /// Adds `events` to the accounts' `engagement_weeks` (week 0 the last seven days
+    /// up to the as-of date) and `engagement_blocks`, and client messages to
+    /// `message_blocks` too. A plain pass over the columns rather than a plan: it runs for every
     /// scored date, and a filtered `group_by` over the messages cost 0.4 s per date
     /// at 100,000 accounts where this costs milliseconds.
-    fn count_weeks(
+    fn count_activity(
         &self,
         accounts: &mut [AccountFeatures],
-        frame: &DataFrame,
-        day: &str,
-        status: Option<i32>,
+        frames: &Frames,
+        events: Activity,
     ) -> PolarsResult<()> {
+        let (frame, day, status) = match events {
+            Activity::HeldMeetings => (
+                &frames.meetings,
+                "scheduled_at_day",
+                Some(status_code("held")),
+            ),
+            // Every message row, not only those the message windows see: the
+            // activity blocks reach a year back.
+            Activity::ClientMessages => (&frames.messages, "received_at_day", None),
+        };
         let weeks = self.w.engagement_weeks();
         for f in accounts.iter_mut() {
             f.engagement_weeks.resize(weeks, 0);
-            f.engagement_blocks.resize(DISPERSION_BLOCKS, 0);
-            f.message_blocks.resize(DISPERSION_BLOCKS, 0);
+            f.engagement_blocks.resize(ACTIVITY_BLOCKS, 0);
+            f.message_blocks.resize(ACTIVITY_BLOCKS, 0);
         }
         let weeks_back = 7 * weeks as i32;
-        let since = self.d - self.w.dispersion_reach();
+        let since = self.d - self.w.activity_reach();
         let acct = frame.column(c::ACCT)?.u32()?;
         let days = frame.column(day)?.i32()?;
         let statuses: Box<dyn Iterator<Item = Option<i32>>> = match status {
@@ -1317,9 +1311,9 @@ impl AsOf<'_> {
                 if back < weeks_back {
                     f.engagement_weeks[(back / 7) as usize] += 1;
                 } else {
-                    let block = ((back - weeks_back) / DISPERSION_BLOCK_DAYS) as usize;
+                    let block = ((back - weeks_back) / ACTIVITY_BLOCK_DAYS) as usize;
                     f.engagement_blocks[block] += 1;
-                    if status.is_none() {
+                    if events == Activity::ClientMessages {
                         f.message_blocks[block] += 1;
                     }
                 }
@@ -1327,6 +1321,13 @@ impl AsOf<'_> {
         }
         Ok(())
     }
+}
+
+/// The events that make a client's engagement, counted by [`AsOf::count_activity`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Activity {
+    HeldMeetings,
+    ClientMessages,
 }
 
 /// Twice the Mann–Whitney statistic of `recent` against `base`: the pairs in which

@@ -8,7 +8,7 @@
 //! `account_features!` list and aggregation, and its parameters under `[signals]` in
 //! config.toml (ARCHITECTURE.md, "Adding a signal").
 
-use crate::config::{Config, DISPERSION_BLOCK_DAYS, Language, SignalParams, Windows};
+use crate::config::{ACTIVITY_BLOCK_DAYS, Config, Language, SignalParams, Windows};
 use crate::evidence::{
     beta_binomial_lower_midp, beta_binomial_upper_midp, binomial_lower_midp, binomial_upper_midp,
     chi2_sf_even, count_drop_midp, mann_whitney_upper_midp, normal_sf, student_t_sf,
@@ -257,15 +257,16 @@ registry! {
         shares: None,
         measure: |x| {
             // The client writing less than it used to: interest fading.
-            let (base, days) = x.usual_messages()?;
+            let (base, days) = x.usual_messages(&x.message_blocks())?;
             if !x.seasoned() || base < x.w().min_baseline_events {
                 return None;
             }
             x.rate_drop_over(x.f.client_messages_recent, base, days)
         },
         chance: Some(|x| {
-            let (base, days) = x.usual_messages()?;
-            let dispersion = x.dispersion(&x.f.message_blocks, x.snap.messages_from, base as f64 / days);
+            let blocks = x.message_blocks();
+            let (base, days) = x.usual_messages(&blocks)?;
+            let dispersion = x.dispersion(&blocks, base as f64 / days);
             let recent = f64::from(x.w().meetings_recent_days);
             Some(count_drop_midp(x.f.client_messages_recent, recent, base, days, dispersion))
         }),
@@ -396,7 +397,7 @@ registry! {
             let observed = x.touch_base_days()?;
             let days = f64::from(x.days_without_touch());
             let per_day = x.f.touches_base as f64 / observed;
-            let dispersion = x.dispersion(&x.f.engagement_blocks, x.touch_from(), per_day);
+            let dispersion = x.dispersion(&x.engagement_blocks(), per_day);
             Some(2.0 * count_drop_midp(0, days, x.f.touches_base, observed, dispersion))
         }),
         reason: |x, lang| {
@@ -819,7 +820,7 @@ registry! {
             let (f, w) = (x.f, x.w());
             let window = (w.meetings_recent_days, w.touchpoint_baseline_days);
             let per_day = f.touches_base as f64 / x.touch_base_days()?;
-            let dispersion = x.dispersion(&f.engagement_blocks, x.touch_from(), per_day);
+            let dispersion = x.dispersion(&x.engagement_blocks(), per_day);
             x.count_drop_over(f.touches_recent, f.touches_base, x.touch_from(), window, dispersion)
         }),
         reason: |x, lang| {
@@ -861,7 +862,7 @@ fn totals(blocks: &[(f64, f64)]) -> (f64, f64) {
 /// contact_drop take the usual rate from; with fewer they read the meetings
 /// baseline. Four blocks are 112 days, more than the half of the meetings baseline
 /// that makes a usual rate.
-const ENGAGEMENT_MIN_BLOCKS: usize = 4;
+const MIN_ACTIVITY_BLOCKS: usize = 4;
 
 /// The shortest stretch, in weeks, over which engagement_decline measures a drop's
 /// size: a month, so one quiet week is a quarter of it, not all of it.
@@ -1014,8 +1015,8 @@ impl Ctx<'_> {
             .iter()
             .enumerate()
             .map_while(|(b, &n)| {
-                let near = start + DISPERSION_BLOCK_DAYS * b as i32;
-                let far = near + DISPERSION_BLOCK_DAYS;
+                let near = start + ACTIVITY_BLOCK_DAYS * b as i32;
+                let far = near + ACTIVITY_BLOCK_DAYS;
                 // The block holds days (day − far, day − near].
                 (day - far + 1 >= known_since)
                     .then(|| (f64::from(n), self.snap.open.between(far, near)))
@@ -1023,22 +1024,30 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// The client's usual messages: how many, over how many days. Its activity
-    /// blocks (calendar days) where at least ENGAGEMENT_MIN_BLOCKS are covered (up
-    /// to a year: the longer the record, the surer "usual"), else the meetings
+    /// The client's message blocks the exports cover ([`Ctx::covered_blocks`]).
+    fn message_blocks(&self) -> Vec<(f64, f64)> {
+        self.covered_blocks(&self.f.message_blocks, self.snap.messages_from)
+    }
+
+    /// The client's held meetings and messages in the blocks both exports cover.
+    fn engagement_blocks(&self) -> Vec<(f64, f64)> {
+        self.covered_blocks(&self.f.engagement_blocks, self.touch_from())
+    }
+
+    /// The client's usual messages over its message `blocks`: how many, over how
+    /// many calendar days, where at least MIN_ACTIVITY_BLOCKS are covered (up to a
+    /// year: the longer the record, the surer "usual"), else over the meetings
     /// baseline.
-    fn usual_messages(&self) -> Option<(i64, f64)> {
-        let from = self.snap.messages_from;
-        let blocks = self.covered_blocks(&self.f.message_blocks, from);
-        if blocks.len() >= ENGAGEMENT_MIN_BLOCKS {
-            let days = blocks.len() as i32 * DISPERSION_BLOCK_DAYS;
-            return Some((totals(&blocks).0 as i64, f64::from(days)));
+    fn usual_messages(&self, blocks: &[(f64, f64)]) -> Option<(i64, f64)> {
+        if blocks.len() >= MIN_ACTIVITY_BLOCKS {
+            let days = blocks.len() as i32 * ACTIVITY_BLOCK_DAYS;
+            return Some((totals(blocks).0 as i64, f64::from(days)));
         }
         let w = self.w();
         let window = (w.meetings_recent_days, w.meetings_baseline_days);
         Some((
             self.f.client_messages_base,
-            self.observed_base_days(window, from)?,
+            self.observed_base_days(window, self.snap.messages_from)?,
         ))
     }
 
@@ -1046,16 +1055,15 @@ impl Ctx<'_> {
     /// four weeks, `1 + μ c²`: Poisson's chance plus the client's own busy and quiet
     /// phases, a rate that moves by a coefficient of variation `c` from one
     /// four-week block to the next (negative-binomial, μ the block's usual count).
-    /// `c²` is read from the account's [`Ctx::covered_blocks`]: Pearson's
-    /// X² / (B − 1) − 1 over μ, each block expecting the account's rate times its
-    /// open days; pooled with `activity_cv` weighing `activity_cv_blocks` blocks,
-    /// and never below 0. A client who writes in bursts is judged against its own
-    /// bursts: a quiet month after a busy one is not news for it. `per_day` is the
-    /// usual rate where fewer than two blocks are covered.
-    fn dispersion(&self, blocks: &[u32], from: Option<i32>, per_day: f64) -> f64 {
+    /// `c²` is read from the account's `covered` blocks ([`Ctx::covered_blocks`]):
+    /// Pearson's X² / (B − 1) − 1 over μ, each block expecting the account's rate
+    /// times its open days; pooled with `activity_cv` weighing `activity_cv_blocks`
+    /// blocks, and never below 0. A client who writes in bursts is judged against
+    /// its own bursts: a quiet month after a busy one is not news for it. `per_day`
+    /// is the usual rate where fewer than two blocks are covered.
+    fn dispersion(&self, covered: &[(f64, f64)], per_day: f64) -> f64 {
         let e = &self.cfg.evidence;
-        let covered = self.covered_blocks(blocks, from);
-        let (total, days) = totals(&covered);
+        let (total, days) = totals(covered);
         let dof = covered.len() as f64 - 1.0;
         let prior = (e.activity_cv * e.activity_cv, e.activity_cv_blocks);
         let (cv2, usual) = if dof >= 1.0 && total > 0.0 && days > 0.0 {
@@ -1069,7 +1077,7 @@ impl Ctx<'_> {
             let own = (x2 / dof - 1.0) / usual;
             ((dof * own + prior.1 * prior.0) / (dof + prior.1), usual)
         } else {
-            (prior.0, per_day * f64::from(DISPERSION_BLOCK_DAYS))
+            (prior.0, per_day * f64::from(ACTIVITY_BLOCK_DAYS))
         };
         1.0 + usual * cv2.max(0.0)
     }
@@ -1190,10 +1198,10 @@ impl Ctx<'_> {
             return None;
         }
         // The usual rate: over the account's activity blocks where they cover at
-        // least ENGAGEMENT_MIN_BLOCKS (up to a year: the longer the record, the
+        // least MIN_ACTIVITY_BLOCKS (up to a year: the longer the record, the
         // surer "usual"), else over the meetings baseline.
-        let blocks = self.covered_blocks(&f.engagement_blocks, self.touch_from());
-        let (base, days) = if blocks.len() >= ENGAGEMENT_MIN_BLOCKS {
+        let blocks = self.engagement_blocks();
+        let (base, days) = if blocks.len() >= MIN_ACTIVITY_BLOCKS {
             totals(&blocks)
         } else {
             let days = self.observed_base_days(
@@ -1206,7 +1214,7 @@ impl Ctx<'_> {
             return None;
         }
         let per_day = base / days;
-        let dispersion = self.dispersion(&f.engagement_blocks, self.touch_from(), per_day);
+        let dispersion = self.dispersion(&blocks, per_day);
         // The usual rate per day is only known from the record: its gamma
         // posterior (Jeffreys prior), in quasi-Poisson units (counts over the
         // account's dispersion).
@@ -1331,53 +1339,49 @@ impl Ctx<'_> {
     fn reply_delay(&self) -> Option<(Measure, f64)> {
         let (f, w, snap) = (self.f, self.w(), self.snap);
         let log_sd = self.cfg.evidence.reply_log_sd;
-        let window = |recent: Option<f64>,
-                      n: i64,
-                      [u2, ranked_n, ranked_m]: [i64; 3],
-                      base: Option<f64>,
-                      base_n: i64,
-                      days: i32| {
-            let recent = recent.filter(|_| n >= w.min_recent_events)?;
-            let own = base.filter(|_| base_n >= w.min_baseline_events);
-            // Against the account's own past, but never against less than half the
-            // team's norm: a client used to 1 h answers should not raise an alarm at
-            // 4 h. Without a past of its own, the team's norm is the reference.
-            let reference = match (own, snap.team_reply_h) {
-                (Some(o), Some(t)) => o.max(t / 2.0),
-                (o, t) => o.or(t)?,
+        let window =
+            |recent: Option<f64>, n: i64, u2: i64, base: Option<f64>, base_n: i64, days: i32| {
+                let recent = recent.filter(|_| n >= w.min_recent_events)?;
+                let own = base.filter(|_| base_n >= w.min_baseline_events);
+                // Against the account's own past, but never against less than half the
+                // team's norm: a client used to 1 h answers should not raise an alarm at
+                // 4 h. Without a past of its own, the team's norm is the reference.
+                let reference = match (own, snap.team_reply_h) {
+                    (Some(o), Some(t)) => o.max(t / 2.0),
+                    (o, t) => o.or(t)?,
+                };
+                // The evidence is against the account's own past, whatever the size is
+                // measured against: the Mann–Whitney rank test of the recent replies
+                // against the earlier ones (exact for small samples; no assumption about
+                // the delays' shape). Delays follow office hours (the same day or the
+                // next), so a lognormal model read a small shift of the mix between the
+                // two as one in 10^13; "slower than the usual upper quartile" (the
+                // exceedance test) was calibrated but read only one rank, and missed
+                // sparse clients whose few replies had all slowed. Without a past of its
+                // own, against the team's norm (a median of thousands): a normal tail on
+                // the log scale, a median of n replies spreading about 1.2533 σ / √n.
+                let chance = match own {
+                    Some(_) => mann_whitney_upper_midp(u2, n, base_n),
+                    None => {
+                        let se = 1.2533 * log_sd / (n.max(1) as f64).sqrt();
+                        normal_sf((recent.max(0.1) / reference.max(1.0)).ln() / se)
+                    }
+                };
+                let measure = Measure {
+                    value: recent / reference.max(1.0),
+                    figures: [
+                        recent,
+                        own.unwrap_or(f64::NAN),
+                        snap.team_reply_h.unwrap_or(f64::NAN),
+                        f64::from(days),
+                    ],
+                };
+                Some((measure, chance))
             };
-            // The evidence is against the account's own past, whatever the size is
-            // measured against: the Mann–Whitney rank test of the recent replies
-            // against the earlier ones (exact for small samples; no assumption about
-            // the delays' shape). Delays follow office hours (the same day or the
-            // next), so a lognormal model read a small shift of the mix between the
-            // two as one in 10^13; "slower than the usual upper quartile" (the
-            // exceedance test) was calibrated but read only one rank, and missed
-            // sparse clients whose few replies had all slowed. Without a past of its
-            // own, against the team's norm (a median of thousands): a normal tail on
-            // the log scale, a median of n replies spreading about 1.2533 σ / √n.
-            let chance = match own {
-                Some(_) => mann_whitney_upper_midp(u2, ranked_n, ranked_m),
-                None => {
-                    let se = 1.2533 * log_sd / (n.max(1) as f64).sqrt();
-                    normal_sf((recent.max(0.1) / reference.max(1.0)).ln() / se)
-                }
-            };
-            let measure = Measure {
-                value: recent / reference.max(1.0),
-                figures: [
-                    recent,
-                    own.unwrap_or(f64::NAN),
-                    snap.team_reply_h.unwrap_or(f64::NAN),
-                    f64::from(days),
-                ],
-            };
-            Some((measure, chance))
-        };
         let month = window(
             f.reply_recent_h,
             f.reply_recent_n,
-            f.reply_recent_ranks,
+            f.reply_recent_u2,
             f.reply_base_h,
             f.reply_base_n,
             w.replies_recent_days,
@@ -1385,7 +1389,7 @@ impl Ctx<'_> {
         let quarter = window(
             f.reply_long_h,
             f.reply_long_n,
-            f.reply_long_ranks,
+            f.reply_long_u2,
             f.reply_long_base_h,
             f.reply_long_base_n,
             w.unanswered_lookback_days,
@@ -1520,7 +1524,7 @@ pub(crate) mod tests {
             reply_recent_n: 3,
             reply_base_h: Some(6.0),
             reply_base_n: 8,
-            reply_recent_ranks: [u2, 3, 8],
+            reply_recent_u2: u2,
             ..AccountFeatures::default()
         };
         let s = Signal::ReplyDelay;
