@@ -928,6 +928,7 @@ pub struct Cohort {
     part: Frames,
     /// Shared by the narrower cohorts made from this one ([`Cohort::narrowed`]).
     replies: std::sync::Arc<ReplyLog>,
+    team: std::sync::Arc<TeamLog>,
     /// The exports' first days: the same on every date.
     meetings_from: Option<i32>,
     messages_from: Option<i32>,
@@ -948,6 +949,7 @@ impl Cohort {
         Ok(Cohort {
             part: frames.subset(accts).map_err(Error::polars("features"))?,
             replies: std::sync::Arc::new(replies),
+            team: std::sync::Arc::new(TeamLog::new(frames).map_err(Error::polars("features"))?),
             meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
             messages_from: first_day(&frames.messages, "received_at_day")?,
         })
@@ -959,26 +961,20 @@ impl Cohort {
         Ok(Cohort {
             part: frames.subset(accts).map_err(Error::polars("features"))?,
             replies: std::sync::Arc::clone(&self.replies),
+            team: std::sync::Arc::clone(&self.team),
             ..*self
         })
     }
 
-    /// The cohort's features as of `as_of`; `frames` are every account's (for the
-    /// team's proposals and attendance).
-    pub fn snapshot(
-        &self,
-        frames: &Frames,
-        w: &Windows,
-        as_of: NaiveDate,
-        tz: Tz,
-    ) -> Result<Snapshot, Error> {
+    /// The cohort's features as of `as_of` (the team's norms from every account's
+    /// rows, taken when the cohort was made).
+    pub fn snapshot(&self, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
         let at = AsOf {
             d: day_number(as_of),
             cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
             w,
         };
-        let (proposals_recorded, team_attendance) =
-            team_norms(&at, frames).map_err(Error::polars("features"))?;
+        let (proposals_recorded, team_attendance) = self.team.norms(&at);
         let reply = self.replies.norm(&at);
         // The cohort's own delays are already in the reply norm.
         let accounts = plan(&at, &self.part, &mut DelayCounts::default())?;
@@ -996,52 +992,118 @@ impl Cohort {
     }
 }
 
-/// Whether any active account has a held proposal on record, and the study-session
-/// attendance of every active account's baseline: what [`snapshot`] reads off all
-/// accounts' features, aggregated directly.
-fn team_norms(at: &AsOf, frames: &Frames) -> PolarsResult<(bool, Option<f64>)> {
-    let active = at.accounts(frames).select([col(c::ACCT)]);
-    let proposals = frames
-        .meetings
-        .clone()
-        .lazy()
-        .filter(
-            col("scheduled_at_day")
-                .lt_eq(lit(at.d))
-                .and(col("status").eq(lit(status_code("held"))))
-                .and(col("is_proposal").fill_null(lit(false))),
+/// What the team's norms read of every account, arranged so that any date's norms
+/// take no pass over the tables (a cohort is scored on dozens of dates: the morning
+/// view's weeks and each day a snooze was set, where a polars plan over every
+/// meeting and study session cost a fifth of the cohort's time): when each account
+/// is active, its first held proposal, and the study sessions by day.
+struct TeamLog {
+    /// By `acct`: the contract's start, the first churn day, the first held proposal.
+    started: Vec<Option<i32>>,
+    churned: Vec<Option<i32>>,
+    first_proposal: Vec<Option<i32>>,
+    /// Every study session as (day, acct, attended), by day.
+    sessions: Vec<(i32, u32, bool)>,
+}
+
+impl TeamLog {
+    fn new(frames: &Frames) -> PolarsResult<TeamLog> {
+        let ids = |frame: &DataFrame| -> PolarsResult<Vec<Option<u32>>> {
+            Ok(frame.column(c::ACCT)?.u32()?.iter().collect())
+        };
+        let days = |frame: &DataFrame, name: &str| -> PolarsResult<Vec<Option<i32>>> {
+            Ok(frame.column(name)?.i32()?.iter().collect())
+        };
+        let accounts = ids(&frames.accounts)?;
+        let n = accounts
+            .iter()
+            .flatten()
+            .max()
+            .map_or(0, |&a| a as usize + 1);
+        // The earliest of each account's days in `column` where `keep` holds.
+        let earliest = |frame: &DataFrame,
+                        column: &str,
+                        keep: &dyn Fn(usize) -> bool|
+         -> PolarsResult<Vec<Option<i32>>> {
+            let mut first = vec![None; n];
+            for (row, (a, day)) in ids(frame)?
+                .into_iter()
+                .zip(days(frame, column)?)
+                .enumerate()
+            {
+                if let (Some(a), Some(day)) = (a, day)
+                    && keep(row)
+                    && let Some(slot) = first.get_mut(a as usize)
+                {
+                    *slot = Some(day.min(slot.unwrap_or(day)));
+                }
+            }
+            Ok(first)
+        };
+        let mut started = vec![None; n];
+        for (a, day) in accounts
+            .into_iter()
+            .zip(days(&frames.accounts, "contract_start")?)
+        {
+            if let Some(a) = a {
+                started[a as usize] = day;
+            }
+        }
+        let churned = earliest(&frames.churn_events, "churned_on", &|_| true)?;
+        let meetings = &frames.meetings;
+        let held: Vec<Option<i32>> = meetings.column("status")?.i32()?.iter().collect();
+        let proposal: Vec<Option<bool>> = meetings.column("is_proposal")?.bool()?.iter().collect();
+        let first_proposal = earliest(meetings, "scheduled_at_day", &|row| {
+            held[row] == Some(status_code("held")) && proposal[row] == Some(true)
+        })?;
+        let study = &frames.study_sessions;
+        let attended = study.column("attended")?.bool()?;
+        let mut sessions: Vec<(i32, u32, bool)> = ids(study)?
+            .into_iter()
+            .zip(days(study, "session_date")?)
+            .zip(attended.iter())
+            .filter_map(|((a, day), attended)| Some((day?, a?, attended == Some(true))))
+            .collect();
+        sessions.sort_unstable();
+        Ok(TeamLog {
+            started,
+            churned,
+            first_proposal,
+            sessions,
+        })
+    }
+
+    /// Whether any account active on the date (started, and not churned on or
+    /// before it) has a held proposal on record, and the study-session attendance
+    /// of every active account's baseline: what [`snapshot`] reads off all
+    /// accounts' features.
+    fn norms(&self, at: &AsOf) -> (bool, Option<f64>) {
+        let d = at.d;
+        let active = |a: usize| {
+            self.started
+                .get(a)
+                .copied()
+                .flatten()
+                .is_some_and(|s| s <= d)
+                && self.churned.get(a).copied().flatten().is_none_or(|c| c > d)
+        };
+        let proposals = (0..self.started.len())
+            .any(|a| self.first_proposal[a].is_some_and(|p| p <= d) && active(a));
+        let w = at.w;
+        let (from, to) = w.baseline(w.attendance_recent_days, w.attendance_baseline_days);
+        // The baseline `d − from < day ≤ d − to`, and never after the date.
+        let (first, last) = (d - from + 1, (d - to).min(d));
+        let start = self.sessions.partition_point(|s| s.0 < first);
+        let (attended, invited) = self.sessions[start..]
+            .iter()
+            .take_while(|s| s.0 <= last)
+            .filter(|s| active(s.1 as usize))
+            .fold((0u64, 0u64), |(a, i), s| (a + u64::from(s.2), i + 1));
+        (
+            proposals,
+            (invited > 0).then(|| attended as f64 / invited as f64),
         )
-        .select([col(c::ACCT)])
-        .inner_join(active.clone(), col(c::ACCT), col(c::ACCT))
-        .limit(1)
-        .collect()?
-        .height()
-        > 0;
-    let w = at.w;
-    let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
-    let sessions = frames
-        .study_sessions
-        .clone()
-        .lazy()
-        .filter(
-            at.base("session_date", ar, ab)
-                .and(col("session_date").lt_eq(lit(at.d))),
-        )
-        .inner_join(active, col(c::ACCT), col(c::ACCT))
-        .select([
-            count(col("attended").fill_null(lit(false))).alias("attended"),
-            len().alias("invited"),
-        ])
-        .collect()?;
-    let sum = |name: &str| -> PolarsResult<i64> {
-        let s = sessions.column(name)?.cast(&DataType::Int64)?;
-        Ok(s.i64()?.get(0).unwrap_or(0))
-    };
-    let (attended, invited) = (sum("attended")?, sum("invited")?);
-    Ok((
-        proposals,
-        (invited > 0).then(|| attended as f64 / invited as f64),
-    ))
+    }
 }
 
 /// Computes every account's features as of `as_of`.

@@ -123,9 +123,7 @@ pub fn morning(
     let cohort_weeks: Vec<usize> = (1..WEEKS_SHOWN)
         .filter(|k| !company_weeks.contains(k))
         .collect();
-    let done = two_at_a_time(&cohort_weeks, |k| {
-        score_cohort_as_of(loaded, &cohort, cfg, week(k))
-    })?;
+    let done = two_at_a_time(&cohort_weeks, |k| score_cohort_as_of(&cohort, cfg, week(k)))?;
     let mut company_weeks = company_weeks;
     company_weeks.sort_unstable();
     let mut by_week: Vec<Vec<AccountScore>> = vec![Vec::new(); WEEKS_SHOWN];
@@ -185,7 +183,7 @@ pub fn morning(
     if !open.is_empty() {
         let cohort = cohort.narrowed(&loaded.frames, &open)?;
         for k in WEEKS_SHOWN..=WEEKS_BACK {
-            let scores = score_cohort_as_of(loaded, &cohort, cfg, week(k))?;
+            let scores = score_cohort_as_of(&cohort, cfg, week(k))?;
             let still: HashSet<u32> = scores
                 .iter()
                 .filter(|s| flagged(s))

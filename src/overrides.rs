@@ -153,7 +153,7 @@ pub fn apply(
     if let (Some(&first), Some(&last)) = (dates.first(), dates.last()) {
         let cohort = Cohort::new(&loaded.frames, &snoozed, &cfg.windows, (first, last))?;
         for date in dates {
-            for s in score_cohort_as_of(loaded, &cohort, cfg, date)? {
+            for s in score_cohort_as_of(&cohort, cfg, date)? {
                 then.insert((s.acct, date), s);
             }
         }

@@ -191,11 +191,10 @@ pub fn score_as_of(
 /// Scores of a [`Cohort`] of accounts as of `as_of`: the same as their entries of
 /// [`score_as_of`], reading only their rows (and the team's norms).
 pub fn score_cohort_as_of(
-    loaded: &Loaded,
     cohort: &Cohort,
     cfg: &Config,
     as_of: NaiveDate,
 ) -> Result<Vec<AccountScore>, Error> {
-    let snap = cohort.snapshot(&loaded.frames, &cfg.windows, as_of, cfg.time_zone)?;
+    let snap = cohort.snapshot(&cfg.windows, as_of, cfg.time_zone)?;
     Ok(snap.accounts.iter().map(|f| score(f, &snap, cfg)).collect())
 }

@@ -30,8 +30,24 @@ fn a_cohort_scores_exactly_like_the_full_run() {
     for d in dates {
         let (snap, full) = score_as_of(&loaded, &cfg, d).unwrap();
         assert!(snap.team_reply_h.is_some(), "the norm is exercised on {d}");
+        assert!(snap.team_attendance.is_some(), "attendance too on {d}");
+        // The team's norms, taken from every account when the cohort was made.
+        let part = cohort.snapshot(&cfg.windows, d, cfg.time_zone).unwrap();
+        assert_eq!(
+            (
+                part.team_reply_h,
+                part.team_attendance,
+                part.proposals_recorded
+            ),
+            (
+                snap.team_reply_h,
+                snap.team_attendance,
+                snap.proposals_recorded
+            ),
+            "team norms on {d}"
+        );
         let full: HashMap<u32, _> = full.into_iter().map(|s| (s.acct, s)).collect();
-        let part = score_cohort_as_of(&loaded, &cohort, &cfg, d).unwrap();
+        let part = score_cohort_as_of(&cohort, &cfg, d).unwrap();
         assert!(!part.is_empty());
         for s in &part {
             assert_eq!(Some(s), full.get(&s.acct), "account {} on {d}", s.acct);
