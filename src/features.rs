@@ -266,12 +266,6 @@ fn is_status(statuses: &[&str]) -> Expr {
         .expect("at least one status")
 }
 
-/// Saturdays on or before a day number (1970-01-01 was a Thursday, so day 2 was the
-/// first Saturday); the difference of two counts is the Saturdays in between.
-fn saturdays_before(day: Expr) -> Expr {
-    (day.cast(DataType::Int64) + lit(5i64)) / lit(7i64)
-}
-
 /// First instant of the day after `as_of` in the zone, in epoch seconds: the end of
 /// "on or before".
 fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
@@ -439,55 +433,13 @@ impl AsOf<'_> {
             ])
     }
 
-    /// Messages received by the cutoff, with their reply delay in business minutes
-    /// (`delay_min`) and whether they were answered by then.
-    fn delays(&self, messages: LazyFrame) -> LazyFrame {
-        let AsOf { d, cutoff, .. } = *self;
-        // Messages: a message not answered by the cutoff counts with the time it has
-        // waited so far, so silence raises the median instead of vanishing from it.
-        let answered = || {
-            col("first_response_at")
-                .is_not_null()
-                .and(col("first_response_at").lt(lit(cutoff)))
-        };
-        // Weekends do not count: a Friday-evening message answered on Monday morning is
-        // not a slow reply. Each Saturday between receipt and answer takes 48 h off.
-        let answered_day = when(answered())
-            .then(col("first_response_at_day"))
-            .otherwise(lit(d));
-        let saturdays = saturdays_before(answered_day) - saturdays_before(col("received_at_day"));
-        let clock_min = when(answered())
-            .then(col("first_response_at") - col("received_at"))
-            .otherwise(lit(cutoff) - col("received_at"))
-            .cast(DataType::Int64);
-        let business_min = clock_min - saturdays * lit(48i64 * 60);
-        let delay_min = when(business_min.clone().lt(lit(0i64)))
-            .then(lit(0i64))
-            .otherwise(business_min);
-        // How long each message had waited by the cutoff, in the same business time:
-        // "unanswered after 48 h" must not count a weekend that `delay_min` skips (a
-        // run as of Sunday would find every Friday message unanswered).
-        let age_min = (lit(cutoff) - col("received_at")).cast(DataType::Int64)
-            - (saturdays_before(lit(d)) - saturdays_before(col("received_at_day")))
-                * lit(48i64 * 60);
-        messages
-            .filter(col("received_at").lt(lit(cutoff)))
-            .with_columns([
-                delay_min.alias("delay_min"),
-                answered().alias("answered"),
-                age_min.alias("age_min"),
-            ])
-    }
-
-    /// The messages a window can see, received or answered within the longest reach
-    /// back of the message windows (at 18 months of history, about half of them),
-    /// with their delays. Collected once per slice: the per-account figures and the
-    /// team's norm both read it.
-    fn messages_seen(&self, frame: &DataFrame) -> PolarsResult<DataFrame> {
-        let AsOf { d, w, .. } = *self;
-        // The start of the earliest baseline below (each one reaches further back
-        // than its recent window).
-        let reach = [
+    /// Days back from the date that the message windows reach: the start of the
+    /// earliest baseline (each one reaches further back than its recent window).
+    /// Messages received or answered before it are never read (at 18 months of
+    /// history, about half of them).
+    fn message_reach(&self) -> i32 {
+        let w = self.w;
+        [
             w.baseline(w.replies_recent_days, w.replies_baseline_days),
             w.baseline(w.unanswered_lookback_days, w.replies_baseline_days),
             w.baseline(w.meetings_recent_days, w.meetings_baseline_days),
@@ -496,32 +448,7 @@ impl AsOf<'_> {
         .into_iter()
         .map(|(from, _)| from)
         .max()
-        .expect("four windows");
-        // (A reply's `last_touch_day` matters only where the touchpoint baseline, inside that
-        // reach, has replies.)
-        let seen = col("received_at_day")
-            .gt(lit(d - reach))
-            .or(col("first_response_at_day").gt(lit(d - reach)));
-        self.delays(frame.clone().lazy().filter(seen)).collect()
-    }
-
-    /// How many of `seen`'s messages in the replies' baseline window waited each
-    /// number of business minutes: the team's norm is their median over all slices.
-    fn team_delays(&self, seen: &DataFrame, counts: &mut DelayCounts) -> PolarsResult<()> {
-        let (rr, rb) = (self.w.replies_recent_days, self.w.replies_baseline_days);
-        let by_delay = seen
-            .clone()
-            .lazy()
-            .filter(self.base("received_at_day", rr, rb))
-            .group_by([col("delay_min")])
-            .agg([len().alias("n")])
-            .collect()?;
-        let delays = by_delay.column("delay_min")?.i64()?;
-        let n = by_delay.column("n")?.cast(&DataType::UInt64)?;
-        for (delay, n) in delays.into_no_null_iter().zip(n.u64()?.into_no_null_iter()) {
-            *counts.0.entry(delay).or_default() += n;
-        }
-        Ok(())
+        .expect("four windows")
     }
 
     /// Promises that came due (plus grace) in the recent and baseline windows, and
@@ -696,6 +623,14 @@ impl AsOf<'_> {
 struct DelayCounts(std::collections::BTreeMap<i64, u64>);
 
 impl DelayCounts {
+    /// Counts `delays` (reordered).
+    fn add(&mut self, delays: &mut [i64]) {
+        delays.sort_unstable();
+        for run in delays.chunk_by(|a, b| a == b) {
+            *self.0.entry(run[0]).or_default() += run.len() as u64;
+        }
+    }
+
     /// The median (the mean of the two middle values of an even count).
     fn median(&self) -> Option<f64> {
         let n: u64 = self.0.values().sum();
@@ -790,8 +725,8 @@ impl Frames {
 /// Every message's reply delay that the team's reply norm can read for the as-of
 /// days `days` (inclusive), grouped by the day received: the norm for each date is
 /// then a median over one contiguous run instead of a polars plan per date (the
-/// morning view needs one per week). Exactly what [`AsOf::delays`] and
-/// [`AsOf::team_delays`] compute; a test holds the two equal.
+/// morning view needs one per week). Exactly the delays
+/// [`AsOf::message_figures`] gives the team's norm; a test holds the two equal.
 struct ReplyLog {
     /// The first day received held, and where each day's delays start in `settled`.
     first_day: i32,
@@ -808,12 +743,14 @@ struct ReplyLog {
 /// `(day received, minute received, first answer as (minute, day))`.
 type Unsettled = (i32, i32, Option<(i32, i32)>);
 
+/// Saturdays on or before a day number (1970-01-01 was a Thursday, so day 2 was the
+/// first Saturday); the difference of two counts is the Saturdays in between.
 fn saturdays_before_day(day: i32) -> i64 {
     (i64::from(day) + 5) / 7
 }
 
-/// Business minutes from `received` (on `day`) to `until` (on `until_day`): weekend
-/// days off, never below 0 (as [`AsOf::delays`]).
+/// Business minutes from `received` (on `day`) to `until` (on `until_day`): each
+/// Saturday in between takes 48 h off, never below 0.
 fn business_minutes(day: i32, received: i32, until: i32, until_day: i32) -> i64 {
     let clock = i64::from(until) - i64::from(received);
     let saturdays = saturdays_before_day(until_day) - saturdays_before_day(day);
@@ -977,7 +914,7 @@ impl Cohort {
         let (proposals_recorded, team_attendance) = self.team.norms(&at);
         let reply = self.replies.norm(&at);
         // The cohort's own delays are already in the reply norm.
-        let accounts = plan(&at, &self.part, &mut DelayCounts::default())?;
+        let accounts = plan(&at, &self.part, None)?;
         Ok(Snapshot {
             as_of,
             day: at.d,
@@ -1127,7 +1064,7 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             slice = frames.slice(from, to).map_err(Error::polars("features"))?;
             &slice
         };
-        accounts.extend(plan(&at, part, &mut team)?);
+        accounts.extend(plan(&at, part, Some(&mut team))?);
         if to >= n {
             break;
         }
@@ -1160,15 +1097,14 @@ fn first_day(frame: &DataFrame, column: &str) -> Result<Option<i32>, Error> {
 }
 
 /// One polars plan: every table aggregated per account, joined onto the active
-/// accounts, collected once and read into structs. The slice's baseline reply
-/// delays are added to `team`.
-fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<AccountFeatures>, Error> {
+/// accounts, collected once and read into structs; then the plain passes. The
+/// slice's baseline reply delays are added to `team`, if given.
+fn plan(
+    at: &AsOf,
+    frames: &Frames,
+    team: Option<&mut DelayCounts>,
+) -> Result<Vec<AccountFeatures>, Error> {
     let acct = || col(c::ACCT);
-    let messages = at
-        .messages_seen(&frames.messages)
-        .map_err(Error::polars("features"))?;
-    at.team_delays(&messages, team)
-        .map_err(Error::polars("features"))?;
     let tables = [
         at.meetings(&frames.meetings),
         at.meeting_gaps(&frames.meetings),
@@ -1188,9 +1124,45 @@ fn plan(at: &AsOf, frames: &Frames, team: &mut DelayCounts) -> Result<Vec<Accoun
     let mut accounts = extract(&joined).map_err(Error::polars("features"))?;
     at.count_activity(&mut accounts, frames, Activity::HeldMeetings)
         .and_then(|()| at.count_activity(&mut accounts, frames, Activity::ClientMessages))
-        .and_then(|()| at.message_figures(&mut accounts, &messages))
+        .and_then(|()| at.message_figures(&mut accounts, &frames.messages, team))
         .map_err(Error::polars("features"))?;
     Ok(accounts)
+}
+
+/// A column's values as one slice and its validity, for the plain passes over rows
+/// (a chunked array's own per-row iterator cost more than the work on each row).
+struct Values<'a, T> {
+    values: &'a [T],
+    valid: Option<&'a polars_arrow::bitmap::Bitmap>,
+}
+
+impl<'a, T: polars_arrow::types::NativeType> Values<'a, T> {
+    /// `ca` in one chunk (rechunked by the caller).
+    fn of<P>(ca: &'a ChunkedArray<P>) -> Values<'a, T>
+    where
+        P: PolarsNumericType<Native = T>,
+    {
+        match ca.downcast_iter().next() {
+            Some(array) => Values {
+                values: array.values().as_slice(),
+                valid: array.validity(),
+            },
+            None => Values {
+                values: &[],
+                valid: None,
+            },
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn get(&self, row: usize) -> Option<T> {
+        self.valid
+            .is_none_or(|valid| valid.get_bit(row))
+            .then(|| self.values[row])
+    }
 }
 
 /// The index in `accounts` (sorted by `acct`) of each row's account, for a pass over
@@ -1226,9 +1198,9 @@ impl AsOf<'_> {
         OpenDays::new(self.d, self.w.activity_reach())
     }
 
-    /// Every per-account figure of the messages, from `seen`
-    /// ([`AsOf::messages_seen`]) in one pass over each account's rows (contiguous:
-    /// `seen` is sorted by `acct`):
+    /// Every per-account figure of the messages, in one pass over `messages` (the
+    /// slice's rows, contiguous by `acct`), and the team's baseline reply delays
+    /// (of every account in it, scored or not) into `team` if given:
     /// - per reply window (`replies_recent_days`, `unanswered_lookback_days`) and its
     ///   baseline: the replies (`reply_*_n`), their median delay (`reply_*_h`), and
     ///   the recent ones ranked among the earlier ones (`reply_*_u2`, the
@@ -1238,16 +1210,21 @@ impl AsOf<'_> {
     /// - client messages in the meetings' windows, and replies as touchpoints
     ///   (`touches_*`, `last_touch_day`, added to the meetings' from the plan).
     ///
-    /// A polars `group_by` of the same figures, its windows as filtered
-    /// aggregations and its medians grouped, cost a fifth of the feature stage on
-    /// every scored date; a per-group comparison for the ranks took it from 7 s to 9 s
-    /// at 100,000 accounts.
+    /// A message received by the cutoff counts; one not answered by then counts
+    /// with the time it has waited so far, so silence raises the median instead of
+    /// vanishing from it. Delays are in business minutes ([`business_minutes`]): a
+    /// Friday-evening message answered on Monday morning is not a slow reply.
+    ///
+    /// A polars plan of the same figures (the messages filtered and their delays
+    /// computed as columns, then a `group_by` of filtered aggregations and grouped
+    /// medians) cost about half of the feature stage on every scored date.
     fn message_figures(
         &self,
         accounts: &mut [AccountFeatures],
-        seen: &DataFrame,
+        messages: &DataFrame,
+        mut team: Option<&mut DelayCounts>,
     ) -> PolarsResult<()> {
-        let (w, d) = (self.w, self.d);
+        let (w, d, cutoff) = (self.w, self.d, self.cutoff);
         let (rr, rb, lb) = (
             w.replies_recent_days,
             w.replies_baseline_days,
@@ -1259,16 +1236,24 @@ impl AsOf<'_> {
         let recent = |length: i32| (length, 0);
         let inside = |back: i32, (from, to): (i32, i32)| (to..from).contains(&back);
         let replies = [rr, lb].map(|length| (recent(length), w.baseline(length, rb)));
-        let messages = (recent(mr), w.baseline(mr, mb));
+        let messages_window = (recent(mr), w.baseline(mr, mb));
         let touches = (recent(mr), w.baseline(mr, w.touchpoint_baseline_days));
         let after = w.unanswered_after_hours * 60;
+        let reach = d - self.message_reach();
+        // Business minutes a message received on `day` had waited by the cutoff.
+        let saturdays_to_date = saturdays_before_day(d);
 
-        let acct = seen.column(c::ACCT)?.u32()?;
-        let days = seen.column("received_at_day")?.i32()?;
-        let delays = seen.column("delay_min")?.i64()?;
-        let answered = seen.column("answered")?.bool()?;
-        let ages = seen.column("age_min")?.i64()?;
-        let reply_days = seen.column("first_response_at_day")?.i32()?;
+        let acct = messages.column(c::ACCT)?.u32()?.rechunk();
+        let int = |name: &str| -> PolarsResult<Int32Chunked> {
+            Ok(messages.column(name)?.i32()?.rechunk().into_owned())
+        };
+        let (days, received) = (int("received_at_day")?, int("received_at")?);
+        let (answers, answer_days) = (int("first_response_at")?, int("first_response_at_day")?);
+        let acct = Values::of(&acct);
+        let (days, received) = (Values::of(&days), Values::of(&received));
+        let (answers, answer_days) = (Values::of(&answers), Values::of(&answer_days));
+
+        let mut team_delays = Vec::new();
         let mut base: [Vec<i64>; 2] = Default::default();
         let mut recent_delays: [Vec<i64>; 2] = Default::default();
         // Medians and ranks of the finished run's replies, into its account.
@@ -1302,17 +1287,32 @@ impl AsOf<'_> {
             }
         };
         let mut runs = AccountRuns::default();
-        let rows = acct
-            .iter()
-            .zip(days.iter())
-            .zip(delays.iter())
-            .zip(answered.iter())
-            .zip(ages.iter())
-            .zip(reply_days.iter());
-        for (((((a, day), delay), answered), age), reply_day) in rows {
-            let (Some(a), Some(day)) = (a, day) else {
+        for row in 0..acct.len() {
+            let (Some(a), Some(day), Some(received)) =
+                (acct.get(row), days.get(row), received.get(row))
+            else {
                 continue;
             };
+            let answer_day = answer_days.get(row);
+            // Received by the cutoff, and received or answered within the reach.
+            if received >= cutoff || !(day > reach || answer_day.is_some_and(|r| r > reach)) {
+                continue;
+            }
+            let answer = answers.get(row).filter(|&minute| minute < cutoff);
+            let answered = answer.is_some();
+            let delay = match answer {
+                Some(minute) => {
+                    answer_day.map(|until| business_minutes(day, received, minute, until))
+                }
+                None => Some(business_minutes(day, received, cutoff, d)),
+            };
+            let back = d - day;
+            if team.is_some()
+                && let Some(delay) = delay
+                && inside(back, replies[0].1)
+            {
+                team_delays.push(delay);
+            }
             let finished = runs.index();
             let (index, starts) = runs.next(accounts, a);
             if starts {
@@ -1320,7 +1320,6 @@ impl AsOf<'_> {
             }
             let Some(i) = index else { continue };
             let f = &mut accounts[i];
-            let back = d - day;
             if let Some(delay) = delay {
                 for (k, (recent, baseline)) in replies.into_iter().enumerate() {
                     if inside(back, recent) {
@@ -1331,8 +1330,12 @@ impl AsOf<'_> {
                     }
                 }
             }
-            let answered = answered == Some(true);
-            if age.is_some_and(|age| age > after) {
+            // How long it had waited by the cutoff, in the same business time ("unanswered
+            // after 48 h" must not count a weekend that the delay skips).
+            let age = i64::from(cutoff)
+                - i64::from(received)
+                - (saturdays_to_date - saturdays_before_day(day)) * 48 * 60;
+            if age > after {
                 let [recent_lb, base_lb] =
                     [replies[1].0, replies[1].1].map(|win| inside(back, win));
                 f.waited_recent += i64::from(recent_lb);
@@ -1340,10 +1343,10 @@ impl AsOf<'_> {
                 f.waited_base += i64::from(base_lb);
                 f.unanswered_base += i64::from(base_lb && !answered);
             }
-            f.client_messages_recent += i64::from(inside(back, messages.0));
-            f.client_messages_base += i64::from(inside(back, messages.1));
+            f.client_messages_recent += i64::from(inside(back, messages_window.0));
+            f.client_messages_base += i64::from(inside(back, messages_window.1));
             // A reply is a touchpoint on the day it was sent.
-            if let (true, Some(reply_day)) = (answered, reply_day) {
+            if let (true, Some(reply_day)) = (answered, answer_day) {
                 f.last_touch_day = f.last_touch_day.max(Some(reply_day));
                 let back = d - reply_day;
                 f.touches_recent += i64::from(inside(back, touches.0));
@@ -1351,6 +1354,9 @@ impl AsOf<'_> {
             }
         }
         finish(runs.index(), accounts, &mut base, &mut recent_delays);
+        if let Some(team) = team.as_mut() {
+            team.add(&mut team_delays);
+        }
         Ok(())
     }
 
@@ -1622,6 +1628,18 @@ mod tests {
         // 113 and 169 minutes in the middle: 141 minutes, 2.35 h.
         let middle = median_hours(&mut cases[3].to_vec()).unwrap();
         assert!((middle - 2.35).abs() < 1e-12, "{middle}");
+    }
+
+    #[test]
+    fn values_read_a_column_with_its_nulls() {
+        let mut ca = Int32Chunked::from_iter([Some(3), None, Some(5)]);
+        ca.append(&Int32Chunked::from_iter([None, Some(7)]))
+            .unwrap();
+        let one = ca.rechunk();
+        let values = Values::of(&one);
+        assert_eq!(values.len(), 5);
+        let read: Vec<Option<i32>> = (0..values.len()).map(|i| values.get(i)).collect();
+        assert_eq!(read, ca.iter().collect::<Vec<_>>());
     }
 
     #[test]
