@@ -1389,16 +1389,25 @@ impl AsOf<'_> {
         }
         let weeks_back = 7 * weeks as i32;
         let since = self.d - self.w.activity_reach();
-        let acct = frame.column(c::ACCT)?.u32()?;
-        let days = frame.column(day)?.i32()?;
-        let statuses: Box<dyn Iterator<Item = Option<i32>>> = match status {
-            Some(_) => Box::new(frame.column("status")?.i32()?.iter()),
-            None => Box::new(std::iter::repeat(None)),
+        let acct = frame.column(c::ACCT)?.u32()?.rechunk();
+        let days = frame.column(day)?.i32()?.rechunk();
+        let statuses = match status {
+            Some(_) => Some(frame.column("status")?.i32()?.rechunk()),
+            None => None,
         };
+        let (acct, days) = (Values::of(&acct), Values::of(&days));
+        let statuses = statuses.as_deref().map(Values::of);
         let mut runs = AccountRuns::default();
-        for ((a, d), s) in acct.iter().zip(days.iter()).zip(statuses) {
-            let (Some(a), Some(d)) = (a, d) else { continue };
-            if d <= since || d > self.d || (status.is_some() && s != status) {
+        for row in 0..acct.len() {
+            let (Some(a), Some(d)) = (acct.get(row), days.get(row)) else {
+                continue;
+            };
+            if d <= since || d > self.d {
+                continue;
+            }
+            if let Some(statuses) = &statuses
+                && statuses.get(row) != status
+            {
                 continue;
             }
             if let (Some(i), _) = runs.next(accounts, a) {
