@@ -5,8 +5,9 @@
 //! Each table is filtered to "known by the as-of date", grouped by account once, and
 //! every windowed figure is a filtered aggregation inside that one `group_by`. The
 //! results are left-joined onto the accounts frame and collected once per date. The
-//! weekly and four-weekly activity counts and the replies' ranks and medians come
-//! from passes over the rows (`count_activity`, `message_figures`).
+//! weekly and four-weekly activity counts, the meetings' counts and every message
+//! figure come from passes over the rows (`count_activity`, `meeting_figures`,
+//! `message_figures`).
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -82,6 +83,29 @@ account_features! {
         /// `reply_long_n × reply_long_base_n`), from [`AsOf::message_figures`].
         reply_recent_u2: i64,
         reply_long_u2: i64,
+        /// Meetings scheduled by the date, from [`AsOf::meeting_figures`]: in the
+        /// meetings' recent window and its baseline, held, scheduled (any status)
+        /// and missed by the client; in `team_behaviour_days` and its baseline,
+        /// held, held with the team late, scheduled, and missed by the team
+        /// (cancelled, no-show or rescheduled).
+        held_recent: i64,
+        held_base: i64,
+        scheduled_recent: i64,
+        scheduled_base: i64,
+        client_cancelled_recent: i64,
+        client_cancelled_base: i64,
+        held_team_window: i64,
+        held_team_base: i64,
+        late_team_window: i64,
+        late_team_base: i64,
+        scheduled_team_window: i64,
+        scheduled_team_base: i64,
+        team_cancelled_window: i64,
+        team_cancelled_base: i64,
+        /// The last held proposal, the last held meeting, the first meeting.
+        last_proposal_day: Option<i32>,
+        last_meeting_day: Option<i32>,
+        first_meeting_day: Option<i32>,
         /// Replies (messages received) in `replies_recent_days`, its baseline,
         /// `unanswered_lookback_days` and its baseline, and their median delay in
         /// business hours (`None` for none), from the same pass.
@@ -118,20 +142,6 @@ account_features! {
         kpi_base_n,
         meeting_gaps_base_n,
         meeting_gaps_recent_n,
-        held_recent,
-        held_base,
-        scheduled_recent,
-        client_cancelled_recent,
-        held_team_window,
-        late_team_window,
-        scheduled_team_window,
-        team_cancelled_window,
-        scheduled_base,
-        client_cancelled_base,
-        held_team_base,
-        late_team_base,
-        scheduled_team_base,
-        team_cancelled_base,
         overdue_open,
         due_recent,
         late_recent,
@@ -171,9 +181,6 @@ account_features! {
         pay_late_base,
     }
     days {
-        last_proposal_day,
-        first_meeting_day,
-        last_meeting_day,
         overdue_oldest_days,
     }
 }
@@ -258,14 +265,6 @@ fn count(predicate: Expr) -> Expr {
     predicate.fill_null(lit(false)).sum()
 }
 
-fn is_status(statuses: &[&str]) -> Expr {
-    statuses
-        .iter()
-        .map(|s| col("status").eq(lit(status_code(s))))
-        .reduce(Expr::or)
-        .expect("at least one status")
-}
-
 /// First instant of the day after `as_of` in the zone, in epoch seconds: the end of
 /// "on or before".
 fn cutoff_ts(as_of: NaiveDate, tz: Tz) -> i64 {
@@ -330,56 +329,6 @@ impl AsOf<'_> {
                 acct(),
                 (lit(d) - col("contract_start")).alias("history_days"),
                 col("outcome_agreed"),
-            ])
-    }
-
-    /// Meeting counts, shares and last dates per account.
-    fn meetings(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, w, .. } = *self;
-        let acct = || col(c::ACCT);
-        // Meetings. Shares of the recent window are compared with the same shares over
-        // the baseline window, so each pair below uses `recent`/`base` of one length.
-        let (mr, mb, tw) = (
-            w.meetings_recent_days,
-            w.meetings_baseline_days,
-            w.team_behaviour_days,
-        );
-        let day = "scheduled_at_day";
-        let recent = |length: i32| self.recent(day, length);
-        let base = |length: i32| self.base(day, length, mb);
-        let held = || col("status").eq(lit(status_code("held")));
-        let late = || held().and(col("late_minutes").gt_eq(lit(w.late_minutes)));
-        let client_missed = || is_status(&["cancelled_by_client", "no_show_client"]);
-        let team_missed = || is_status(&["cancelled_by_team", "no_show_team", "rescheduled"]);
-        frame
-            .clone()
-            .lazy()
-            .filter(col(day).lt_eq(lit(d)))
-            .group_by([acct()])
-            .agg([
-                count(held().and(recent(mr))).alias("held_recent"),
-                count(held().and(base(mr))).alias("held_base"),
-                count(recent(mr)).alias("scheduled_recent"),
-                count(base(mr)).alias("scheduled_base"),
-                count(client_missed().and(recent(mr))).alias("client_cancelled_recent"),
-                count(client_missed().and(base(mr))).alias("client_cancelled_base"),
-                count(held().and(recent(tw))).alias("held_team_window"),
-                count(held().and(base(tw))).alias("held_team_base"),
-                count(late().and(recent(tw))).alias("late_team_window"),
-                count(late().and(base(tw))).alias("late_team_base"),
-                count(recent(tw)).alias("scheduled_team_window"),
-                count(base(tw)).alias("scheduled_team_base"),
-                count(team_missed().and(recent(tw))).alias("team_cancelled_window"),
-                count(team_missed().and(base(tw))).alias("team_cancelled_base"),
-                col(day)
-                    .only_where(held().and(col("is_proposal").fill_null(lit(false))))
-                    .max()
-                    .alias("last_proposal_day"),
-                col(day).only_where(held()).max().alias("last_meeting_day"),
-                col(day).min().alias("first_meeting_day"),
-                count(held().and(recent(mr))).alias("meeting_touches_recent"),
-                count(held().and(self.base(day, mr, w.touchpoint_baseline_days)))
-                    .alias("meeting_touches_base"),
             ])
     }
 
@@ -1106,7 +1055,6 @@ fn plan(
 ) -> Result<Vec<AccountFeatures>, Error> {
     let acct = || col(c::ACCT);
     let tables = [
-        at.meetings(&frames.meetings),
         at.meeting_gaps(&frames.meetings),
         at.action_items(&frames.action_items),
         at.study_sessions(&frames.study_sessions),
@@ -1122,7 +1070,8 @@ fn plan(
         .collect()
         .map_err(Error::polars("features"))?;
     let mut accounts = extract(&joined).map_err(Error::polars("features"))?;
-    at.count_activity(&mut accounts, frames, Activity::HeldMeetings)
+    at.meeting_figures(&mut accounts, &frames.meetings)
+        .and_then(|()| at.count_activity(&mut accounts, frames, Activity::HeldMeetings))
         .and_then(|()| at.count_activity(&mut accounts, frames, Activity::ClientMessages))
         .and_then(|()| at.message_figures(&mut accounts, &frames.messages, team))
         .map_err(Error::polars("features"))?;
@@ -1196,6 +1145,97 @@ impl AsOf<'_> {
     /// The open days counted back over the engagement weeks and activity blocks.
     fn open_days(&self) -> OpenDays {
         OpenDays::new(self.d, self.w.activity_reach())
+    }
+
+    /// Every per-account count of the meetings scheduled by the date, in one pass
+    /// over `meetings` (the slice's rows, contiguous by `acct`): held, scheduled
+    /// and missed in the meetings' windows and the team-behaviour windows, late
+    /// held meetings, the first meeting, the last held one and the last held
+    /// proposal, and held meetings as touchpoints (`touches_*`, `last_touch_day`,
+    /// which [`AsOf::message_figures`] adds the replies to). A polars `group_by` of
+    /// the same twenty filtered aggregations was the largest part of the plan left.
+    fn meeting_figures(
+        &self,
+        accounts: &mut [AccountFeatures],
+        meetings: &DataFrame,
+    ) -> PolarsResult<()> {
+        let (w, d) = (self.w, self.d);
+        let (mr, mb, tw) = (
+            w.meetings_recent_days,
+            w.meetings_baseline_days,
+            w.team_behaviour_days,
+        );
+        // Windows as `(from, to)` in days before `d` (see `message_figures`).
+        let inside = |back: i32, (from, to): (i32, i32)| (to..from).contains(&back);
+        let meetings_window = ((mr, 0), w.baseline(mr, mb));
+        let team_window = ((tw, 0), w.baseline(tw, mb));
+        let touch_base = w.baseline(mr, w.touchpoint_baseline_days);
+        let code =
+            |statuses: &[&str]| -> Vec<i32> { statuses.iter().map(|s| status_code(s)).collect() };
+        let held_code = status_code("held");
+        let client_missed = code(&["cancelled_by_client", "no_show_client"]);
+        let team_missed = code(&["cancelled_by_team", "no_show_team", "rescheduled"]);
+
+        let acct = meetings.column(c::ACCT)?.u32()?.rechunk();
+        let days = meetings.column("scheduled_at_day")?.i32()?.rechunk();
+        let statuses = meetings.column("status")?.i32()?.rechunk();
+        let late = meetings.column("late_minutes")?.i64()?.rechunk();
+        let proposals = meetings.column("is_proposal")?.bool()?;
+        let proposals: Vec<bool> = proposals.iter().map(|p| p == Some(true)).collect();
+        let (acct, days) = (Values::of(&acct), Values::of(&days));
+        let (statuses, late) = (Values::of(&statuses), Values::of(&late));
+        let mut runs = AccountRuns::default();
+        for (row, &proposal) in proposals.iter().enumerate() {
+            let (Some(a), Some(day)) = (acct.get(row), days.get(row)) else {
+                continue;
+            };
+            if day > d {
+                continue;
+            }
+            let (Some(i), _) = runs.next(accounts, a) else {
+                continue;
+            };
+            let f = &mut accounts[i];
+            let status = statuses.get(row);
+            let held = status == Some(held_code);
+            let back = d - day;
+            let [m_recent, m_base] =
+                [meetings_window.0, meetings_window.1].map(|win| inside(back, win));
+            let [t_recent, t_base] = [team_window.0, team_window.1].map(|win| inside(back, win));
+            let n = |yes: bool| i64::from(yes);
+            f.scheduled_recent += n(m_recent);
+            f.scheduled_base += n(m_base);
+            f.scheduled_team_window += n(t_recent);
+            f.scheduled_team_base += n(t_base);
+            if held {
+                f.held_recent += n(m_recent);
+                f.held_base += n(m_base);
+                f.held_team_window += n(t_recent);
+                f.held_team_base += n(t_base);
+                let team_late = late
+                    .get(row)
+                    .is_some_and(|minutes| minutes >= w.late_minutes);
+                f.late_team_window += n(team_late && t_recent);
+                f.late_team_base += n(team_late && t_base);
+                f.last_meeting_day = f.last_meeting_day.max(Some(day));
+                if proposal {
+                    f.last_proposal_day = f.last_proposal_day.max(Some(day));
+                }
+                f.last_touch_day = f.last_touch_day.max(Some(day));
+                f.touches_recent += n(m_recent);
+                f.touches_base += n(inside(back, touch_base));
+            }
+            if status.is_some_and(|s| client_missed.contains(&s)) {
+                f.client_cancelled_recent += n(m_recent);
+                f.client_cancelled_base += n(m_base);
+            }
+            if status.is_some_and(|s| team_missed.contains(&s)) {
+                f.team_cancelled_window += n(t_recent);
+                f.team_cancelled_base += n(t_base);
+            }
+            f.first_meeting_day = Some(f.first_meeting_day.map_or(day, |first| first.min(day)));
+        }
+        Ok(())
     }
 
     /// Every per-account figure of the messages, in one pass over `messages` (the
@@ -1511,19 +1551,12 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         .collect();
     let outcome_agreed: Vec<Option<bool>> = df.column("outcome_agreed")?.bool()?.iter().collect();
     let history = counts("history_days")?;
-    // Meetings here; `AsOf::message_figures` adds the replies.
-    let last_meeting = days("last_meeting_day")?;
-    let touches_recent = counts("meeting_touches_recent")?;
-    let touches_base = counts("meeting_touches_base")?;
 
     let mut out: Vec<AccountFeatures> = (0..df.height())
         .map(|i| AccountFeatures {
             acct: acct[i],
             history_days: history[i] as i32,
             outcome_agreed: outcome_agreed[i],
-            last_touch_day: last_meeting[i],
-            touches_recent: touches_recent[i],
-            touches_base: touches_base[i],
             ..AccountFeatures::default()
         })
         .collect();
