@@ -1165,10 +1165,8 @@ impl AsOf<'_> {
             w.meetings_baseline_days,
             w.team_behaviour_days,
         );
-        // Windows as `(from, to)` in days before `d` (see `message_figures`).
-        let inside = |back: i32, (from, to): (i32, i32)| (to..from).contains(&back);
-        let meetings_window = ((mr, 0), w.baseline(mr, mb));
-        let team_window = ((tw, 0), w.baseline(tw, mb));
+        let meetings_window = (recent(mr), w.baseline(mr, mb));
+        let team_window = (recent(tw), w.baseline(tw, mb));
         let touch_base = w.baseline(mr, w.touchpoint_baseline_days);
         let code =
             |statuses: &[&str]| -> Vec<i32> { statuses.iter().map(|s| status_code(s)).collect() };
@@ -1271,10 +1269,6 @@ impl AsOf<'_> {
             w.unanswered_lookback_days,
         );
         let (mr, mb) = (w.meetings_recent_days, w.meetings_baseline_days);
-        // Windows as `(from, to)` in days before `d`: a day `back` days before it is
-        // inside when `to ≤ back < from` (the plan's `d − from < day ≤ d − to`).
-        let recent = |length: i32| (length, 0);
-        let inside = |back: i32, (from, to): (i32, i32)| (to..from).contains(&back);
         let replies = [rr, lb].map(|length| (recent(length), w.baseline(length, rb)));
         let messages_window = (recent(mr), w.baseline(mr, mb));
         let touches = (recent(mr), w.baseline(mr, w.touchpoint_baseline_days));
@@ -1466,6 +1460,18 @@ impl AsOf<'_> {
         }
         Ok(())
     }
+}
+
+/// The plain passes' windows are `(from, to)` in days before the as-of date, as
+/// [`Windows::baseline`] gives a baseline: a day `back` days before the date is
+/// inside when `to ≤ back < from` (the plan's `d − from < day ≤ d − to`).
+fn inside(back: i32, (from, to): (i32, i32)) -> bool {
+    (to..from).contains(&back)
+}
+
+/// The recent window of `length` days, as a `(from, to)` window of [`inside`].
+fn recent(length: i32) -> (i32, i32) {
+    (length, 0)
 }
 
 /// The events that make a client's engagement, counted by [`AsOf::count_activity`].
