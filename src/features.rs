@@ -715,43 +715,54 @@ impl ReplyLog {
         // cutoff; answered within `to - 2` days (a margin for time zones and DST),
         // it is answered by that cutoff on every such date.
         let settled_within = i64::from(to - 2).max(0) * 24 * 60;
-        let int = |name: &str| -> PolarsResult<&Int32Chunked> { messages.column(name)?.i32() };
+        let int = |name: &str| -> PolarsResult<Int32Chunked> {
+            Ok(messages.column(name)?.i32()?.rechunk().into_owned())
+        };
         let (day, at) = (int("received_at_day")?, int("received_at")?);
         let (resp, resp_day) = (int("first_response_at")?, int("first_response_at_day")?);
-        let span = (last_day - first_day + 1).max(0) as usize;
-        let mut per_day = vec![0usize; span + 1];
-        let mut kept = Vec::new();
-        let mut unsettled = Vec::new();
-        let rows = day
-            .iter()
-            .zip(at.iter())
-            .zip(resp.iter().zip(resp_day.iter()));
-        for ((d, r), (a, ad)) in rows {
-            let (Some(d), Some(r)) = (d, r) else { continue };
+        let (day, at) = (Values::of(&day), Values::of(&at));
+        let (resp, resp_day) = (Values::of(&resp), Values::of(&resp_day));
+        // A row's day received and, if settled, its delay; `None` outside the days.
+        let read = |row: usize| -> Option<(i32, Result<i64, Unsettled>)> {
+            let (d, r) = (day.get(row)?, at.get(row)?);
             if d < first_day || d > last_day {
-                continue;
+                return None;
             }
-            let answer = a.zip(ad);
-            match answer {
-                Some((a, ad)) if i64::from(a) - i64::from(r) < settled_within => {
-                    per_day[(d - first_day) as usize + 1] += 1;
-                    kept.push((d, business_minutes(d, r, a, ad)));
-                }
-                _ => unsettled.push((d, r, answer)),
+            let answer = resp.get(row).zip(resp_day.get(row));
+            Some((
+                d,
+                match answer {
+                    Some((a, ad)) if i64::from(a) - i64::from(r) < settled_within => {
+                        Ok(business_minutes(d, r, a, ad))
+                    }
+                    _ => Err((d, r, answer)),
+                },
+            ))
+        };
+        // A counting sort by day received, in two passes (counts, then places) rather
+        // than holding every delay twice.
+        let span = (last_day - first_day + 1).max(0) as usize;
+        let mut starts = vec![0usize; span + 1];
+        let mut unsettled = Vec::new();
+        for row in 0..day.len() {
+            match read(row) {
+                Some((d, Ok(_))) => starts[(d - first_day) as usize + 1] += 1,
+                Some((_, Err(u))) => unsettled.push(u),
+                None => {}
             }
         }
-        // Counting sort by day received.
-        for i in 1..per_day.len() {
-            per_day[i] += per_day[i - 1];
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
         }
-        let starts = per_day.clone();
-        let mut settled = vec![0i32; kept.len()];
-        let mut next = per_day;
-        for (d, delay) in kept {
-            let slot = &mut next[(d - first_day) as usize];
-            settled[*slot] =
-                i32::try_from(delay).expect("a settled delay is under the window's gap");
-            *slot += 1;
+        let mut settled = vec![0i32; starts[span]];
+        let mut next = starts.clone();
+        for row in 0..day.len() {
+            if let Some((d, Ok(delay))) = read(row) {
+                let slot = &mut next[(d - first_day) as usize];
+                settled[*slot] =
+                    i32::try_from(delay).expect("a settled delay is under the window's gap");
+                *slot += 1;
+            }
         }
         unsettled.sort_unstable_by_key(|u| u.0);
         Ok(ReplyLog {
@@ -807,48 +818,50 @@ impl ReplyLog {
     }
 }
 
-/// A set of accounts scored on many dates (the morning view's flagged accounts, week
-/// after week): their rows taken out once, and the team's norms from every account.
-/// [`Cohort::snapshot`] gives the same as those accounts' entries of [`snapshot`].
-pub struct Cohort {
-    part: Frames,
-    /// Shared by the narrower cohorts made from this one ([`Cohort::narrowed`]).
-    replies: std::sync::Arc<ReplyLog>,
-    team: std::sync::Arc<TeamLog>,
+/// The team's norms on any date up to the last one a run scores, from every
+/// account's rows, arranged so that a date's norms take no pass over the tables:
+/// made once per run and shared by every [`Cohort`] (the morning view's flagged
+/// accounts, the snoozed accounts).
+pub struct TeamNorms {
+    replies: ReplyLog,
+    team: TeamLog,
     /// The exports' first days: the same on every date.
     meetings_from: Option<i32>,
     messages_from: Option<i32>,
 }
 
-impl Cohort {
-    /// `accts` ascending; the cohort is scored on as-of dates from `first` to
-    /// `last`.
-    pub fn new(
-        frames: &Frames,
-        accts: &[u32],
-        w: &Windows,
-        (first, last): (NaiveDate, NaiveDate),
-    ) -> Result<Cohort, Error> {
-        let days = (day_number(first), day_number(last));
-        let replies =
-            ReplyLog::new(&frames.messages, w, days).map_err(Error::polars("features"))?;
-        Ok(Cohort {
-            part: frames.subset(accts).map_err(Error::polars("features"))?,
-            replies: std::sync::Arc::new(replies),
-            team: std::sync::Arc::new(TeamLog::new(frames).map_err(Error::polars("features"))?),
-            meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
-            messages_from: first_day(&frames.messages, "received_at_day")?,
+impl TeamNorms {
+    /// For every as-of date up to `last`: from the first message on (before it, a
+    /// date's reply baseline is empty whatever the log holds).
+    pub fn new(frames: &Frames, w: &Windows, last: NaiveDate) -> Result<TeamNorms, Error> {
+        let meetings_from = first_day(&frames.meetings, "scheduled_at_day")?;
+        let messages_from = first_day(&frames.messages, "received_at_day")?;
+        let last = day_number(last);
+        let days = (messages_from.unwrap_or(last).min(last), last);
+        Ok(TeamNorms {
+            replies: ReplyLog::new(&frames.messages, w, days).map_err(Error::polars("features"))?,
+            team: TeamLog::new(frames).map_err(Error::polars("features"))?,
+            meetings_from,
+            messages_from,
         })
     }
+}
 
-    /// The same dates for fewer accounts (`accts`, ascending, of `frames`): only
-    /// their rows are taken again; the message log is shared.
-    pub fn narrowed(&self, frames: &Frames, accts: &[u32]) -> Result<Cohort, Error> {
+/// A set of accounts scored on many dates (the morning view's flagged accounts, week
+/// after week): their rows taken out once, and the team's norms from every account.
+/// [`Cohort::snapshot`] gives the same as those accounts' entries of [`snapshot`].
+pub struct Cohort<'n> {
+    part: Frames,
+    norms: &'n TeamNorms,
+}
+
+impl<'n> Cohort<'n> {
+    /// `accts` ascending; the cohort is scored on as-of dates up to the last one
+    /// `norms` were made for.
+    pub fn new(frames: &Frames, accts: &[u32], norms: &'n TeamNorms) -> Result<Cohort<'n>, Error> {
         Ok(Cohort {
             part: frames.subset(accts).map_err(Error::polars("features"))?,
-            replies: std::sync::Arc::clone(&self.replies),
-            team: std::sync::Arc::clone(&self.team),
-            ..*self
+            norms,
         })
     }
 
@@ -860,8 +873,9 @@ impl Cohort {
             cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
             w,
         };
-        let (proposals_recorded, team_attendance) = self.team.norms(&at);
-        let reply = self.replies.norm(&at);
+        let norms = self.norms;
+        let (proposals_recorded, team_attendance) = norms.team.norms(&at);
+        let reply = norms.replies.norm(&at);
         // The cohort's own delays are already in the reply norm.
         let accounts = plan(&at, &self.part, None)?;
         Ok(Snapshot {
@@ -870,8 +884,8 @@ impl Cohort {
             team_reply_h: reply,
             proposals_recorded,
             team_attendance,
-            meetings_from: self.meetings_from,
-            messages_from: self.messages_from,
+            meetings_from: norms.meetings_from,
+            messages_from: norms.messages_from,
             open: at.open_days(),
             accounts,
         })
@@ -894,30 +908,27 @@ struct TeamLog {
 
 impl TeamLog {
     fn new(frames: &Frames) -> PolarsResult<TeamLog> {
-        let ids = |frame: &DataFrame| -> PolarsResult<Vec<Option<u32>>> {
-            Ok(frame.column(c::ACCT)?.u32()?.iter().collect())
+        let ids = |frame: &DataFrame| -> PolarsResult<UInt32Chunked> {
+            Ok(frame.column(c::ACCT)?.u32()?.rechunk().into_owned())
         };
-        let days = |frame: &DataFrame, name: &str| -> PolarsResult<Vec<Option<i32>>> {
-            Ok(frame.column(name)?.i32()?.iter().collect())
+        let days = |frame: &DataFrame, name: &str| -> PolarsResult<Int32Chunked> {
+            Ok(frame.column(name)?.i32()?.rechunk().into_owned())
         };
-        let accounts = ids(&frames.accounts)?;
-        let n = accounts
-            .iter()
-            .flatten()
-            .max()
-            .map_or(0, |&a| a as usize + 1);
+        let (accounts, starts) = (
+            ids(&frames.accounts)?,
+            days(&frames.accounts, "contract_start")?,
+        );
+        let n = accounts.max().map_or(0, |a| a as usize + 1);
         // The earliest of each account's days in `column` where `keep` holds.
         let earliest = |frame: &DataFrame,
                         column: &str,
                         keep: &dyn Fn(usize) -> bool|
          -> PolarsResult<Vec<Option<i32>>> {
+            let (ids, days) = (ids(frame)?, days(frame, column)?);
+            let (ids, days) = (Values::of(&ids), Values::of(&days));
             let mut first = vec![None; n];
-            for (row, (a, day)) in ids(frame)?
-                .into_iter()
-                .zip(days(frame, column)?)
-                .enumerate()
-            {
-                if let (Some(a), Some(day)) = (a, day)
+            for row in 0..ids.len() {
+                if let (Some(a), Some(day)) = (ids.get(row), days.get(row))
                     && keep(row)
                     && let Some(slot) = first.get_mut(a as usize)
                 {
@@ -927,28 +938,34 @@ impl TeamLog {
             Ok(first)
         };
         let mut started = vec![None; n];
-        for (a, day) in accounts
-            .into_iter()
-            .zip(days(&frames.accounts, "contract_start")?)
-        {
-            if let Some(a) = a {
-                started[a as usize] = day;
+        let (accounts, starts) = (Values::of(&accounts), Values::of(&starts));
+        for row in 0..accounts.len() {
+            if let Some(a) = accounts.get(row) {
+                started[a as usize] = starts.get(row);
             }
         }
         let churned = earliest(&frames.churn_events, "churned_on", &|_| true)?;
         let meetings = &frames.meetings;
-        let held: Vec<Option<i32>> = meetings.column("status")?.i32()?.iter().collect();
+        let held = days(meetings, "status")?;
+        let held = Values::of(&held);
         let proposal: Vec<Option<bool>> = meetings.column("is_proposal")?.bool()?.iter().collect();
         let first_proposal = earliest(meetings, "scheduled_at_day", &|row| {
-            held[row] == Some(status_code("held")) && proposal[row] == Some(true)
+            held.get(row) == Some(status_code("held")) && proposal[row] == Some(true)
         })?;
         let study = &frames.study_sessions;
+        let (study_ids, study_days) = (ids(study)?, days(study, "session_date")?);
+        let (study_ids, study_days) = (Values::of(&study_ids), Values::of(&study_days));
         let attended = study.column("attended")?.bool()?;
-        let mut sessions: Vec<(i32, u32, bool)> = ids(study)?
-            .into_iter()
-            .zip(days(study, "session_date")?)
-            .zip(attended.iter())
-            .filter_map(|((a, day), attended)| Some((day?, a?, attended == Some(true))))
+        let mut sessions: Vec<(i32, u32, bool)> = attended
+            .iter()
+            .enumerate()
+            .filter_map(|(row, attended)| {
+                Some((
+                    study_days.get(row)?,
+                    study_ids.get(row)?,
+                    attended == Some(true),
+                ))
+            })
             .collect();
         sessions.sort_unstable();
         Ok(TeamLog {

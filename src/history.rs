@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::pipeline::{Cohort, Loaded, score_as_of, score_cohort_as_of};
+use crate::pipeline::{Cohort, Loaded, TeamNorms, score_as_of, score_cohort_as_of};
 use crate::report::{Change, CompanyTrend, Trail, WEEKS_BACK, WEEKS_SHOWN, points};
 use crate::scoring::{AccountScore, Category, RiskLevel};
 use crate::validate::date_of_day;
@@ -97,13 +97,14 @@ fn two_at_a_time(
     Ok(all)
 }
 
-/// `full` is [`company_weeks`]' result.
+/// `full` is [`company_weeks`]' result; `norms` reach `as_of`.
 pub fn morning(
     loaded: &Loaded,
     cfg: &Config,
     as_of: NaiveDate,
     today: &[AccountScore],
     full: Vec<(usize, Vec<AccountScore>)>,
+    norms: &TeamNorms,
 ) -> Result<Morning, Error> {
     let week = |k: usize| week_before(as_of, k);
     let flagged = |s: &AccountScore| s.level != RiskLevel::Low;
@@ -114,11 +115,7 @@ pub fn morning(
         .map(|s| s.acct)
         .collect();
     accts.sort_unstable();
-    // One message log for every date the walk can reach, shared with its narrower
-    // cohort further back.
-    let w = &cfg.windows;
-    let dates = (week(WEEKS_BACK), week(1));
-    let cohort = Cohort::new(&loaded.frames, &accts, w, dates)?;
+    let cohort = Cohort::new(&loaded.frames, &accts, norms)?;
     let company_weeks: Vec<usize> = full.iter().map(|(k, _)| *k).collect();
     let cohort_weeks: Vec<usize> = (1..WEEKS_SHOWN)
         .filter(|k| !company_weeks.contains(k))
@@ -181,7 +178,7 @@ pub fn morning(
     // Further back: only the accounts flagged all along, only their rows.
     open.sort_unstable();
     if !open.is_empty() {
-        let cohort = cohort.narrowed(&loaded.frames, &open)?;
+        let cohort = Cohort::new(&loaded.frames, &open, norms)?;
         for k in WEEKS_SHOWN..=WEEKS_BACK {
             let scores = score_cohort_as_of(&cohort, cfg, week(k))?;
             let still: HashSet<u32> = scores

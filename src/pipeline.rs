@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, TABLES};
 use crate::error::Error;
-pub use crate::features::Cohort;
+pub use crate::features::{Cohort, TeamNorms};
 use crate::features::{Frames, Snapshot, snapshot};
 use crate::ingest::open_source;
 use crate::report::AccountInfo;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use churnwatch::config::Config;
-use churnwatch::pipeline::{Cohort, load, score_as_of, score_cohort_as_of};
+use churnwatch::pipeline::{Cohort, TeamNorms, load, score_as_of, score_cohort_as_of};
 use churnwatch::signals::Signal;
 
 use crate::util::*;
@@ -26,7 +26,8 @@ fn a_cohort_scores_exactly_like_the_full_run() {
     // Every third account, and the flagged ones among them.
     let mut accts: Vec<u32> = full.iter().map(|s| s.acct).filter(|a| a % 3 == 0).collect();
     accts.sort_unstable();
-    let cohort = Cohort::new(&loaded.frames, &accts, &cfg.windows, (dates[0], dates[2])).unwrap();
+    let norms = TeamNorms::new(&loaded.frames, &cfg.windows, dates[2]).unwrap();
+    let cohort = Cohort::new(&loaded.frames, &accts, &norms).unwrap();
     for d in dates {
         let (snap, full) = score_as_of(&loaded, &cfg, d).unwrap();
         assert!(snap.team_reply_h.is_some(), "the norm is exercised on {d}");
