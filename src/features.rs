@@ -5,9 +5,10 @@
 //! Each table is filtered to "known by the as-of date", grouped by account once, and
 //! every windowed figure is a filtered aggregation inside that one `group_by`. The
 //! results are left-joined onto the accounts frame and collected once per date. The
-//! weekly and four-weekly activity counts, the meetings' counts and every message
-//! figure come from two passes over the rows (`meeting_figures`,
-//! `message_figures`, both counting activity with `count_activity`).
+//! weekly and four-weekly activity counts, the meetings' counts, every message
+//! figure, the promises' and the study sessions' counts come from plain passes over
+//! the rows (`meeting_figures`, `message_figures`, both counting activity with
+//! `count_activity`; `promise_figures`, `session_figures`).
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -31,16 +32,15 @@ pub struct Frames {
 }
 
 /// Declares [`AccountFeatures`] and the reading of its columns in one list, so the
-/// struct and its extraction cannot drift apart: a field listed under `counts`,
-/// `nums` or `days` is read from the joined frame's column of the same name (a count
-/// is 0 where an account had no rows; a number or day is `None`). `derived` fields
-/// are computed in [`extract`].
+/// struct and its extraction cannot drift apart: a field listed under `counts` or
+/// `nums` is read from the joined frame's column of the same name (a count is 0
+/// where an account had no rows; a number is `None`). `derived` fields are set in
+/// [`extract`] and by the plain passes.
 macro_rules! account_features {
     (
         derived { $( $(#[$dm:meta])* $dfield:ident: $dty:ty, )* }
         counts { $( $(#[$cm:meta])* $cfield:ident, )* }
         nums { $( $(#[$nm:meta])* $nfield:ident, )* }
-        days { $( $(#[$ym:meta])* $yfield:ident, )* }
     ) => {
         /// Everything scoring needs to know about one account on one date. Counts
         /// are 0 where the account has no rows; averages and medians are `None`
@@ -50,7 +50,6 @@ macro_rules! account_features {
             $( $(#[$dm])* pub $dfield: $dty, )*
             $( $(#[$cm])* pub $cfield: i64, )*
             $( $(#[$nm])* pub $nfield: Option<f64>, )*
-            $( $(#[$ym])* pub $yfield: Option<i32>, )*
         }
 
         /// Reads every declared column into the field of the same name.
@@ -58,11 +57,9 @@ macro_rules! account_features {
             out: &mut [AccountFeatures],
             counts: impl Fn(&str) -> PolarsResult<Vec<i64>>,
             nums: impl Fn(&str) -> PolarsResult<Vec<Option<f64>>>,
-            days: impl Fn(&str) -> PolarsResult<Vec<Option<i32>>>,
         ) -> PolarsResult<()> {
             $( for (f, v) in out.iter_mut().zip(counts(stringify!($cfield))?) { f.$cfield = v; } )*
             $( for (f, v) in out.iter_mut().zip(nums(stringify!($nfield))?) { f.$nfield = v; } )*
-            $( for (f, v) in out.iter_mut().zip(days(stringify!($yfield))?) { f.$yfield = v; } )*
             Ok(())
         }
     };
@@ -136,23 +133,31 @@ account_features! {
         /// how much more than Poisson it varies ([`Windows::activity_reach`]).
         engagement_blocks: Vec<u32>,
         message_blocks: Vec<u32>,
+        /// Promises made by the date, from [`AsOf::promise_figures`]: still open
+        /// past their due date and grace, and the oldest of them in days overdue;
+        /// come due (plus grace) in `team_behaviour_days` and its baseline, and kept
+        /// late or still open among them; made in the meetings' recent window and
+        /// its baseline.
+        overdue_open: i64,
+        overdue_oldest_days: Option<i32>,
+        due_recent: i64,
+        late_recent: i64,
+        due_base: i64,
+        late_base: i64,
+        promised_recent: i64,
+        promised_base: i64,
+        /// Study sessions by the date, invited and attended, in the attendance
+        /// window and its baseline, from [`AsOf::session_figures`].
+        invited_recent: i64,
+        attended_recent: i64,
+        invited_base: i64,
+        attended_base: i64,
     }
     counts {
         kpi_recent_n,
         kpi_base_n,
         meeting_gaps_base_n,
         meeting_gaps_recent_n,
-        overdue_open,
-        due_recent,
-        late_recent,
-        due_base,
-        late_base,
-        promised_recent,
-        promised_base,
-        invited_recent,
-        attended_recent,
-        invited_base,
-        attended_base,
         pay_late_recent_n,
         pay_late_base_n,
         disputes,
@@ -179,9 +184,6 @@ account_features! {
         fee_base_max,
         pay_late_recent,
         pay_late_base,
-    }
-    days {
-        overdue_oldest_days,
     }
 }
 
@@ -398,63 +400,6 @@ impl AsOf<'_> {
         .map(|(from, _)| from)
         .max()
         .expect("four windows")
-    }
-
-    /// Promises that came due (plus grace) in the recent and baseline windows, and
-    /// how many of them were kept late or are still open.
-    fn action_items(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, w, .. } = *self;
-        let acct = || col(c::ACCT);
-        let (tw, tb) = (w.team_behaviour_days, w.meetings_baseline_days);
-        let grace = w.promise_grace_days;
-        let open = || col("done_on").is_null().or(col("done_on").gt(lit(d)));
-        let overdue = || open().and(col("due_on").lt(lit(d - grace)));
-        let late = || open().or((col("done_on") - col("due_on")).gt(lit(grace)));
-        // "Came due" once the grace has passed, so a promise due yesterday is not
-        // judged yet.
-        let due_recent = || within("due_on", d - grace - tw, d - grace);
-        let (from, to) = w.baseline(tw, tb);
-        let due_base = || within("due_on", d - grace - from, d - grace - to);
-        frame
-            .clone()
-            .lazy()
-            .filter(col("promised_on").lt_eq(lit(d)))
-            .group_by([acct()])
-            .agg([
-                count(overdue()).alias("overdue_open"),
-                (lit(d) - col("due_on"))
-                    .only_where(overdue())
-                    .max()
-                    .alias("overdue_oldest_days"),
-                count(due_recent()).alias("due_recent"),
-                count(due_recent().and(late())).alias("late_recent"),
-                count(due_base()).alias("due_base"),
-                count(due_base().and(late())).alias("late_base"),
-                // Agreed in the meetings windows, per held meeting (action_item_drop).
-                count(self.recent("promised_on", w.meetings_recent_days)).alias("promised_recent"),
-                count(self.base("promised_on", w.meetings_recent_days, tb)).alias("promised_base"),
-            ])
-    }
-
-    /// Study-session invitations and attendance per account.
-    fn study_sessions(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, w, .. } = *self;
-        let acct = || col(c::ACCT);
-        // Study sessions.
-        let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
-        let sday = "session_date";
-        let attended = || col("attended").fill_null(lit(false));
-        frame
-            .clone()
-            .lazy()
-            .filter(col(sday).lt_eq(lit(d)))
-            .group_by([acct()])
-            .agg([
-                count(self.recent(sday, ar)).alias("invited_recent"),
-                count(attended().and(self.recent(sday, ar))).alias("attended_recent"),
-                count(self.base(sday, ar, ab)).alias("invited_base"),
-                count(attended().and(self.base(sday, ar, ab))).alias("attended_base"),
-            ])
     }
 
     /// Fees, payment delays, disputes and billing per account.
@@ -948,22 +893,22 @@ impl TeamLog {
         let meetings = &frames.meetings;
         let held = days(meetings, "status")?;
         let held = Values::of(&held);
-        let proposal: Vec<Option<bool>> = meetings.column("is_proposal")?.bool()?.iter().collect();
+        let proposal = meetings.column("is_proposal")?.bool()?.rechunk();
+        let proposal = Bools::of(&proposal);
         let first_proposal = earliest(meetings, "scheduled_at_day", &|row| {
-            held.get(row) == Some(status_code("held")) && proposal[row] == Some(true)
+            held.get(row) == Some(status_code("held")) && proposal.get(row) == Some(true)
         })?;
         let study = &frames.study_sessions;
         let (study_ids, study_days) = (ids(study)?, days(study, "session_date")?);
         let (study_ids, study_days) = (Values::of(&study_ids), Values::of(&study_days));
-        let attended = study.column("attended")?.bool()?;
-        let mut sessions: Vec<(i32, u32, bool)> = attended
-            .iter()
-            .enumerate()
-            .filter_map(|(row, attended)| {
+        let attended = study.column("attended")?.bool()?.rechunk();
+        let attended = Bools::of(&attended);
+        let mut sessions: Vec<(i32, u32, bool)> = (0..study_ids.len())
+            .filter_map(|row| {
                 Some((
                     study_days.get(row)?,
                     study_ids.get(row)?,
-                    attended == Some(true),
+                    attended.get(row) == Some(true),
                 ))
             })
             .collect();
@@ -1073,8 +1018,6 @@ fn plan(
     let acct = || col(c::ACCT);
     let tables = [
         at.meeting_gaps(&frames.meetings),
-        at.action_items(&frames.action_items),
-        at.study_sessions(&frames.study_sessions),
         at.invoices(&frames.invoices),
         at.outcomes(&frames.outcomes),
     ];
@@ -1095,6 +1038,8 @@ fn plan(
     }
     at.meeting_figures(&mut accounts, &frames.meetings)
         .and_then(|()| at.message_figures(&mut accounts, &frames.messages, team))
+        .and_then(|()| at.promise_figures(&mut accounts, &frames.action_items))
+        .and_then(|()| at.session_figures(&mut accounts, &frames.study_sessions))
         .map_err(Error::polars("features"))?;
     Ok(accounts)
 }
@@ -1135,6 +1080,30 @@ impl<'a, T: polars_arrow::types::NativeType> Values<'a, T> {
     }
 }
 
+/// A boolean column's values and validity, as [`Values`] for numbers.
+struct Bools<'a> {
+    values: Option<&'a polars_arrow::bitmap::Bitmap>,
+    valid: Option<&'a polars_arrow::bitmap::Bitmap>,
+}
+
+impl<'a> Bools<'a> {
+    /// `ca` in one chunk (rechunked by the caller).
+    fn of(ca: &'a BooleanChunked) -> Bools<'a> {
+        let array = ca.downcast_iter().next();
+        Bools {
+            values: array.map(|a| a.values()),
+            valid: array.and_then(|a| a.validity()),
+        }
+    }
+
+    fn get(&self, row: usize) -> Option<bool> {
+        let values = self.values?;
+        self.valid
+            .is_none_or(|valid| valid.get_bit(row))
+            .then(|| values.get_bit(row))
+    }
+}
+
 /// The index in `accounts` (sorted by `acct`) of each row's account, for a pass over
 /// rows grouped by `acct`: looked up once per run of an account's rows. `None` for
 /// rows of accounts not scored (not active on the date).
@@ -1159,6 +1128,30 @@ impl AccountRuns {
     /// The account of the run in progress.
     fn index(&self) -> Option<usize> {
         self.current.and_then(|(_, index)| index)
+    }
+}
+
+/// Each row dated on or before `d` of the scored accounts, with its account's
+/// features and its day: the loop the passes over a table's rows share (`acct` and
+/// `days` of one table, contiguous by `acct`).
+fn each_row_by(
+    d: i32,
+    accounts: &mut [AccountFeatures],
+    acct: &Values<u32>,
+    days: &Values<i32>,
+    mut each: impl FnMut(&mut AccountFeatures, usize, i32),
+) {
+    let mut runs = AccountRuns::default();
+    for row in 0..acct.len() {
+        let (Some(a), Some(day)) = (acct.get(row), days.get(row)) else {
+            continue;
+        };
+        if day > d {
+            continue;
+        }
+        if let (Some(i), _) = runs.next(accounts, a) {
+            each(&mut accounts[i], row, day);
+        }
     }
 }
 
@@ -1199,22 +1192,11 @@ impl AsOf<'_> {
         let days = meetings.column("scheduled_at_day")?.i32()?.rechunk();
         let statuses = meetings.column("status")?.i32()?.rechunk();
         let late = meetings.column("late_minutes")?.i64()?.rechunk();
-        let proposals = meetings.column("is_proposal")?.bool()?;
-        let proposals: Vec<bool> = proposals.iter().map(|p| p == Some(true)).collect();
+        let proposals = meetings.column("is_proposal")?.bool()?.rechunk();
         let (acct, days) = (Values::of(&acct), Values::of(&days));
         let (statuses, late) = (Values::of(&statuses), Values::of(&late));
-        let mut runs = AccountRuns::default();
-        for (row, &proposal) in proposals.iter().enumerate() {
-            let (Some(a), Some(day)) = (acct.get(row), days.get(row)) else {
-                continue;
-            };
-            if day > d {
-                continue;
-            }
-            let (Some(i), _) = runs.next(accounts, a) else {
-                continue;
-            };
-            let f = &mut accounts[i];
+        let proposals = Bools::of(&proposals);
+        each_row_by(d, accounts, &acct, &days, |f, row, day| {
             let status = statuses.get(row);
             let held = status == Some(held_code);
             let back = d - day;
@@ -1237,7 +1219,7 @@ impl AsOf<'_> {
                 f.late_team_window += n(team_late && t_recent);
                 f.late_team_base += n(team_late && t_base);
                 f.last_meeting_day = f.last_meeting_day.max(Some(day));
-                if proposal {
+                if proposals.get(row) == Some(true) {
                     f.last_proposal_day = f.last_proposal_day.max(Some(day));
                 }
                 f.last_touch_day = f.last_touch_day.max(Some(day));
@@ -1254,7 +1236,7 @@ impl AsOf<'_> {
                 f.team_cancelled_base += n(t_base);
             }
             f.first_meeting_day = Some(f.first_meeting_day.map_or(day, |first| first.min(day)));
-        }
+        });
         Ok(())
     }
 
@@ -1422,6 +1404,86 @@ impl AsOf<'_> {
         Ok(())
     }
 
+    /// Every per-account figure of the promises made by the date, in one pass over
+    /// `action_items` (contiguous by `acct`). A promise is open while it has no
+    /// `done_on` by the date; it "came due" once its grace has passed, so one due
+    /// yesterday is not judged yet; it was kept late if done more than the grace
+    /// after its due date, or not yet.
+    fn promise_figures(
+        &self,
+        accounts: &mut [AccountFeatures],
+        items: &DataFrame,
+    ) -> PolarsResult<()> {
+        let (w, d) = (self.w, self.d);
+        let (tw, tb, mr) = (
+            w.team_behaviour_days,
+            w.meetings_baseline_days,
+            w.meetings_recent_days,
+        );
+        let grace = w.promise_grace_days;
+        // Due dates are judged `grace` days behind the date.
+        let due_windows = (recent(tw), w.baseline(tw, tb));
+        let promised_windows = (recent(mr), w.baseline(mr, tb));
+        let day_column = |name: &str| -> PolarsResult<Int32Chunked> {
+            Ok(items.column(name)?.i32()?.rechunk().into_owned())
+        };
+        let acct = items.column(c::ACCT)?.u32()?.rechunk();
+        let (promised, due, done) = (
+            day_column("promised_on")?,
+            day_column("due_on")?,
+            day_column("done_on")?,
+        );
+        let acct = Values::of(&acct);
+        let (promised, due, done) = (Values::of(&promised), Values::of(&due), Values::of(&done));
+        each_row_by(d, accounts, &acct, &promised, |f, row, promised| {
+            let Some(due) = due.get(row) else { return };
+            let done = done.get(row).filter(|&day| day <= d);
+            let open = done.is_none();
+            let late = done.is_none_or(|day| day - due > grace);
+            if open && due < d - grace {
+                f.overdue_open += 1;
+                f.overdue_oldest_days = f.overdue_oldest_days.max(Some(d - due));
+            }
+            let due_back = d - grace - due;
+            let [due_recent, due_base] =
+                [due_windows.0, due_windows.1].map(|win| inside(due_back, win));
+            f.due_recent += i64::from(due_recent);
+            f.late_recent += i64::from(due_recent && late);
+            f.due_base += i64::from(due_base);
+            f.late_base += i64::from(due_base && late);
+            let back = d - promised;
+            f.promised_recent += i64::from(inside(back, promised_windows.0));
+            f.promised_base += i64::from(inside(back, promised_windows.1));
+        });
+        Ok(())
+    }
+
+    /// Study-session invitations and attendance by the date, in the attendance
+    /// window and its baseline, in one pass over `sessions` (contiguous by `acct`).
+    fn session_figures(
+        &self,
+        accounts: &mut [AccountFeatures],
+        sessions: &DataFrame,
+    ) -> PolarsResult<()> {
+        let (w, d) = (self.w, self.d);
+        let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
+        let windows = (recent(ar), w.baseline(ar, ab));
+        let acct = sessions.column(c::ACCT)?.u32()?.rechunk();
+        let days = sessions.column("session_date")?.i32()?.rechunk();
+        let attended = sessions.column("attended")?.bool()?.rechunk();
+        let (acct, days, attended) = (Values::of(&acct), Values::of(&days), Bools::of(&attended));
+        each_row_by(d, accounts, &acct, &days, |f, row, day| {
+            let came = attended.get(row) == Some(true);
+            let back = d - day;
+            let [in_recent, in_base] = [windows.0, windows.1].map(|win| inside(back, win));
+            f.invited_recent += i64::from(in_recent);
+            f.attended_recent += i64::from(in_recent && came);
+            f.invited_base += i64::from(in_base);
+            f.attended_base += i64::from(in_base && came);
+        });
+        Ok(())
+    }
+
     /// Counts one engagement event on `day` into the account's `engagement_weeks`
     /// (week 0 the last seven days up to the as-of date) or `engagement_blocks`,
     /// client messages into `message_blocks` too; nothing after the date or beyond
@@ -1527,9 +1589,6 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
         let s = column(name, DataType::Int64)?;
         Ok(s.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
     };
-    let days = |name: &str| -> PolarsResult<Vec<Option<i32>>> {
-        Ok(column(name, DataType::Int32)?.i32()?.iter().collect())
-    };
     let nums = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
         Ok(column(name, DataType::Float64)?.f64()?.iter().collect())
     };
@@ -1550,7 +1609,7 @@ fn extract(df: &DataFrame) -> PolarsResult<Vec<AccountFeatures>> {
             ..AccountFeatures::default()
         })
         .collect();
-    fill_declared(&mut out, counts, nums, days)?;
+    fill_declared(&mut out, counts, nums)?;
     Ok(out)
 }
 
@@ -1672,6 +1731,79 @@ mod tests {
         assert_eq!(values.len(), 5);
         let read: Vec<Option<i32>> = (0..values.len()).map(|i| values.get(i)).collect();
         assert_eq!(read, ca.iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn bools_read_a_column_with_its_nulls() {
+        let mut ca = BooleanChunked::from_iter([Some(true), None, Some(false)]);
+        ca.append(&BooleanChunked::from_iter([None, Some(true)]))
+            .unwrap();
+        let one = ca.rechunk();
+        let flags = Bools::of(&one);
+        let read: Vec<Option<bool>> = (0..ca.len()).map(|i| flags.get(i)).collect();
+        assert_eq!(read, ca.iter().collect::<Vec<_>>());
+    }
+
+    /// The shipped config.toml's `[windows]`.
+    fn shipped_windows() -> Windows {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let text = std::fs::read_to_string(path).expect("shipped config");
+        let table: toml::Table = toml::from_str(&text).expect("shipped config is TOML");
+        table["windows"]
+            .clone()
+            .try_into()
+            .expect("shipped windows")
+    }
+
+    /// Promises judged as of day 1000 at the shipped windows: open, overdue, late and
+    /// kept in time, in the recent window, its baseline and outside both.
+    #[test]
+    fn promises_are_judged_after_their_grace() {
+        let w = shipped_windows();
+        let (d, grace, tw) = (1000, w.promise_grace_days, w.team_behaviour_days);
+        let (_, base_to) = w.baseline(tw, w.meetings_baseline_days);
+        let due_recent = d - grace - 1;
+        let due_base = d - grace - base_to;
+        // (promised, due, done)
+        let rows: [(i32, i32, Option<i32>); 7] = [
+            (due_recent - 5, due_recent, None), // recent, open: late, overdue
+            (due_recent - 5, due_recent, Some(due_recent + grace)), // recent, kept within grace
+            (due_recent - 5, due_recent, Some(d + 3)), // done after the date: open
+            (due_base - 5, due_base, Some(due_base + grace + 1)), // baseline, kept late
+            (due_base - 5, due_base, Some(due_base)), // baseline, kept on time
+            (d - 1, d + 10, None),              // not due yet
+            (d + 1, d + 20, None),              // promised after the date
+        ];
+        let frame = df!(
+            c::ACCT => vec![7u32; rows.len()],
+            "promised_on" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "due_on" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "done_on" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let at = AsOf {
+            d,
+            cutoff: 0,
+            w: &w,
+        };
+        let mut accounts = vec![AccountFeatures {
+            acct: 7,
+            ..AccountFeatures::default()
+        }];
+        at.promise_figures(&mut accounts, &frame).unwrap();
+        let f = &accounts[0];
+        assert_eq!(
+            (f.overdue_open, f.overdue_oldest_days),
+            (2, Some(d - due_recent))
+        );
+        assert_eq!((f.due_recent, f.late_recent), (3, 2));
+        assert_eq!((f.due_base, f.late_base), (2, 1));
+        // Promised in the meetings' recent window: all but the one after the date.
+        let recent = rows
+            .iter()
+            .filter(|r| r.0 <= d && r.0 > d - w.meetings_recent_days)
+            .count();
+        assert_eq!(f.promised_recent, recent as i64);
     }
 
     #[test]

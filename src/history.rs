@@ -175,12 +175,19 @@ pub fn morning(
         };
         trails.insert(s.acct, trail);
     }
-    // Further back: only the accounts flagged all along, only their rows.
+    // Further back: only the accounts flagged all along, only their rows, two weeks
+    // at a time (at most one week is scored in vain), the cohort narrowed to the
+    // accounts still flagged after each pair.
     open.sort_unstable();
-    if !open.is_empty() {
+    let further: Vec<usize> = (WEEKS_SHOWN..=WEEKS_BACK).collect();
+    for pair in further.chunks(2) {
+        if open.is_empty() {
+            break;
+        }
         let cohort = Cohort::new(&loaded.frames, &open, norms)?;
-        for k in WEEKS_SHOWN..=WEEKS_BACK {
-            let scores = score_cohort_as_of(&cohort, cfg, week(k))?;
+        let mut scored = two_at_a_time(pair, |k| score_cohort_as_of(&cohort, cfg, week(k)))?;
+        scored.sort_unstable_by_key(|(k, _)| *k);
+        for (k, scores) in scored {
             let still: HashSet<u32> = scores
                 .iter()
                 .filter(|s| flagged(s))
