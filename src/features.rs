@@ -6,9 +6,10 @@
 //! every windowed figure is a filtered aggregation inside that one `group_by`. The
 //! results are left-joined onto the accounts frame and collected once per date. The
 //! weekly and four-weekly activity counts, the meetings' counts, every message
-//! figure, the promises' and the study sessions' counts come from plain passes over
-//! the rows (`meeting_figures`, `message_figures`, both counting activity with
-//! `count_activity`; `promise_figures`, `session_figures`).
+//! figure, the promises', the study sessions' and the invoices' figures come from
+//! plain passes over the rows (`meeting_figures`, `message_figures`, both counting
+//! activity with `count_activity`; `promise_figures`, `session_figures`,
+//! `invoice_figures`). The plan keeps the meetings' gaps and the outcomes.
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -152,19 +153,32 @@ account_features! {
         attended_recent: i64,
         invited_base: i64,
         attended_base: i64,
+        /// Invoices issued by the date, from [`AsOf::invoice_figures`]: the median
+        /// fee (positive amounts) in the invoices' recent window and its baseline
+        /// (medians on both sides: one-off extra invoices are not a fee increase),
+        /// the baseline's lowest and highest; the mean days late of the positive
+        /// invoices that came due in each window and how many (an unpaid one is late
+        /// by the days it has waited so far); disputed and all invoices in
+        /// `disputes_days` and its baseline; invoices in the meetings' recent window.
+        fee_recent: Option<f64>,
+        fee_base: Option<f64>,
+        fee_base_min: Option<f64>,
+        fee_base_max: Option<f64>,
+        pay_late_recent: Option<f64>,
+        pay_late_recent_n: i64,
+        pay_late_base: Option<f64>,
+        pay_late_base_n: i64,
+        disputes: i64,
+        invoiced_dispute_window: i64,
+        disputes_base: i64,
+        invoiced_dispute_base: i64,
+        invoiced_recent: i64,
     }
     counts {
         kpi_recent_n,
         kpi_base_n,
         meeting_gaps_base_n,
         meeting_gaps_recent_n,
-        pay_late_recent_n,
-        pay_late_base_n,
-        disputes,
-        invoiced_dispute_window,
-        disputes_base,
-        invoiced_dispute_base,
-        invoiced_recent,
     }
     nums {
         kpi_recent,
@@ -178,12 +192,6 @@ account_features! {
         meeting_gap_recent_max,
         /// Median and number of the gaps ending in the last `2 × meetings_recent_days`.
         meeting_gap_recent_median,
-        fee_recent,
-        fee_base,
-        fee_base_min,
-        fee_base_max,
-        pay_late_recent,
-        pay_late_base,
     }
 }
 
@@ -400,66 +408,6 @@ impl AsOf<'_> {
         .map(|(from, _)| from)
         .max()
         .expect("four windows")
-    }
-
-    /// Fees, payment delays, disputes and billing per account.
-    fn invoices(&self, frame: &DataFrame) -> LazyFrame {
-        let AsOf { d, w, .. } = *self;
-        let acct = || col(c::ACCT);
-        let mr = w.meetings_recent_days;
-        // Invoices: days late per invoice that has come due; an unpaid one is late by the
-        // days it has waited so far.
-        let dd = w.disputes_days;
-        let (ir, ib) = (w.invoices_recent_days, w.invoices_baseline_days);
-        let due = when(col("due_on").is_null())
-            .then(col("issued_on") + lit(w.payment_terms_days))
-            .otherwise(col("due_on"));
-        let paid = || {
-            col("paid_on")
-                .is_not_null()
-                .and(col("paid_on").lt_eq(lit(d)))
-        };
-        let late = when(paid())
-            .then(col("paid_on") - col("due"))
-            .otherwise(lit(d) - col("due"));
-        let positive = || col("amount").gt(lit(0.0));
-        let base_fee = || col("amount").only_where(positive().and(self.base("issued_on", ir, ib)));
-        frame
-            .clone()
-            .lazy()
-            .filter(col("issued_on").lt_eq(lit(d)))
-            .with_columns([due.alias("due")])
-            .with_columns([when(late.clone().lt(lit(0)))
-                .then(lit(0))
-                .otherwise(late)
-                .cast(DataType::Float64)
-                .alias("late_days")])
-            .group_by([acct()])
-            .agg([
-                // Medians on both sides: one-off extra invoices are not a fee increase.
-                col("amount")
-                    .only_where(positive().and(self.recent("issued_on", ir)))
-                    .median()
-                    .alias("fee_recent"),
-                base_fee().median().alias("fee_base"),
-                base_fee().min().alias("fee_base_min"),
-                base_fee().max().alias("fee_base_max"),
-                col("late_days")
-                    .only_where(positive().and(self.recent("due", ir)))
-                    .mean()
-                    .alias("pay_late_recent"),
-                count(positive().and(self.recent("due", ir))).alias("pay_late_recent_n"),
-                col("late_days")
-                    .only_where(positive().and(self.base("due", ir, ib)))
-                    .mean()
-                    .alias("pay_late_base"),
-                count(positive().and(self.base("due", ir, ib))).alias("pay_late_base_n"),
-                count(col("disputed").and(self.recent("issued_on", dd))).alias("disputes"),
-                count(self.recent("issued_on", dd)).alias("invoiced_dispute_window"),
-                count(col("disputed").and(self.base("issued_on", dd, ib))).alias("disputes_base"),
-                count(self.base("issued_on", dd, ib)).alias("invoiced_dispute_base"),
-                count(self.recent("issued_on", mr)).alias("invoiced_recent"),
-            ])
     }
 
     /// KPI attainment per account.
@@ -1018,7 +966,6 @@ fn plan(
     let acct = || col(c::ACCT);
     let tables = [
         at.meeting_gaps(&frames.meetings),
-        at.invoices(&frames.invoices),
         at.outcomes(&frames.outcomes),
     ];
     let joined = tables
@@ -1040,6 +987,7 @@ fn plan(
         .and_then(|()| at.message_figures(&mut accounts, &frames.messages, team))
         .and_then(|()| at.promise_figures(&mut accounts, &frames.action_items))
         .and_then(|()| at.session_figures(&mut accounts, &frames.study_sessions))
+        .and_then(|()| at.invoice_figures(&mut accounts, &frames.invoices))
         .map_err(Error::polars("features"))?;
     Ok(accounts)
 }
@@ -1132,14 +1080,14 @@ impl AccountRuns {
 }
 
 /// Each row dated on or before `d` of the scored accounts, with its account's
-/// features and its day: the loop the passes over a table's rows share (`acct` and
+/// features and their index in `accounts`, the row and its day: the loop the passes over a table's rows share (`acct` and
 /// `days` of one table, contiguous by `acct`).
 fn each_row_by(
     d: i32,
     accounts: &mut [AccountFeatures],
     acct: &Values<u32>,
     days: &Values<i32>,
-    mut each: impl FnMut(&mut AccountFeatures, usize, i32),
+    mut each: impl FnMut(&mut AccountFeatures, usize, usize, i32),
 ) {
     let mut runs = AccountRuns::default();
     for row in 0..acct.len() {
@@ -1150,7 +1098,7 @@ fn each_row_by(
             continue;
         }
         if let (Some(i), _) = runs.next(accounts, a) {
-            each(&mut accounts[i], row, day);
+            each(&mut accounts[i], i, row, day);
         }
     }
 }
@@ -1196,7 +1144,7 @@ impl AsOf<'_> {
         let (acct, days) = (Values::of(&acct), Values::of(&days));
         let (statuses, late) = (Values::of(&statuses), Values::of(&late));
         let proposals = Bools::of(&proposals);
-        each_row_by(d, accounts, &acct, &days, |f, row, day| {
+        each_row_by(d, accounts, &acct, &days, |f, _, row, day| {
             let status = statuses.get(row);
             let held = status == Some(held_code);
             let back = d - day;
@@ -1435,7 +1383,7 @@ impl AsOf<'_> {
         );
         let acct = Values::of(&acct);
         let (promised, due, done) = (Values::of(&promised), Values::of(&due), Values::of(&done));
-        each_row_by(d, accounts, &acct, &promised, |f, row, promised| {
+        each_row_by(d, accounts, &acct, &promised, |f, _, row, promised| {
             let Some(due) = due.get(row) else { return };
             let done = done.get(row).filter(|&day| day <= d);
             let open = done.is_none();
@@ -1472,7 +1420,7 @@ impl AsOf<'_> {
         let days = sessions.column("session_date")?.i32()?.rechunk();
         let attended = sessions.column("attended")?.bool()?.rechunk();
         let (acct, days, attended) = (Values::of(&acct), Values::of(&days), Bools::of(&attended));
-        each_row_by(d, accounts, &acct, &days, |f, row, day| {
+        each_row_by(d, accounts, &acct, &days, |f, _, row, day| {
             let came = attended.get(row) == Some(true);
             let back = d - day;
             let [in_recent, in_base] = [windows.0, windows.1].map(|win| inside(back, win));
@@ -1481,6 +1429,102 @@ impl AsOf<'_> {
             f.invited_base += i64::from(in_base);
             f.attended_base += i64::from(in_base && came);
         });
+        Ok(())
+    }
+
+    /// Every per-account figure of the invoices issued by the date, in one pass over
+    /// `invoices` (contiguous by `acct`). An invoice without a due date is due
+    /// `payment_terms_days` after it was issued; it is late by the days from its
+    /// due date to its payment, or to the date while unpaid, never below 0.
+    fn invoice_figures(
+        &self,
+        accounts: &mut [AccountFeatures],
+        invoices: &DataFrame,
+    ) -> PolarsResult<()> {
+        let (w, d) = (self.w, self.d);
+        let (ir, ib, dd) = (
+            w.invoices_recent_days,
+            w.invoices_baseline_days,
+            w.disputes_days,
+        );
+        let invoices_window = (recent(ir), w.baseline(ir, ib));
+        let disputes_window = (recent(dd), w.baseline(dd, ib));
+        let billed_window = recent(w.meetings_recent_days);
+        let day_column = |name: &str| -> PolarsResult<Int32Chunked> {
+            Ok(invoices.column(name)?.i32()?.rechunk().into_owned())
+        };
+        let acct = invoices.column(c::ACCT)?.u32()?.rechunk();
+        let amounts = invoices.column("amount")?.f64()?.rechunk();
+        let disputed = invoices.column("disputed")?.bool()?.rechunk();
+        let (issued, due, paid) = (
+            day_column("issued_on")?,
+            day_column("due_on")?,
+            day_column("paid_on")?,
+        );
+        let acct = Values::of(&acct);
+        let (amounts, disputed) = (Values::of(&amounts), Bools::of(&disputed));
+        let (issued, due, paid) = (Values::of(&issued), Values::of(&due), Values::of(&paid));
+
+        // Fees and days late by window, `(account index, what, value)`: taken per
+        // account after the pass (rows are contiguous by account, so these are too).
+        const FEE: [u8; 2] = [0, 1];
+        const LATE: [u8; 2] = [2, 3];
+        let mut values: Vec<(usize, u8, f64)> = Vec::new();
+        each_row_by(d, accounts, &acct, &issued, |f, i, row, issued| {
+            let back = d - issued;
+            let in_window = |(recent, base): ((i32, i32), (i32, i32)), back: i32| {
+                [inside(back, recent), inside(back, base)]
+            };
+            let disputed = disputed.get(row) == Some(true);
+            for (k, yes) in in_window(disputes_window, back).into_iter().enumerate() {
+                let [invoiced, disputes] = if k == 0 {
+                    [&mut f.invoiced_dispute_window, &mut f.disputes]
+                } else {
+                    [&mut f.invoiced_dispute_base, &mut f.disputes_base]
+                };
+                *invoiced += i64::from(yes);
+                *disputes += i64::from(yes && disputed);
+            }
+            f.invoiced_recent += i64::from(inside(back, billed_window));
+            let Some(amount) = amounts.get(row).filter(|&a| a > 0.0) else {
+                return;
+            };
+            for (k, yes) in in_window(invoices_window, back).into_iter().enumerate() {
+                if yes {
+                    values.push((i, FEE[k], amount));
+                }
+            }
+            let due = due.get(row).unwrap_or(issued + w.payment_terms_days);
+            let until = paid.get(row).filter(|&p| p <= d).unwrap_or(d);
+            let late = f64::from((until - due).max(0));
+            for (k, yes) in in_window(invoices_window, d - due).into_iter().enumerate() {
+                if yes {
+                    values.push((i, LATE[k], late));
+                }
+            }
+        });
+        let mut by_what: [Vec<f64>; 4] = Default::default();
+        for run in values.chunk_by(|a, b| a.0 == b.0) {
+            for v in by_what.iter_mut() {
+                v.clear();
+            }
+            for &(_, what, value) in run {
+                by_what[what as usize].push(value);
+            }
+            let f = &mut accounts[run[0].0];
+            let [fee_recent, fee_base, late_recent, late_base] = &mut by_what;
+            f.fee_recent = median_f64(fee_recent);
+            f.fee_base = median_f64(fee_base);
+            f.fee_base_min = fee_base.iter().copied().reduce(f64::min);
+            f.fee_base_max = fee_base.iter().copied().reduce(f64::max);
+            // Whole days, so the sum is exact in any order: the mean as polars had it.
+            let mean = |days: &[f64]| {
+                (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64)
+            };
+            [f.pay_late_recent, f.pay_late_base] = [mean(late_recent), mean(late_base)];
+            [f.pay_late_recent_n, f.pay_late_base_n] =
+                [late_recent.len(), late_base.len()].map(|n| n as i64);
+        }
         Ok(())
     }
 
@@ -1527,6 +1571,32 @@ enum Activity {
     ClientMessages,
 }
 
+/// The median (`None` for none) to the last bit as polars' grouped median has it:
+/// the middle value, or the lower middle one plus half the distance to the upper.
+/// Reorders `values` (a selection, not a sort).
+fn median_f64(values: &mut [f64]) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let (_, lower, above) = values.select_nth_unstable_by((n - 1) / 2, f64::total_cmp);
+    let lower = *lower;
+    if n % 2 == 1 {
+        return Some(lower);
+    }
+    let upper = above.iter().copied().reduce(f64::min)?;
+    Some(midpoint(lower, upper))
+}
+
+/// Polars' interpolation between the two middle values of an even count.
+fn midpoint(lower: f64, upper: f64) -> f64 {
+    if lower == upper {
+        lower
+    } else {
+        0.5 * (upper - lower) + lower
+    }
+}
+
 /// The median of delays in business minutes, in hours (`None` for none), to the
 /// last bit as the polars plan had it: hours as minutes × (1/60), the middle value,
 /// or the lower middle one plus half the distance to the upper. Reorders `minutes`;
@@ -1544,11 +1614,7 @@ fn median_hours(minutes: &mut [i64]) -> Option<f64> {
         return Some(lower);
     }
     let upper = hours(*above.iter().min()?);
-    Some(if lower == upper {
-        lower
-    } else {
-        0.5 * (upper - lower) + lower
-    })
+    Some(midpoint(lower, upper))
 }
 
 /// Twice the Mann–Whitney statistic of `recent` against `base`: the pairs in which
@@ -1719,6 +1785,69 @@ mod tests {
         // 113 and 169 minutes in the middle: 141 minutes, 2.35 h.
         let middle = median_hours(&mut cases[3].to_vec()).unwrap();
         assert!((middle - 2.35).abs() < 1e-12, "{middle}");
+        // Fees the same way, without the hours.
+        for minutes in cases {
+            let fees: Vec<f64> = minutes.iter().map(|&m| m as f64 * 1.25).collect();
+            let expected = by_sorting(minutes).map(|h| h * 60.0 * 1.25);
+            let got = median_f64(&mut fees.clone());
+            assert_eq!(got.is_some(), expected.is_some(), "{fees:?}");
+            if let (Some(got), Some(expected)) = (got, expected) {
+                assert!(
+                    (got - expected).abs() < 1e-9,
+                    "{fees:?}: {got} against {expected}"
+                );
+            }
+        }
+        assert_eq!(median_f64(&mut [12.5, 10.0, 20.0, 11.0]), Some(11.75));
+    }
+
+    /// Invoices judged as of day 1000 at the shipped windows: late by the days to
+    /// payment or, unpaid, to the date; due after the payment terms when no due date
+    /// is given; never early; disputes counted whatever the amount.
+    #[test]
+    fn invoices_are_late_from_their_due_date() {
+        let w = shipped_windows();
+        let d = 1000;
+        let terms = w.payment_terms_days;
+        /// (issued, due, amount, paid, disputed)
+        type Invoice = (i32, Option<i32>, f64, Option<i32>, Option<bool>);
+        let rows: [Invoice; 5] = [
+            (d - 40, Some(d - 20), 100.0, Some(d - 15), None), // paid 5 days late
+            (d - 35, None, 120.0, None, Some(true)),           // unpaid since its terms
+            (d - 30, Some(d - 10), 100.0, Some(d - 12), None), // paid early: 0
+            (d - 25, Some(d - 5), -30.0, None, Some(true)),    // a credit: no fee, no lateness
+            (d + 5, Some(d + 30), 100.0, None, Some(true)),    // issued after the date
+        ];
+        let frame = df!(
+            c::ACCT => vec![3u32; rows.len()],
+            "issued_on" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "due_on" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "amount" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "paid_on" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "disputed" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let at = AsOf {
+            d,
+            cutoff: 0,
+            w: &w,
+        };
+        let mut accounts = vec![AccountFeatures {
+            acct: 3,
+            ..AccountFeatures::default()
+        }];
+        at.invoice_figures(&mut accounts, &frame).unwrap();
+        let f = &accounts[0];
+        assert!(
+            w.invoices_recent_days > 40 && w.disputes_days > 35,
+            "the rows sit in the recent windows"
+        );
+        let unpaid_late = f64::from(d - (d - 35 + terms));
+        assert_eq!(f.pay_late_recent_n, 3);
+        assert_eq!(f.pay_late_recent, Some((5.0 + unpaid_late + 0.0) / 3.0));
+        assert_eq!(f.fee_recent, Some(100.0));
+        assert_eq!((f.fee_base, f.pay_late_base_n), (None, 0));
+        assert_eq!((f.disputes, f.invoiced_dispute_window), (2, 4));
     }
 
     #[test]
