@@ -303,6 +303,16 @@ struct AsOf<'a> {
     w: &'a Windows,
 }
 
+impl<'a> AsOf<'a> {
+    fn new(w: &'a Windows, as_of: NaiveDate, tz: Tz) -> AsOf<'a> {
+        AsOf {
+            d: day_number(as_of),
+            cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
+            w,
+        }
+    }
+}
+
 impl AsOf<'_> {
     /// `column` within the `length` days ending on the as-of date.
     fn recent(&self, column: &str, length: i32) -> Expr {
@@ -459,43 +469,6 @@ impl AsOf<'_> {
     }
 }
 
-/// Messages by reply delay in business minutes, summed over slices: an exact median
-/// of every account's delays without holding them all.
-#[derive(Default)]
-struct DelayCounts(std::collections::BTreeMap<i64, u64>);
-
-impl DelayCounts {
-    /// Counts `delays` (reordered).
-    fn add(&mut self, delays: &mut [i64]) {
-        delays.sort_unstable();
-        for run in delays.chunk_by(|a, b| a == b) {
-            *self.0.entry(run[0]).or_default() += run.len() as u64;
-        }
-    }
-
-    /// The median (the mean of the two middle values of an even count).
-    fn median(&self) -> Option<f64> {
-        let n: u64 = self.0.values().sum();
-        if n == 0 {
-            return None;
-        }
-        // 0-based ranks of the two middle values (equal for an odd count).
-        let (lo, hi) = ((n - 1) / 2, n / 2);
-        let mut seen = 0;
-        let mut low = None;
-        for (&delay, &count) in &self.0 {
-            seen += count;
-            if low.is_none() && seen > lo {
-                low = Some(delay);
-            }
-            if seen > hi {
-                return Some((low? + delay) as f64 / 2.0);
-            }
-        }
-        None
-    }
-}
-
 /// Accounts whose features are computed in one polars plan. The plan's intermediate
 /// arrays grow with the rows it covers; slices of accounts bound that memory at scale
 /// while small exports stay one slice.
@@ -564,11 +537,10 @@ impl Frames {
     }
 }
 
-/// Every message's reply delay that the team's reply norm can read for the as-of
-/// days `days` (inclusive), grouped by the day received: the norm for each date is
-/// then a median over one contiguous run instead of a polars plan per date (the
-/// morning view needs one per week). Exactly the delays
-/// [`AsOf::message_figures`] gives the team's norm; a test holds the two equal.
+/// Every message's reply delay as the team's reply norm reads it, grouped by the day
+/// received: the norm for any date is then a median over one contiguous run (plus
+/// the few messages whose delay depends on the date) instead of a pass over every
+/// message per date.
 struct ReplyLog {
     /// The first day received held, and where each day's delays start in `settled`.
     first_day: i32,
@@ -600,10 +572,8 @@ fn business_minutes(day: i32, received: i32, until: i32, until_day: i32) -> i64 
 }
 
 impl ReplyLog {
-    fn new(messages: &DataFrame, w: &Windows, days: (i32, i32)) -> PolarsResult<ReplyLog> {
-        let (from, to) = w.baseline(w.replies_recent_days, w.replies_baseline_days);
-        // Baselines of the dates in `days` hold these days received.
-        let (first_day, last_day) = (days.0 - from + 1, days.1 - to);
+    fn new(messages: &DataFrame, w: &Windows) -> PolarsResult<ReplyLog> {
+        let (_, to) = w.baseline(w.replies_recent_days, w.replies_baseline_days);
         // A message in a baseline was received at least `to` days before its date's
         // cutoff; answered within `to - 2` days (a margin for time zones and DST),
         // it is answered by that cutoff on every such date.
@@ -613,14 +583,13 @@ impl ReplyLog {
         };
         let (day, at) = (int("received_at_day")?, int("received_at")?);
         let (resp, resp_day) = (int("first_response_at")?, int("first_response_at_day")?);
+        // Every day a message was received, so that any date's baseline is in the log.
+        let (first_day, last_day) = day.min().zip(day.max()).unwrap_or((0, -1));
         let (day, at) = (Values::of(&day), Values::of(&at));
         let (resp, resp_day) = (Values::of(&resp), Values::of(&resp_day));
-        // A row's day received and, if settled, its delay; `None` outside the days.
+        // A row's day received and, if settled, its delay.
         let read = |row: usize| -> Option<(i32, Result<i64, Unsettled>)> {
             let (d, r) = (day.get(row)?, at.get(row)?);
-            if d < first_day || d > last_day {
-                return None;
-            }
             let answer = resp.get(row).zip(resp_day.get(row));
             Some((
                 d,
@@ -667,8 +636,8 @@ impl ReplyLog {
     }
 
     /// The median delay, in hours, of the messages in the replies' baseline window
-    /// of `at` (one of the dates the log was made for), a message unanswered by the
-    /// cutoff counting the business time it has waited.
+    /// of `at`, a message unanswered by the cutoff counting the business time it has
+    /// waited (the mean of the two middle values of an even count).
     fn norm(&self, at: &AsOf) -> Option<f64> {
         let w = at.w;
         let (from, to) = w.baseline(w.replies_recent_days, w.replies_baseline_days);
@@ -698,7 +667,7 @@ impl ReplyLog {
         if delays.is_empty() {
             return None;
         }
-        // The two middle values (equal for an odd count), as `DelayCounts::median`.
+        // The two middle values (equal for an odd count).
         let n = delays.len();
         let (lo, hi) = ((n - 1) / 2, n / 2);
         let high = *delays.select_nth_unstable(hi).1;
@@ -711,10 +680,10 @@ impl ReplyLog {
     }
 }
 
-/// The team's norms on any date up to the last one a run scores, from every
-/// account's rows, arranged so that a date's norms take no pass over the tables:
-/// made once per run and shared by every [`Cohort`] (the morning view's flagged
-/// accounts, the snoozed accounts).
+/// The team's norms on any date, from every account's rows, arranged so that a
+/// date's norms take no pass over the tables: made once when the exports are
+/// loaded and read by every scoring (every account or a [`Cohort`], on tonight's
+/// date, the morning view's weeks, each day a snooze was set, a backtest's grid).
 pub struct TeamNorms {
     replies: ReplyLog,
     team: TeamLog,
@@ -724,19 +693,30 @@ pub struct TeamNorms {
 }
 
 impl TeamNorms {
-    /// For every as-of date up to `last`: from the first message on (before it, a
-    /// date's reply baseline is empty whatever the log holds).
-    pub fn new(frames: &Frames, w: &Windows, last: NaiveDate) -> Result<TeamNorms, Error> {
-        let meetings_from = first_day(&frames.meetings, "scheduled_at_day")?;
-        let messages_from = first_day(&frames.messages, "received_at_day")?;
-        let last = day_number(last);
-        let days = (messages_from.unwrap_or(last).min(last), last);
+    /// From every account's rows, for any as-of date.
+    pub fn new(frames: &Frames, w: &Windows) -> Result<TeamNorms, Error> {
         Ok(TeamNorms {
-            replies: ReplyLog::new(&frames.messages, w, days).map_err(Error::polars("features"))?,
+            replies: ReplyLog::new(&frames.messages, w).map_err(Error::polars("features"))?,
             team: TeamLog::new(frames).map_err(Error::polars("features"))?,
-            meetings_from,
-            messages_from,
+            meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
+            messages_from: first_day(&frames.messages, "received_at_day")?,
         })
+    }
+
+    /// `accounts`' features as of `at` with the team's norms on that date.
+    fn snapshot(&self, at: &AsOf, as_of: NaiveDate, accounts: Vec<AccountFeatures>) -> Snapshot {
+        let (proposals_recorded, team_attendance) = self.team.norms(at);
+        Snapshot {
+            as_of,
+            day: at.d,
+            team_reply_h: self.replies.norm(at),
+            proposals_recorded,
+            team_attendance,
+            meetings_from: self.meetings_from,
+            messages_from: self.messages_from,
+            open: at.open_days(),
+            accounts,
+        }
     }
 }
 
@@ -749,8 +729,7 @@ pub struct Cohort<'n> {
 }
 
 impl<'n> Cohort<'n> {
-    /// `accts` ascending; the cohort is scored on as-of dates up to the last one
-    /// `norms` were made for.
+    /// `accts` ascending.
     pub fn new(frames: &Frames, accts: &[u32], norms: &'n TeamNorms) -> Result<Cohort<'n>, Error> {
         Ok(Cohort {
             part: frames.subset(accts).map_err(Error::polars("features"))?,
@@ -758,30 +737,10 @@ impl<'n> Cohort<'n> {
         })
     }
 
-    /// The cohort's features as of `as_of` (the team's norms from every account's
-    /// rows, taken when the cohort was made).
+    /// The cohort's features as of `as_of`, with the team's norms.
     pub fn snapshot(&self, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
-        let at = AsOf {
-            d: day_number(as_of),
-            cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
-            w,
-        };
-        let norms = self.norms;
-        let (proposals_recorded, team_attendance) = norms.team.norms(&at);
-        let reply = norms.replies.norm(&at);
-        // The cohort's own delays are already in the reply norm.
-        let accounts = plan(&at, &self.part, None)?;
-        Ok(Snapshot {
-            as_of,
-            day: at.d,
-            team_reply_h: reply,
-            proposals_recorded,
-            team_attendance,
-            meetings_from: norms.meetings_from,
-            messages_from: norms.messages_from,
-            open: at.open_days(),
-            accounts,
-        })
+        let at = AsOf::new(w, as_of, tz);
+        Ok(self.norms.snapshot(&at, as_of, plan(&at, &self.part)?))
     }
 }
 
@@ -902,15 +861,15 @@ impl TeamLog {
     }
 }
 
-/// Computes every account's features as of `as_of`.
-pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Result<Snapshot, Error> {
-    let at = AsOf {
-        d: day_number(as_of),
-        cutoff: epoch_minutes(cutoff_ts(as_of, tz)),
-        w,
-    };
-    // The team's norm is over every account: each slice adds its delays.
-    let mut team = DelayCounts::default();
+/// Computes every account's features as of `as_of`, with the team's norms.
+pub fn snapshot(
+    frames: &Frames,
+    norms: &TeamNorms,
+    w: &Windows,
+    as_of: NaiveDate,
+    tz: Tz,
+) -> Result<Snapshot, Error> {
+    let at = AsOf::new(w, as_of, tz);
     let n = frames.accounts.height() as u32;
     let mut accounts = Vec::with_capacity(n as usize);
     let mut from: u32 = 0;
@@ -923,28 +882,13 @@ pub fn snapshot(frames: &Frames, w: &Windows, as_of: NaiveDate, tz: Tz) -> Resul
             slice = frames.slice(from, to).map_err(Error::polars("features"))?;
             &slice
         };
-        accounts.extend(plan(&at, part, Some(&mut team))?);
+        accounts.extend(plan(&at, part)?);
         if to >= n {
             break;
         }
         from = to;
     }
-    Ok(Snapshot {
-        as_of,
-        day: at.d,
-        team_reply_h: team.median().map(|minutes| minutes / 60.0),
-        proposals_recorded: accounts.iter().any(|a| a.last_proposal_day.is_some()),
-        team_attendance: {
-            let (attended, invited) = accounts.iter().fold((0, 0), |(a, i), f| {
-                (a + f.attended_base, i + f.invited_base)
-            });
-            (invited > 0).then(|| attended as f64 / invited as f64)
-        },
-        meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
-        messages_from: first_day(&frames.messages, "received_at_day")?,
-        open: at.open_days(),
-        accounts,
-    })
+    Ok(norms.snapshot(&at, as_of, accounts))
 }
 
 /// The earliest day in a day-number column, `None` for an empty table.
@@ -956,13 +900,8 @@ fn first_day(frame: &DataFrame, column: &str) -> Result<Option<i32>, Error> {
 }
 
 /// One polars plan: every table aggregated per account, joined onto the active
-/// accounts, collected once and read into structs; then the plain passes. The
-/// slice's baseline reply delays are added to `team`, if given.
-fn plan(
-    at: &AsOf,
-    frames: &Frames,
-    team: Option<&mut DelayCounts>,
-) -> Result<Vec<AccountFeatures>, Error> {
+/// accounts, collected once and read into structs; then the plain passes.
+fn plan(at: &AsOf, frames: &Frames) -> Result<Vec<AccountFeatures>, Error> {
     let acct = || col(c::ACCT);
     let tables = [
         at.meeting_gaps(&frames.meetings),
@@ -984,7 +923,7 @@ fn plan(
         f.message_blocks = vec![0; ACTIVITY_BLOCKS];
     }
     at.meeting_figures(&mut accounts, &frames.meetings)
-        .and_then(|()| at.message_figures(&mut accounts, &frames.messages, team))
+        .and_then(|()| at.message_figures(&mut accounts, &frames.messages))
         .and_then(|()| at.promise_figures(&mut accounts, &frames.action_items))
         .and_then(|()| at.session_figures(&mut accounts, &frames.study_sessions))
         .and_then(|()| at.invoice_figures(&mut accounts, &frames.invoices))
@@ -1189,8 +1128,7 @@ impl AsOf<'_> {
     }
 
     /// Every per-account figure of the messages, in one pass over `messages` (the
-    /// slice's rows, contiguous by `acct`), and the team's baseline reply delays
-    /// (of every account in it, scored or not) into `team` if given:
+    /// slice's rows, contiguous by `acct`):
     /// - per reply window (`replies_recent_days`, `unanswered_lookback_days`) and its
     ///   baseline: the replies (`reply_*_n`), their median delay (`reply_*_h`), and
     ///   the recent ones ranked among the earlier ones (`reply_*_u2`, the
@@ -1212,7 +1150,6 @@ impl AsOf<'_> {
         &self,
         accounts: &mut [AccountFeatures],
         messages: &DataFrame,
-        mut team: Option<&mut DelayCounts>,
     ) -> PolarsResult<()> {
         let (w, d, cutoff) = (self.w, self.d, self.cutoff);
         let (rr, rb, lb) = (
@@ -1239,7 +1176,6 @@ impl AsOf<'_> {
         let (days, received) = (Values::of(&days), Values::of(&received));
         let (answers, answer_days) = (Values::of(&answers), Values::of(&answer_days));
 
-        let mut team_delays = Vec::new();
         let mut base: [Vec<i64>; 2] = Default::default();
         let mut recent_delays: [Vec<i64>; 2] = Default::default();
         // Medians and ranks of the finished run's replies, into its account.
@@ -1304,12 +1240,6 @@ impl AsOf<'_> {
                 None => Some(business_minutes(day, received, cutoff, d)),
             };
             let back = d - day;
-            if team.is_some()
-                && let Some(delay) = delay
-                && inside(back, replies[0].1)
-            {
-                team_delays.push(delay);
-            }
             let Some(i) = index else { continue };
             let f = &mut accounts[i];
             if let Some(delay) = delay {
@@ -1346,9 +1276,6 @@ impl AsOf<'_> {
             }
         }
         finish(runs.index(), accounts, &mut base, &mut recent_delays);
-        if let Some(team) = team.as_mut() {
-            team.add(&mut team_delays);
-        }
         Ok(())
     }
 
@@ -1935,16 +1862,85 @@ mod tests {
         assert_eq!(f.promised_recent, recent as i64);
     }
 
+    /// The reply log's norm is the median of every message's delay in the date's
+    /// baseline, taken one message at a time: answered quickly, answered after the
+    /// baseline ends or after the date, never answered; on dates before the first
+    /// message, inside the messages' span and long after the last.
     #[test]
-    fn delay_median_counts_every_message() {
-        let counts = |pairs: &[(i64, u64)]| DelayCounts(pairs.iter().copied().collect());
-        assert_eq!(counts(&[]).median(), None);
-        assert_eq!(counts(&[(30, 1)]).median(), Some(30.0));
-        // 10, 20, 20, 90: the middle two are 20 and 20.
-        assert_eq!(counts(&[(10, 1), (20, 2), (90, 1)]).median(), Some(20.0));
-        // 10, 20, 90, 90: between 20 and 90.
-        assert_eq!(counts(&[(10, 1), (20, 1), (90, 2)]).median(), Some(55.0));
-        assert_eq!(counts(&[(0, 3), (600, 2)]).median(), Some(0.0));
+    fn reply_norm_is_the_median_of_the_baselines_delays() {
+        let w = shipped_windows();
+        let (from, to) = w.baseline(w.replies_recent_days, w.replies_baseline_days);
+        // A fixed pseudo-random spread of messages over 400 days from day 20,000.
+        let mut seed: u64 = 7;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % n) as i32
+        };
+        let (mut days, mut received, mut answers, mut answer_days) =
+            (vec![], vec![], vec![], vec![]);
+        for _ in 0..3000 {
+            let day = 20_000 + next(400);
+            let minute = day * 1440 + next(1440);
+            // Mostly hours, some days, some weeks, a tenth never.
+            let wait = match next(10) {
+                0 => None,
+                1 => Some(next(40 * 1440)),
+                2..=4 => Some(next(3 * 1440)),
+                _ => Some(next(600)),
+            };
+            days.push(day);
+            received.push(minute);
+            answers.push(wait.map(|w| minute + w));
+            answer_days.push(wait.map(|w| (minute + w).div_euclid(1440)));
+        }
+        let frame = df!(
+            c::ACCT => vec![1u32; days.len()],
+            "received_at_day" => days.clone(),
+            "received_at" => received.clone(),
+            "first_response_at" => answers.clone(),
+            "first_response_at_day" => answer_days.clone(),
+        )
+        .unwrap();
+        let log = ReplyLog::new(&frame, &w).unwrap();
+        for d in [
+            19_900,
+            20_000 + from - 5,
+            20_150,
+            20_230,
+            20_399,
+            20_420,
+            20_700,
+        ] {
+            let at = AsOf {
+                d,
+                cutoff: (d + 1) * 1440,
+                w: &w,
+            };
+            let mut delays: Vec<i64> = (0..days.len())
+                .filter(|&i| days[i] > d - from && days[i] <= d - to && received[i] < at.cutoff)
+                .map(|i| match (answers[i], answer_days[i]) {
+                    (Some(a), Some(ad)) if a < at.cutoff => {
+                        business_minutes(days[i], received[i], a, ad)
+                    }
+                    _ => business_minutes(days[i], received[i], at.cutoff, d),
+                })
+                .collect();
+            delays.sort_unstable();
+            let n = delays.len();
+            let expected =
+                (n > 0).then(|| (delays[(n - 1) / 2] + delays[n / 2]) as f64 / 2.0 / 60.0);
+            assert_eq!(log.norm(&at), expected, "day {d}, {n} delays");
+        }
+        assert!(
+            log.norm(&AsOf {
+                d: 20_300,
+                cutoff: 20_301 * 1440,
+                w: &w
+            })
+            .is_some()
+        );
     }
 
     #[test]

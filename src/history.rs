@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::pipeline::{Cohort, Loaded, TeamNorms, score_as_of, score_cohort_as_of};
+use crate::pipeline::{Cohort, Loaded, score_as_of, score_cohort_as_of};
 use crate::report::{Change, CompanyTrend, Trail, WEEKS_BACK, WEEKS_SHOWN, points};
 use crate::scoring::{AccountScore, Category, RiskLevel};
 use crate::validate::date_of_day;
@@ -97,14 +97,13 @@ fn two_at_a_time(
     Ok(all)
 }
 
-/// `full` is [`company_weeks`]' result; `norms` reach `as_of`.
+/// `full` is [`company_weeks`]' result.
 pub fn morning(
     loaded: &Loaded,
     cfg: &Config,
     as_of: NaiveDate,
     today: &[AccountScore],
     full: Vec<(usize, Vec<AccountScore>)>,
-    norms: &TeamNorms,
 ) -> Result<Morning, Error> {
     let week = |k: usize| week_before(as_of, k);
     let flagged = |s: &AccountScore| s.level != RiskLevel::Low;
@@ -115,7 +114,7 @@ pub fn morning(
         .map(|s| s.acct)
         .collect();
     accts.sort_unstable();
-    let cohort = Cohort::new(&loaded.frames, &accts, norms)?;
+    let cohort = Cohort::new(&loaded.frames, &accts, &loaded.norms)?;
     let company_weeks: Vec<usize> = full.iter().map(|(k, _)| *k).collect();
     let cohort_weeks: Vec<usize> = (1..WEEKS_SHOWN)
         .filter(|k| !company_weeks.contains(k))
@@ -184,7 +183,7 @@ pub fn morning(
         if open.is_empty() {
             break;
         }
-        let cohort = Cohort::new(&loaded.frames, &open, norms)?;
+        let cohort = Cohort::new(&loaded.frames, &open, &loaded.norms)?;
         let mut scored = two_at_a_time(pair, |k| score_cohort_as_of(&cohort, cfg, week(k)))?;
         scored.sort_unstable_by_key(|(k, _)| *k);
         for (k, scores) in scored {

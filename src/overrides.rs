@@ -12,7 +12,7 @@ use polars::prelude::*;
 use crate::config::{Config, Language};
 use crate::error::Error;
 use crate::output::{ExpiredOverride, OverrideSummary};
-use crate::pipeline::{Cohort, Loaded, TeamNorms, score_cohort_as_of};
+use crate::pipeline::{Cohort, Loaded, score_cohort_as_of};
 use crate::report::points;
 use crate::scoring::{AccountScore, Category, RiskLevel, combine, level_of};
 use crate::validate::date_of_day;
@@ -107,7 +107,6 @@ pub fn apply(
     as_of: NaiveDate,
     overrides: &[Override],
     scores: &mut [AccountScore],
-    norms: &TeamNorms,
 ) -> Result<(HashMap<u32, Applied>, OverrideSummary), Error> {
     let mut summary = OverrideSummary::default();
     // Per account, the override set last by the date (a later row wins a tie): if it
@@ -152,7 +151,7 @@ pub fn apply(
         .collect();
     let mut then: HashMap<(u32, NaiveDate), AccountScore> = HashMap::new();
     if !dates.is_empty() {
-        let cohort = Cohort::new(&loaded.frames, &snoozed, norms)?;
+        let cohort = Cohort::new(&loaded.frames, &snoozed, &loaded.norms)?;
         for date in dates {
             for s in score_cohort_as_of(&cohort, cfg, date)? {
                 then.insert((s.acct, date), s);

@@ -24,6 +24,8 @@ pub struct Loaded {
     pub tables: Vec<Table>,
     pub frames: Frames,
     pub info: AccountInfo,
+    /// The team's norms on any date, from every account's rows.
+    pub norms: TeamNorms,
 }
 
 fn load_table(
@@ -109,10 +111,12 @@ pub fn load(cfg: &Config) -> Result<Loaded, Error> {
         churn_events: frame("churn_events"),
     };
     let info = AccountInfo::from_frame(&frames.accounts)?;
+    let norms = TeamNorms::new(&frames, &cfg.windows)?;
     Ok(Loaded {
         tables,
         frames,
         info,
+        norms,
     })
 }
 
@@ -183,7 +187,13 @@ pub fn score_as_of(
     cfg: &Config,
     as_of: NaiveDate,
 ) -> Result<(Snapshot, Vec<AccountScore>), Error> {
-    let snap = snapshot(&loaded.frames, &cfg.windows, as_of, cfg.time_zone)?;
+    let snap = snapshot(
+        &loaded.frames,
+        &loaded.norms,
+        &cfg.windows,
+        as_of,
+        cfg.time_zone,
+    )?;
     let scores = snap.accounts.iter().map(|f| score(f, &snap, cfg)).collect();
     Ok((snap, scores))
 }

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::digest::{ManagerRows, digest_html};
 use crate::error::Error;
 use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary};
-use crate::pipeline::{Loaded, TeamNorms, check_budget, load, score_as_of};
+use crate::pipeline::{Loaded, check_budget, load, score_as_of};
 use crate::report::{
     CompanyTrend, ScoreRow, evidence_csv, manager_file_names, quarantine_csv, score_rows,
     scores_csv, scores_csv_of,
@@ -109,16 +109,12 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
     // company's weeks, then the morning view's flagged weeks and the overrides.
     timings.insert("features_scoring", t.elapsed().as_millis());
     let t_morning = Instant::now();
-    // One pass over every account's rows for the team's norms on any past date, for
-    // both cohorts below.
-    let norms = TeamNorms::new(&loaded.frames, &cfg.windows, as_of)?;
-    let mut morning = crate::history::morning(&loaded, cfg, as_of, &today, full?, &norms)?;
+    let mut morning = crate::history::morning(&loaded, cfg, as_of, &today, full?)?;
     // Then what managers said: snoozes and flags in force tonight.
     let mut today = today;
     let overrides = crate::overrides::read(&loaded)?;
     let (mut applied, override_summary) =
-        crate::overrides::apply(&loaded, cfg, as_of, &overrides, &mut today, &norms)?;
-    drop(norms);
+        crate::overrides::apply(&loaded, cfg, as_of, &overrides, &mut today)?;
     let earlier = std::mem::take(
         &mut morning.full[TREND_DAYS as usize / 7 / crate::history::COMPANY_STEP_WEEKS - 1],
     );
