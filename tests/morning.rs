@@ -60,7 +60,16 @@ fn a_cohort_scores_exactly_like_the_full_run() {
 /// is the playbook's for its primary category or top signal.
 #[test]
 fn flagged_rows_carry_the_morning_columns() {
-    let ws = Workspace::sample(62, 200);
+    morning_columns_are_filled(Workspace::sample(62, 200));
+}
+
+/// The same on the shipped sample (`data/`).
+#[test]
+fn the_shipped_samples_flagged_rows_carry_the_morning_columns() {
+    morning_columns_are_filled(Workspace::shipped());
+}
+
+fn morning_columns_are_filled(ws: Workspace) {
     let out = ws.run(END, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = ws.read("out/flagged_accounts.csv");
@@ -150,7 +159,16 @@ fn attr(tag: &tl::HTMLTag, name: &str) -> Option<String> {
 /// in its order; together they are flagged_accounts.csv; the page is self-contained.
 #[test]
 fn the_digest_has_each_managers_rows_as_their_file() {
-    let ws = Workspace::sample(64, 200);
+    digest_sections_are_manager_files(Workspace::sample(64, 200));
+}
+
+/// The same on the shipped sample (`data/`).
+#[test]
+fn the_shipped_samples_digest_has_each_managers_rows_as_their_file() {
+    digest_sections_are_manager_files(Workspace::shipped());
+}
+
+fn digest_sections_are_manager_files(ws: Workspace) {
     let out = ws.run(END, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let html = ws.read("out/digest.html");

@@ -44,6 +44,24 @@ impl Workspace {
         ws
     }
 
+    /// The shipped sample (`data/` of the project) and the shipped config, copied
+    /// into a scratch folder so that a run's outputs land beside them.
+    pub fn shipped() -> Workspace {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ws = Workspace { dir };
+        let data = project_root().join("data");
+        for entry in std::fs::read_dir(&data).expect("the shipped data/") {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let to = ws.path("data").join(path.file_name().unwrap());
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&path, to).unwrap();
+            }
+        }
+        ws.write("config.toml", &shipped_config());
+        ws
+    }
+
     /// Detection is measured on the data alone: the managers' snoozes and flags the
     /// generator writes would hide and add flags.
     pub fn without_overrides(self) -> Workspace {
