@@ -578,9 +578,7 @@ impl ReplyLog {
         // cutoff; answered within `to - 2` days (a margin for time zones and DST),
         // it is answered by that cutoff on every such date.
         let settled_within = i64::from(to - 2).max(0) * 24 * 60;
-        let int = |name: &str| -> PolarsResult<Int32Chunked> {
-            Ok(messages.column(name)?.i32()?.rechunk().into_owned())
-        };
+        let int = |name: &str| one_chunk(messages, name, Column::i32);
         let (day, at) = (int("received_at_day")?, int("received_at")?);
         let (resp, resp_day) = (int("first_response_at")?, int("first_response_at_day")?);
         // Every day a message was received, so that any date's baseline is in the log.
@@ -760,12 +758,8 @@ struct TeamLog {
 
 impl TeamLog {
     fn new(frames: &Frames) -> PolarsResult<TeamLog> {
-        let ids = |frame: &DataFrame| -> PolarsResult<UInt32Chunked> {
-            Ok(frame.column(c::ACCT)?.u32()?.rechunk().into_owned())
-        };
-        let days = |frame: &DataFrame, name: &str| -> PolarsResult<Int32Chunked> {
-            Ok(frame.column(name)?.i32()?.rechunk().into_owned())
-        };
+        let ids = |frame: &DataFrame| one_chunk(frame, c::ACCT, Column::u32);
+        let days = |frame: &DataFrame, name: &str| one_chunk(frame, name, Column::i32);
         let (accounts, starts) = (
             ids(&frames.accounts)?,
             days(&frames.accounts, "contract_start")?,
@@ -800,7 +794,7 @@ impl TeamLog {
         let meetings = &frames.meetings;
         let held = days(meetings, "status")?;
         let held = Values::of(&held);
-        let proposal = meetings.column("is_proposal")?.bool()?.rechunk();
+        let proposal = one_chunk(meetings, "is_proposal", Column::bool)?;
         let proposal = Bools::of(&proposal);
         let first_proposal = earliest(meetings, "scheduled_at_day", &|row| {
             held.get(row) == Some(status_code("held")) && proposal.get(row) == Some(true)
@@ -808,7 +802,7 @@ impl TeamLog {
         let study = &frames.study_sessions;
         let (study_ids, study_days) = (ids(study)?, days(study, "session_date")?);
         let (study_ids, study_days) = (Values::of(&study_ids), Values::of(&study_days));
-        let attended = study.column("attended")?.bool()?.rechunk();
+        let attended = one_chunk(study, "attended", Column::bool)?;
         let attended = Bools::of(&attended);
         let mut sessions: Vec<(i32, u32, bool)> = (0..study_ids.len())
             .filter_map(|row| {
@@ -967,6 +961,16 @@ impl<'a, T: polars_arrow::types::NativeType> Values<'a, T> {
     }
 }
 
+/// `frame`'s column `name` as `typed` reads it, in one chunk for [`Values`] and
+/// [`Bools`] (validation builds one; a slice or a cohort's rows may hold more).
+fn one_chunk<T: PolarsDataType>(
+    frame: &DataFrame,
+    name: &str,
+    typed: impl Fn(&Column) -> PolarsResult<&ChunkedArray<T>>,
+) -> PolarsResult<ChunkedArray<T>> {
+    Ok(typed(frame.column(name)?)?.rechunk().into_owned())
+}
+
 /// A boolean column's values and validity, as [`Values`] for numbers.
 struct Bools<'a> {
     values: Option<&'a polars_arrow::bitmap::Bitmap>,
@@ -1018,9 +1022,10 @@ impl AccountRuns {
     }
 }
 
-/// Each row dated on or before `d` of the scored accounts, with its account's
-/// features and their index in `accounts`, the row and its day: the loop the passes over a table's rows share (`acct` and
-/// `days` of one table, contiguous by `acct`).
+/// Calls `each` with every row dated on or before `d` of the scored accounts: the
+/// account's features, their index in `accounts`, the row and its day. The loop
+/// every pass over a table's rows shares (`acct` and `days` of one table,
+/// contiguous by `acct`).
 fn each_row_by(
     d: i32,
     accounts: &mut [AccountFeatures],
@@ -1075,11 +1080,11 @@ impl AsOf<'_> {
         let client_missed = code(&["cancelled_by_client", "no_show_client"]);
         let team_missed = code(&["cancelled_by_team", "no_show_team", "rescheduled"]);
 
-        let acct = meetings.column(c::ACCT)?.u32()?.rechunk();
-        let days = meetings.column("scheduled_at_day")?.i32()?.rechunk();
-        let statuses = meetings.column("status")?.i32()?.rechunk();
-        let late = meetings.column("late_minutes")?.i64()?.rechunk();
-        let proposals = meetings.column("is_proposal")?.bool()?.rechunk();
+        let acct = one_chunk(meetings, c::ACCT, Column::u32)?;
+        let days = one_chunk(meetings, "scheduled_at_day", Column::i32)?;
+        let statuses = one_chunk(meetings, "status", Column::i32)?;
+        let late = one_chunk(meetings, "late_minutes", Column::i64)?;
+        let proposals = one_chunk(meetings, "is_proposal", Column::bool)?;
         let (acct, days) = (Values::of(&acct), Values::of(&days));
         let (statuses, late) = (Values::of(&statuses), Values::of(&late));
         let proposals = Bools::of(&proposals);
@@ -1087,9 +1092,8 @@ impl AsOf<'_> {
             let status = statuses.get(row);
             let held = status == Some(held_code);
             let back = d - day;
-            let [m_recent, m_base] =
-                [meetings_window.0, meetings_window.1].map(|win| inside(back, win));
-            let [t_recent, t_base] = [team_window.0, team_window.1].map(|win| inside(back, win));
+            let [m_recent, m_base] = inside_each(back, meetings_window);
+            let [t_recent, t_base] = inside_each(back, team_window);
             let n = |yes: bool| i64::from(yes);
             f.scheduled_recent += n(m_recent);
             f.scheduled_base += n(m_base);
@@ -1166,10 +1170,8 @@ impl AsOf<'_> {
         // Business minutes a message received on `day` had waited by the cutoff.
         let saturdays_to_date = saturdays_before_day(d);
 
-        let acct = messages.column(c::ACCT)?.u32()?.rechunk();
-        let int = |name: &str| -> PolarsResult<Int32Chunked> {
-            Ok(messages.column(name)?.i32()?.rechunk().into_owned())
-        };
+        let acct = one_chunk(messages, c::ACCT, Column::u32)?;
+        let int = |name: &str| one_chunk(messages, name, Column::i32);
         let (days, received) = (int("received_at_day")?, int("received_at")?);
         let (answers, answer_days) = (int("first_response_at")?, int("first_response_at_day")?);
         let acct = Values::of(&acct);
@@ -1258,8 +1260,7 @@ impl AsOf<'_> {
                 - i64::from(received)
                 - (saturdays_to_date - saturdays_before_day(day)) * 48 * 60;
             if age > after {
-                let [recent_lb, base_lb] =
-                    [replies[1].0, replies[1].1].map(|win| inside(back, win));
+                let [recent_lb, base_lb] = inside_each(back, replies[1]);
                 f.waited_recent += i64::from(recent_lb);
                 f.unanswered += i64::from(recent_lb && !answered);
                 f.waited_base += i64::from(base_lb);
@@ -1299,10 +1300,8 @@ impl AsOf<'_> {
         // Due dates are judged `grace` days behind the date.
         let due_windows = (recent(tw), w.baseline(tw, tb));
         let promised_windows = (recent(mr), w.baseline(mr, tb));
-        let day_column = |name: &str| -> PolarsResult<Int32Chunked> {
-            Ok(items.column(name)?.i32()?.rechunk().into_owned())
-        };
-        let acct = items.column(c::ACCT)?.u32()?.rechunk();
+        let day_column = |name: &str| one_chunk(items, name, Column::i32);
+        let acct = one_chunk(items, c::ACCT, Column::u32)?;
         let (promised, due, done) = (
             day_column("promised_on")?,
             day_column("due_on")?,
@@ -1319,9 +1318,7 @@ impl AsOf<'_> {
                 f.overdue_open += 1;
                 f.overdue_oldest_days = f.overdue_oldest_days.max(Some(d - due));
             }
-            let due_back = d - grace - due;
-            let [due_recent, due_base] =
-                [due_windows.0, due_windows.1].map(|win| inside(due_back, win));
+            let [due_recent, due_base] = inside_each(d - grace - due, due_windows);
             f.due_recent += i64::from(due_recent);
             f.late_recent += i64::from(due_recent && late);
             f.due_base += i64::from(due_base);
@@ -1343,14 +1340,14 @@ impl AsOf<'_> {
         let (w, d) = (self.w, self.d);
         let (ar, ab) = (w.attendance_recent_days, w.attendance_baseline_days);
         let windows = (recent(ar), w.baseline(ar, ab));
-        let acct = sessions.column(c::ACCT)?.u32()?.rechunk();
-        let days = sessions.column("session_date")?.i32()?.rechunk();
-        let attended = sessions.column("attended")?.bool()?.rechunk();
+        let acct = one_chunk(sessions, c::ACCT, Column::u32)?;
+        let days = one_chunk(sessions, "session_date", Column::i32)?;
+        let attended = one_chunk(sessions, "attended", Column::bool)?;
         let (acct, days, attended) = (Values::of(&acct), Values::of(&days), Bools::of(&attended));
         each_row_by(d, accounts, &acct, &days, |f, _, row, day| {
             let came = attended.get(row) == Some(true);
             let back = d - day;
-            let [in_recent, in_base] = [windows.0, windows.1].map(|win| inside(back, win));
+            let [in_recent, in_base] = inside_each(back, windows);
             f.invited_recent += i64::from(in_recent);
             f.attended_recent += i64::from(in_recent && came);
             f.invited_base += i64::from(in_base);
@@ -1377,12 +1374,10 @@ impl AsOf<'_> {
         let invoices_window = (recent(ir), w.baseline(ir, ib));
         let disputes_window = (recent(dd), w.baseline(dd, ib));
         let billed_window = recent(w.meetings_recent_days);
-        let day_column = |name: &str| -> PolarsResult<Int32Chunked> {
-            Ok(invoices.column(name)?.i32()?.rechunk().into_owned())
-        };
-        let acct = invoices.column(c::ACCT)?.u32()?.rechunk();
-        let amounts = invoices.column("amount")?.f64()?.rechunk();
-        let disputed = invoices.column("disputed")?.bool()?.rechunk();
+        let day_column = |name: &str| one_chunk(invoices, name, Column::i32);
+        let acct = one_chunk(invoices, c::ACCT, Column::u32)?;
+        let amounts = one_chunk(invoices, "amount", Column::f64)?;
+        let disputed = one_chunk(invoices, "disputed", Column::bool)?;
         let (issued, due, paid) = (
             day_column("issued_on")?,
             day_column("due_on")?,
@@ -1399,33 +1394,26 @@ impl AsOf<'_> {
         let mut values: Vec<(usize, u8, f64)> = Vec::new();
         each_row_by(d, accounts, &acct, &issued, |f, i, row, issued| {
             let back = d - issued;
-            let in_window = |(recent, base): ((i32, i32), (i32, i32)), back: i32| {
-                [inside(back, recent), inside(back, base)]
-            };
             let disputed = disputed.get(row) == Some(true);
-            for (k, yes) in in_window(disputes_window, back).into_iter().enumerate() {
-                let [invoiced, disputes] = if k == 0 {
-                    [&mut f.invoiced_dispute_window, &mut f.disputes]
-                } else {
-                    [&mut f.invoiced_dispute_base, &mut f.disputes_base]
-                };
-                *invoiced += i64::from(yes);
-                *disputes += i64::from(yes && disputed);
-            }
+            let [in_recent, in_base] = inside_each(back, disputes_window);
+            f.invoiced_dispute_window += i64::from(in_recent);
+            f.disputes += i64::from(in_recent && disputed);
+            f.invoiced_dispute_base += i64::from(in_base);
+            f.disputes_base += i64::from(in_base && disputed);
             f.invoiced_recent += i64::from(inside(back, billed_window));
             let Some(amount) = amounts.get(row).filter(|&a| a > 0.0) else {
                 return;
             };
-            for (k, yes) in in_window(invoices_window, back).into_iter().enumerate() {
-                if yes {
-                    values.push((i, FEE[k], amount));
-                }
-            }
             let due = due.get(row).unwrap_or(issued + w.payment_terms_days);
             let until = paid.get(row).filter(|&p| p <= d).unwrap_or(d);
             let late = f64::from((until - due).max(0));
-            for (k, yes) in in_window(invoices_window, d - due).into_iter().enumerate() {
-                if yes {
+            let fee_in = inside_each(back, invoices_window);
+            let due_in = inside_each(d - due, invoices_window);
+            for k in 0..2 {
+                if fee_in[k] {
+                    values.push((i, FEE[k], amount));
+                }
+                if due_in[k] {
                     values.push((i, LATE[k], late));
                 }
             }
@@ -1484,6 +1472,12 @@ impl AsOf<'_> {
 /// inside when `to ≤ back < from` (the plan's `d − from < day ≤ d − to`).
 fn inside(back: i32, (from, to): (i32, i32)) -> bool {
     (to..from).contains(&back)
+}
+
+/// Whether a day `back` days before the date is inside each of a recent window and
+/// its baseline, as [`inside`] reads them.
+fn inside_each(back: i32, (recent, base): ((i32, i32), (i32, i32))) -> [bool; 2] {
+    [inside(back, recent), inside(back, base)]
 }
 
 /// The recent window of `length` days, as a `(from, to)` window of [`inside`].
