@@ -200,6 +200,10 @@ struct Strata {
     /// Flagged with the planted category as primary, of flagged stressed accounts.
     right: (usize, usize),
     calm: BTreeMap<String, (usize, usize)>,
+    /// Every calm account's risk score, and every stressed account's with its
+    /// category: for the recall at a fixed false-positive rate.
+    calm_risks: Vec<f64>,
+    stressed_risks: Vec<(String, bool, f64)>,
 }
 
 impl Strata {
@@ -207,6 +211,35 @@ impl Strata {
         let e = map.entry(key).or_default();
         e.0 += 1;
         e.1 += usize::from(flagged);
+    }
+
+    /// Recall per category (all, and stress begun ≥ 75 days ago) at the lowest
+    /// whole-point risk that flags at most `fpr` of the calm accounts. Two scorers
+    /// are better or worse only at the same false-positive rate: compared at the
+    /// shipped threshold, a change that flags more of everything looks like a gain.
+    fn recall_at(&self, fpr: f64) -> (f64, Vec<(String, f64, f64)>) {
+        let allowed = (fpr * self.calm_risks.len() as f64).floor() as usize;
+        // The threshold: the smallest whole point above which at most `allowed`
+        // calm accounts score.
+        let above = |t: f64| self.calm_risks.iter().filter(|&&r| r >= t).count();
+        let threshold = (0..=101)
+            .map(f64::from)
+            .find(|&t| above(t) <= allowed)
+            .unwrap_or(101.0);
+        let recall = |cat: &str, old_only: bool| {
+            let xs: Vec<f64> = self
+                .stressed_risks
+                .iter()
+                .filter(|(c, old, _)| c == cat && (*old || !old_only))
+                .map(|r| r.2)
+                .collect();
+            xs.iter().filter(|&&r| r >= threshold).count() as f64 / xs.len().max(1) as f64
+        };
+        let rows = CATEGORIES
+            .iter()
+            .map(|&c| (c.to_owned(), recall(c, false), recall(c, true)))
+            .collect();
+        (threshold, rows)
     }
 }
 
@@ -229,6 +262,7 @@ fn varied_exports_stratified_by_volume_onset_and_severity() {
                 continue;
             };
             let flagged = score["flagged"] == "true";
+            let risk: f64 = score["risk_score"].parse().unwrap();
             let volume = t["volume"].clone();
             match t["scenario"].as_str() {
                 "stressed" => {
@@ -241,6 +275,8 @@ fn varied_exports_stratified_by_volume_onset_and_severity() {
                     };
                     let severity: f64 = t["severity"].parse().unwrap();
                     let strength = if severity >= 0.8 { "strong" } else { "mild" };
+                    let old = (end - onset).num_days() >= 75;
+                    s.stressed_risks.push((cat.clone(), old, risk));
                     for stratum in ["all", volume.as_str(), age, strength] {
                         Strata::add(&mut s.stressed, format!("{cat:<12} {stratum}"), flagged);
                     }
@@ -250,6 +286,7 @@ fn varied_exports_stratified_by_volume_onset_and_severity() {
                     }
                 }
                 "healthy" | "healthy_blip" | "quiet" | "new" => {
+                    s.calm_risks.push(risk);
                     for group in ["all", volume.as_str(), t["scenario"].as_str()] {
                         Strata::add(&mut s.calm, group.to_owned(), flagged);
                     }
@@ -270,6 +307,15 @@ fn varied_exports_stratified_by_volume_onset_and_severity() {
     }
     let accuracy = s.right.0 as f64 / s.right.1.max(1) as f64;
     println!("  primary-category accuracy {accuracy:.3}");
+    println!("  recall (all / began ≥75 d ago) at a fixed false-positive rate, any threshold:");
+    for fpr in [0.02, 0.03] {
+        let (threshold, rows) = s.recall_at(fpr);
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|(c, all, old)| format!("{c} {all:.3}/{old:.3}"))
+            .collect();
+        println!("    at {fpr} (risk ≥ {threshold}): {}", rows.join(", "));
+    }
     let mut failures = Vec::new();
     for (group, limit) in [
         ("all", 0.03),
