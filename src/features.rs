@@ -182,6 +182,9 @@ account_features! {
     }
     nums {
         kpi_recent,
+        /// The latest recent month's attainment (the mean of its metrics): a decline
+        /// that holds reaches it, a bad month before it is over.
+        kpi_recent_last,
         kpi_base,
         /// Standard deviation of the baseline attainments (`None` below two).
         kpi_base_sd,
@@ -424,24 +427,12 @@ impl AsOf<'_> {
     fn outcomes(&self, frame: &DataFrame) -> LazyFrame {
         let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
-        // Outcomes: attainment is actual/target, inverted where lower is better, and
-        // clipped to 0..2 so one runaway month cannot hide a decline elsewhere.
         let (or, ob) = (w.outcomes_recent_days, w.outcomes_baseline_days);
-        let raw = when(col("higher_is_better").fill_null(lit(true)))
-            .then(col("actual") / col("target"))
-            .otherwise(
-                when(col("actual").gt(lit(0.0)))
-                    .then(col("target") / col("actual"))
-                    .otherwise(lit(2.0)),
-            );
-        let attainment = when(raw.clone().lt(lit(0.0)))
-            .then(lit(0.0))
-            .otherwise(when(raw.clone().gt(lit(2.0))).then(lit(2.0)).otherwise(raw));
         frame
             .clone()
             .lazy()
             .filter(col("period_end").lt_eq(lit(d)))
-            .with_columns([attainment.alias("attainment")])
+            .with_columns([attainment().alias("attainment")])
             .group_by([acct()])
             .agg([
                 // Summed in sorted order: a float sum depends on its order, and the
@@ -467,6 +458,43 @@ impl AsOf<'_> {
                     .alias("kpi_base_sd"),
             ])
     }
+
+    /// Per account, the attainment of the recent outcomes window's latest month, the
+    /// mean of its metrics.
+    fn kpi_months(&self, frame: &DataFrame) -> LazyFrame {
+        let acct = || col(c::ACCT);
+        let recent = self.recent("period_end", self.w.outcomes_recent_days);
+        frame
+            .clone()
+            .lazy()
+            .filter(col("period_end").lt_eq(lit(self.d)).and(recent))
+            .with_columns([attainment().alias("attainment")])
+            .group_by([acct(), col("period_end")])
+            .agg([col("attainment")
+                .sort(SortOptions::default())
+                .mean()
+                .alias("month")])
+            .group_by([acct()])
+            .agg([col("month")
+                .sort_by([col("period_end")], SortMultipleOptions::default())
+                .last()
+                .alias("kpi_recent_last")])
+    }
+}
+
+/// A KPI row's attainment: actual / target, inverted where lower is better, and
+/// clipped to 0..2 so one runaway month cannot hide a decline elsewhere.
+fn attainment() -> Expr {
+    let raw = when(col("higher_is_better").fill_null(lit(true)))
+        .then(col("actual") / col("target"))
+        .otherwise(
+            when(col("actual").gt(lit(0.0)))
+                .then(col("target") / col("actual"))
+                .otherwise(lit(2.0)),
+        );
+    when(raw.clone().lt(lit(0.0)))
+        .then(lit(0.0))
+        .otherwise(when(raw.clone().gt(lit(2.0))).then(lit(2.0)).otherwise(raw))
 }
 
 /// Accounts whose features are computed in one polars plan. The plan's intermediate
@@ -900,6 +928,7 @@ fn plan(at: &AsOf, frames: &Frames) -> Result<Vec<AccountFeatures>, Error> {
     let tables = [
         at.meeting_gaps(&frames.meetings),
         at.outcomes(&frames.outcomes),
+        at.kpi_months(&frames.outcomes),
     ];
     let joined = tables
         .into_iter()

@@ -143,16 +143,17 @@ registry! {
         key: "kpi_shortfall",
         category: Category::Outcome,
         windows: &["outcomes_recent_days"],
-        value: "1 − recent KPI attainment (silent in an account's first `min_history_days`, its ramp-up)",
+        value: "1 − recent KPI attainment: the recent months' mean, or the latest month's where it is back above that mean (silent in an account's first `min_history_days`, its ramp-up)",
         shares: None,
         measure: |x| {
             // A young account's first results are a ramp-up, not yet a verdict.
             if !x.seasoned() {
                 return None;
             }
-            let recent = x.f.kpi_recent.filter(|_| x.f.kpi_recent_n >= 1)?;
+            let (recent, _, latest) = x.kpi_recent()?;
             let days = x.w().outcomes_recent_days;
-            x.m(1.0 - recent, [recent * 100.0, f64::from(days), 0.0, 0.0])
+            let latest = f64::from(u8::from(latest));
+            x.m(1.0 - recent, [recent * 100.0, f64::from(days), latest, 0.0])
         },
         // Below target *for this account*: the null is its own usual level (pulled
         // towards the target by kpi_sd_prior_months, and never above it), so a
@@ -160,8 +161,7 @@ registry! {
         // beat its target still is when it falls short.
         chance: Some(|x| {
             let f = x.f;
-            let recent = f.kpi_recent?;
-            let nr = f.kpi_recent_n.max(1) as f64;
+            let (recent, nr, _) = x.kpi_recent()?;
             let (nb, prior) = (
                 f.kpi_base.map_or(0.0, |_| f.kpi_base_n as f64),
                 x.cfg.evidence.kpi_sd_prior_months,
@@ -172,9 +172,11 @@ registry! {
         }),
         reason: |x, lang| {
             let [recent, days, _, _] = &x.text;
-            match lang {
-                En => format!("KPI attainment {recent}% of target over the last {days} days"),
-                Ja => format!("直近{days}日のKPI達成率 {recent}%（目標比）"),
+            match (lang, x.raw[2] > 0.0) {
+                (En, false) => format!("KPI attainment {recent}% of target over the last {days} days"),
+                (Ja, false) => format!("直近{days}日のKPI達成率 {recent}%（目標比）"),
+                (En, true) => format!("KPI attainment {recent}% of target in the latest month"),
+                (Ja, true) => format!("最新月のKPI達成率 {recent}%（目標比）"),
             }
         },
     },
@@ -182,27 +184,30 @@ registry! {
         key: "kpi_decline",
         category: Category::Outcome,
         windows: &["outcomes_recent_days", "outcomes_baseline_days"],
-        value: "1 − recent / earlier KPI attainment",
+        value: "1 − recent / earlier KPI attainment (recent as in kpi_shortfall)",
         shares: None,
         measure: |x| {
             let f = x.f;
-            let recent = f.kpi_recent.filter(|_| f.kpi_recent_n >= 1)?;
+            let (recent, _, latest) = x.kpi_recent()?;
             let base = f.kpi_base.filter(|&b| f.kpi_base_n >= 2 && b > 0.0)?;
             // Relative to the account's own level: 120% falling to 90% is a decline
             // the client feels even though the target is still nearly met.
-            x.m(1.0 - recent / base, [recent * 100.0, base * 100.0, 0.0, 0.0])
+            let latest = f64::from(u8::from(latest));
+            x.m(1.0 - recent / base, [recent * 100.0, base * 100.0, latest, 0.0])
         },
         chance: Some(|x| {
             let f = x.f;
-            let (recent, base) = (f.kpi_recent?, f.kpi_base?);
-            let (nr, nb) = (f.kpi_recent_n.max(1) as f64, f.kpi_base_n.max(1) as f64);
+            let ((recent, nr, _), base) = (x.kpi_recent()?, f.kpi_base?);
+            let nb = f.kpi_base_n.max(1) as f64;
             Some(x.kpi_tail(base - recent, (1.0 / nr + 1.0 / nb).sqrt()))
         }),
         reason: |x, lang| {
             let [recent, base, _, _] = &x.text;
-            match lang {
-                En => format!("KPI attainment fell to {recent}%, was {base}%"),
-                Ja => format!("KPI達成率が{base}%から{recent}%に低下"),
+            match (lang, x.raw[2] > 0.0) {
+                (En, false) => format!("KPI attainment fell to {recent}%, was {base}%"),
+                (Ja, false) => format!("KPI達成率が{base}%から{recent}%に低下"),
+                (En, true) => format!("KPI attainment {recent}% in the latest month, was {base}%"),
+                (Ja, true) => format!("KPI達成率が{base}%から最新月 {recent}%に低下"),
             }
         },
     },
@@ -1162,6 +1167,27 @@ impl Ctx<'_> {
     /// `se` single values' spreads: Student's t on the account's KPI spread, pulled
     /// towards the assumed one by its months, with the degrees of freedom of both
     /// (an estimated spread has heavier tails than a known one).
+    /// The recent KPI attainment the outcome signals judge, how many single values
+    /// the window holds, and whether it is the latest month's. The recent window's
+    /// mean, unless its latest month is above that mean: then the lower months came
+    /// before and the latest is back up, so the decline has not held and the latest
+    /// month is what is judged (one bad month decays as soon as a normal one follows
+    /// it; stress that goes on reaches the latest month and keeps the mean). Never
+    /// below the mean, with the window's count either way: never more alarming than
+    /// the mean alone, and the larger of two figures that each rise with every
+    /// month's attainment, so scores stay monotone.
+    fn kpi_recent(&self) -> Option<(f64, f64, bool)> {
+        let f = self.f;
+        if f.kpi_recent_n < 1 {
+            return None;
+        }
+        let (mean, n) = (f.kpi_recent?, f.kpi_recent_n as f64);
+        Some(match f.kpi_recent_last {
+            Some(last) if last > mean => (last, n, true),
+            _ => (mean, n, false),
+        })
+    }
+
     fn kpi_tail(&self, diff: f64, se: f64) -> f64 {
         let e = &self.cfg.evidence;
         let own_dof = (self.f.kpi_base_n - 1).max(0) as f64;
@@ -1780,6 +1806,53 @@ pub(crate) mod tests {
         assert!(chance(&account(1.05)) < 0.01, "{}", chance(&account(1.05)));
         // Never judged against more than the target.
         assert_eq!(chance(&account(1.05)), chance(&account(1.25)));
+    }
+
+    /// One bad month decays as soon as a normal one follows it: a client usually at
+    /// 100% whose last two months were 70% and 100% is judged on the latest (no
+    /// decline), while 100% then 70% (the latest month the bad one) and a decline
+    /// that holds (72%, 68%) are judged on the two months' mean and say so.
+    #[test]
+    fn a_bad_kpi_month_decays_once_a_normal_month_follows() {
+        let (cfg, snap) = (shipped(), snapshot());
+        let account = |older: f64, latest: f64| AccountFeatures {
+            history_days: 2_000,
+            kpi_recent: Some((older + latest) / 2.0),
+            kpi_recent_n: 2,
+            kpi_recent_last: Some(latest),
+            kpi_base: Some(1.0),
+            kpi_base_n: 10,
+            kpi_base_sd: Some(0.05),
+            ..AccountFeatures::default()
+        };
+        let measure = |s: Signal, f: &AccountFeatures| s.measure(f, &snap, &cfg).unwrap();
+        let chance = |s: Signal, f: &AccountFeatures| s.chance(f, &snap, &cfg).unwrap();
+        for s in [Signal::KpiShortfall, Signal::KpiDecline] {
+            let recovered = account(0.70, 1.00);
+            assert!(
+                measure(s, &recovered).value <= 0.0,
+                "{s:?}: back at its level"
+            );
+            assert!(chance(s, &recovered) > 0.4, "{s:?}");
+            let latest_bad = account(1.00, 0.70);
+            assert!(
+                (measure(s, &latest_bad).value - 0.15).abs() < 1e-9,
+                "{s:?}: the mean"
+            );
+            assert!(chance(s, &latest_bad) < 0.01, "{s:?}");
+            let holding = account(0.72, 0.68);
+            assert!(chance(s, &holding) < chance(s, &latest_bad), "{s:?}");
+            // Partly recovered (60% then 80%): judged on the latest month, and the
+            // reason says so.
+            let partly = account(0.60, 0.80);
+            let m = measure(s, &partly);
+            assert!((m.value - 0.20).abs() < 1e-9, "{s:?}: the latest month");
+            assert!(s.reason(m.figures, Language::En).contains("latest month"));
+            assert!(
+                !s.reason(measure(s, &holding).figures, Language::En)
+                    .contains("latest")
+            );
+        }
     }
 
     /// Held meetings are scheduled slots: a clockwork fortnightly client holding 1

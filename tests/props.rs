@@ -309,13 +309,13 @@ fn features() -> impl Strategy<Value = churnwatch::features::AccountFeatures> {
             0.2f64..1.5,
             0.2f64..1.5,
         ),
-        proptest::collection::vec(0u32..12, 17),
+        (proptest::collection::vec(0u32..12, 17), 0.2f64..1.5),
     )
         .prop_map(
             |(
                 (history, held_recent, held_base, cancels, msgs, msgs_base),
                 (reply, reply_base, late, overdue, kpi, kpi_base),
-                weeks,
+                (weeks, kpi_last),
             )| {
                 churnwatch::features::AccountFeatures {
                     history_days: history,
@@ -336,8 +336,10 @@ fn features() -> impl Strategy<Value = churnwatch::features::AccountFeatures> {
                     late_recent: overdue,
                     waited_recent: msgs,
                     unanswered: late.min(msgs),
+                    // Two months: the latest at kpi_last, the mean at kpi.
                     kpi_recent: Some(kpi),
                     kpi_recent_n: 2,
+                    kpi_recent_last: Some(kpi_last),
                     kpi_base: Some(kpi_base),
                     kpi_base_n: 6,
                     engagement_weeks: weeks,
@@ -386,6 +388,17 @@ proptest! {
             },
             churnwatch::features::AccountFeatures {
                 kpi_recent: f.kpi_recent.map(|k| k * 0.8),
+                ..f.clone()
+            },
+            // The older of the two months lower, or the latest one (which lowers the
+            // mean by half as much).
+            churnwatch::features::AccountFeatures {
+                kpi_recent: f.kpi_recent.map(|k| k - 0.1),
+                ..f.clone()
+            },
+            churnwatch::features::AccountFeatures {
+                kpi_recent: f.kpi_recent.map(|k| k - 0.1),
+                kpi_recent_last: f.kpi_recent_last.map(|k| k - 0.2),
                 ..f.clone()
             },
             {
