@@ -1,7 +1,8 @@
 //! Sample CRM exports with planted ground truth: the data `churnwatch sample` writes.
 //!
-//! Every account is given a scenario (healthy, healthy with one bad week, naturally
-//! quiet, new, stressed in one of the four stress categories, or churned) and its
+//! Every account is given a scenario (healthy; healthy with one bad week, in varied
+//! exports about half the time with a second isolated bad event weeks apart; naturally
+//! quiet; new; stressed in one of the four stress categories; or churned) and its
 //! activity over the last `months` months is simulated from per-account base rates plus
 //! noise. From a stressed account's onset the evidence of its category worsens, ramping
 //! from normal to full severity over [`RAMP_DAYS`]; the other categories keep their
@@ -612,7 +613,33 @@ impl Account {
     fn disputed_p(s_cost: f64) -> f64 {
         0.02 + 0.28 * s_cost
     }
+
+    /// Where a varied healthy_blip account has a second isolated bad event (issue
+    /// #10's "one or two isolated bad events"): each of the meetings, invoices and
+    /// outcomes decides on its own stream, with probability OTHER_BAD_EVENT_P, so an
+    /// account has one, two or (rarely) more. The day is three to six weeks from the
+    /// blip week, before it where that stays inside the last 90 days, else after.
+    /// Drawn last in each stream, so every other row stays as it was.
+    fn other_bad_day(&self, rng: &mut Rng) -> Option<NaiveDate> {
+        let blip = self.blip.filter(|_| self.varied)?;
+        if !rng.chance(OTHER_BAD_EVENT_P) {
+            return None;
+        }
+        let apart = days(rng.range(21..=42));
+        let end = self.last.max(blip);
+        let day = if blip - apart >= end - days(90) {
+            blip - apart
+        } else {
+            (blip + apart).min(end)
+        };
+        (self.start..=self.last).contains(&day).then_some(day)
+    }
 }
+
+/// The chance that one table (meetings, invoices, outcomes) of a varied
+/// healthy_blip account holds a second bad event: about half of them have at least
+/// one ([`Account::other_bad_day`]).
+const OTHER_BAD_EVENT_P: f64 = 0.2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -720,6 +747,23 @@ impl Activity {
             if (a.start..=a.last).contains(&day) {
                 self.meetings
                     .push(Meeting(at, Status::CancelledByTeam, None, "regular"));
+            }
+            // A second bad event, weeks apart: the client calls one meeting off, or
+            // the team is badly late to one.
+            if let Some(day) = a.other_bad_day(rng) {
+                let near = |m: &&mut Meeting| (m.0.date() - day).num_days().abs();
+                if let Some(m) = self
+                    .meetings
+                    .iter_mut()
+                    .filter(|m| m.1 == Status::Held && near(m) <= 10)
+                    .min_by_key(|m| (m.0.date() - day).num_days().abs())
+                {
+                    if rng.chance(0.5) {
+                        (m.1, m.2) = (Status::CancelledByClient, None);
+                    } else {
+                        m.2 = Some(rng.range(20..=40));
+                    }
+                }
             }
         }
         self.meetings.sort_by_key(|m| m.0);
@@ -861,6 +905,18 @@ impl Activity {
             }
             month = month_end(month) + days(1);
         }
+        if let Some(day) = a.other_bad_day(rng) {
+            // A second bad event: one invoice paid two or three weeks late.
+            let late = rng.range(10..=25);
+            if let Some(i) = self
+                .invoices
+                .iter_mut()
+                .filter(|i| i.2 > 0 && (i.0 - day).num_days().abs() <= 20)
+                .min_by_key(|i| (i.0 - day).num_days().abs())
+            {
+                i.3 = Some(i.1 + days(late)).filter(|d| *d <= a.last);
+            }
+        }
         self.invoices.sort_by_key(|i| i.0);
     }
 
@@ -887,6 +943,18 @@ impl Activity {
                 }
             }
             period_end = month_end(period_end + days(1));
+        }
+        if let Some(day) = a.other_bad_day(rng) {
+            // A second bad event: one month's KPIs 15–25% below the account's level.
+            let dip = rng.uniform(0.75..0.85);
+            let month = month_end(day);
+            for o in self.outcomes.iter_mut().filter(|o| o.0 == month) {
+                o.3 = if o.1.higher_is_better() {
+                    o.3 * dip
+                } else {
+                    o.3 / dip
+                };
+            }
         }
     }
 }
