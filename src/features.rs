@@ -428,6 +428,9 @@ impl AsOf<'_> {
         let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
         let (or, ob) = (w.outcomes_recent_days, w.outcomes_baseline_days);
+        let latest_month = col("period_end")
+            .only_where(self.recent("period_end", or))
+            .max();
         frame
             .clone()
             .lazy()
@@ -456,29 +459,13 @@ impl AsOf<'_> {
                     .sort(SortOptions::default())
                     .std(1)
                     .alias("kpi_base_sd"),
+                // The latest recent month's attainment, the mean of its metrics.
+                col("attainment")
+                    .only_where(col("period_end").eq(latest_month))
+                    .sort(SortOptions::default())
+                    .mean()
+                    .alias("kpi_recent_last"),
             ])
-    }
-
-    /// Per account, the attainment of the recent outcomes window's latest month, the
-    /// mean of its metrics.
-    fn kpi_months(&self, frame: &DataFrame) -> LazyFrame {
-        let acct = || col(c::ACCT);
-        let recent = self.recent("period_end", self.w.outcomes_recent_days);
-        frame
-            .clone()
-            .lazy()
-            .filter(col("period_end").lt_eq(lit(self.d)).and(recent))
-            .with_columns([attainment().alias("attainment")])
-            .group_by([acct(), col("period_end")])
-            .agg([col("attainment")
-                .sort(SortOptions::default())
-                .mean()
-                .alias("month")])
-            .group_by([acct()])
-            .agg([col("month")
-                .sort_by([col("period_end")], SortMultipleOptions::default())
-                .last()
-                .alias("kpi_recent_last")])
     }
 }
 
@@ -928,7 +915,6 @@ fn plan(at: &AsOf, frames: &Frames) -> Result<Vec<AccountFeatures>, Error> {
     let tables = [
         at.meeting_gaps(&frames.meetings),
         at.outcomes(&frames.outcomes),
-        at.kpi_months(&frames.outcomes),
     ];
     let joined = tables
         .into_iter()
