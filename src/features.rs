@@ -223,22 +223,30 @@ pub struct Snapshot {
     pub accounts: Vec<AccountFeatures>,
 }
 
-/// Which days before an as-of date a Japanese B2B client is open for business
-/// (holiday weeks closed), as cumulative counts: rates are per open day, so the New
-/// Year or Golden Week in a recent window is not read as a quieter client.
+/// How open for business the days before an as-of date are, as cumulative counts:
+/// an ordinary day counts 1, a day of the New Year, Golden Week and Obon weeks the
+/// share of an ordinary day's activity clients keep then ([`HolidayActivity`]).
+/// Rates are per open day, so a holiday week in a recent window is not read as a
+/// quieter client, nor one in a baseline as a quieter usual.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OpenDays {
     /// `cum[i]`: open days among the `i` days ending on the as-of date.
-    cum: Vec<i32>,
+    cum: Vec<f64>,
 }
 
 impl OpenDays {
-    /// Counts back from `day` over `reach` days (days further back count as open).
-    pub fn new(day: i32, reach: i32) -> OpenDays {
+    /// Counts back from `day` over `reach` days (days further back count as open),
+    /// a holiday-week day as `holiday` of a day.
+    pub fn new(day: i32, reach: i32, holiday: f64) -> OpenDays {
         let mut cum = Vec::with_capacity(reach.max(0) as usize + 1);
-        cum.push(0);
+        cum.push(0.0);
         for i in 0..reach.max(0) {
-            cum.push(cum[i as usize] + i32::from(!is_holiday_week(day - i)));
+            let open = if is_holiday_week(day - i) {
+                holiday
+            } else {
+                1.0
+            };
+            cum.push(cum[i as usize] + open);
         }
         OpenDays { cum }
     }
@@ -249,9 +257,69 @@ impl OpenDays {
         let at = |back: i32| {
             let last = self.cum.len() as i32 - 1;
             // Beyond the reach every day counts as open.
-            self.cum[back.clamp(0, last) as usize] + (back - last).max(0)
+            self.cum[back.clamp(0, last) as usize] + f64::from((back - last).max(0))
         };
-        f64::from(at(from.max(to)) - at(to))
+        at(from.max(to)) - at(to)
+    }
+}
+
+/// How active clients are in the New Year, Golden Week and Obon weeks, as a share of
+/// an ordinary day: every account's held meetings and client messages per holiday
+/// day over those per ordinary day, counted from the exports' first day up to each
+/// as-of date (so a backfill gives what that night gave), between 0 and 1. Learned,
+/// not assumed: exports whose clients keep working through the holidays are judged
+/// with holiday days as ordinary ones, and exports with no holiday yet the same
+/// (1).
+#[derive(Debug, Default)]
+struct HolidayActivity {
+    first_day: i32,
+    /// Per day from `first_day`, cumulative up to and including it: events on
+    /// holiday days, holiday days, events on ordinary days, ordinary days.
+    cum: Vec<[f64; 4]>,
+}
+
+impl HolidayActivity {
+    /// From the day of every event (held meeting or client message).
+    fn new(days: impl Iterator<Item = i32> + Clone) -> HolidayActivity {
+        let (Some(first), Some(last)) = (days.clone().min(), days.clone().max()) else {
+            return HolidayActivity::default();
+        };
+        let mut events = vec![0u64; (last - first + 1) as usize];
+        for day in days {
+            events[(day - first) as usize] += 1;
+        }
+        let mut sums = [0.0; 4];
+        let cum = events
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                let side = if is_holiday_week(first + i as i32) {
+                    0
+                } else {
+                    2
+                };
+                sums[side] += n as f64;
+                sums[side + 1] += 1.0;
+                sums
+            })
+            .collect();
+        HolidayActivity {
+            first_day: first,
+            cum,
+        }
+    }
+
+    /// The share as of day `d`.
+    fn on(&self, d: i32) -> f64 {
+        if self.cum.is_empty() || d < self.first_day {
+            return 1.0;
+        }
+        let i = ((d - self.first_day) as usize).min(self.cum.len() - 1);
+        let [holiday, holidays, ordinary, ordinary_days] = self.cum[i];
+        if holidays == 0.0 || ordinary == 0.0 {
+            return 1.0;
+        }
+        ((holiday / holidays) / (ordinary / ordinary_days)).clamp(0.0, 1.0)
     }
 }
 
@@ -700,6 +768,7 @@ impl ReplyLog {
 pub struct TeamNorms {
     replies: ReplyLog,
     team: TeamLog,
+    holidays: HolidayActivity,
     /// The exports' first days: the same on every date.
     meetings_from: Option<i32>,
     messages_from: Option<i32>,
@@ -711,6 +780,7 @@ impl TeamNorms {
         Ok(TeamNorms {
             replies: ReplyLog::new(&frames.messages, w).map_err(Error::polars("features"))?,
             team: TeamLog::new(frames).map_err(Error::polars("features"))?,
+            holidays: holiday_activity(frames).map_err(Error::polars("features"))?,
             meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
             messages_from: first_day(&frames.messages, "received_at_day")?,
         })
@@ -727,7 +797,7 @@ impl TeamNorms {
             team_attendance,
             meetings_from: self.meetings_from,
             messages_from: self.messages_from,
-            open: at.open_days(),
+            open: OpenDays::new(at.d, at.w.activity_reach(), self.holidays.on(at.d)),
             accounts,
         }
     }
@@ -908,6 +978,21 @@ fn first_day(frame: &DataFrame, column: &str) -> Result<Option<i32>, Error> {
         .map_err(Error::polars("features"))
 }
 
+/// [`HolidayActivity`] from every held meeting and client message.
+fn holiday_activity(frames: &Frames) -> PolarsResult<HolidayActivity> {
+    let meeting_days = one_chunk(&frames.meetings, "scheduled_at_day", Column::i32)?;
+    let statuses = one_chunk(&frames.meetings, "status", Column::i32)?;
+    let message_days = one_chunk(&frames.messages, "received_at_day", Column::i32)?;
+    let (meeting_days, statuses) = (Values::of(&meeting_days), Values::of(&statuses));
+    let message_days = Values::of(&message_days);
+    let held = status_code("held");
+    let meetings = (0..meeting_days.len())
+        .filter(|&row| statuses.get(row) == Some(held))
+        .filter_map(|row| meeting_days.get(row));
+    let messages = (0..message_days.len()).filter_map(|row| message_days.get(row));
+    Ok(HolidayActivity::new(meetings.chain(messages)))
+}
+
 /// One polars plan: every table aggregated per account, joined onto the active
 /// accounts, collected once and read into structs; then the plain passes.
 fn plan(at: &AsOf, frames: &Frames) -> Result<Vec<AccountFeatures>, Error> {
@@ -1063,11 +1148,6 @@ fn each_row_by(
 }
 
 impl AsOf<'_> {
-    /// The open days counted back over the engagement weeks and activity blocks.
-    fn open_days(&self) -> OpenDays {
-        OpenDays::new(self.d, self.w.activity_reach())
-    }
-
     /// Every per-account count of the meetings scheduled by the date, in one pass
     /// over `meetings` (the slice's rows, contiguous by `acct`): held, scheduled
     /// and missed in the meetings' windows and the team-behaviour windows, late
@@ -1648,6 +1728,37 @@ mod tests {
             let got = twice_mann_whitney(&mut recent.to_vec(), &mut base.to_vec());
             assert_eq!(got, want, "{recent:?} against {base:?}");
         }
+    }
+
+    /// Clients who keep a quarter of their activity in Golden Week: learned from
+    /// the events up to each date (a backfill before the holiday knows nothing of
+    /// it), and a holiday day then counts a quarter of an open day.
+    #[test]
+    fn holiday_activity_is_learned_up_to_each_date() {
+        let day = |m, d| crate::calendar::day_number(NaiveDate::from_ymd_opt(2026, m, d).unwrap());
+        // Four events every day from April 1 to May 31, one on Golden Week's days.
+        let events: Vec<i32> = (day(4, 1)..=day(5, 31))
+            .flat_map(|d| {
+                let n = if is_holiday_week(d) { 1 } else { 4 };
+                std::iter::repeat_n(d, n)
+            })
+            .collect();
+        let h = HolidayActivity::new(events.iter().copied());
+        assert_eq!(h.on(day(4, 20)), 1.0, "no holiday seen yet");
+        assert_eq!(h.on(day(3, 1)), 1.0, "before the first event");
+        assert_eq!(h.on(day(5, 31)), 0.25);
+        assert_eq!(h.on(day(12, 31)), 0.25, "after the last event: all of it");
+        // No holiday quieter than an ordinary day: every day open.
+        let flat: Vec<i32> = (day(4, 1)..=day(5, 31)).collect();
+        assert_eq!(
+            HolidayActivity::new(flat.iter().copied()).on(day(5, 31)),
+            1.0
+        );
+        assert_eq!(HolidayActivity::new(std::iter::empty()).on(day(5, 31)), 1.0);
+        // The 10 days to May 10 hold Golden Week's last five (May 1–5).
+        let open = OpenDays::new(day(5, 10), 60, 0.25);
+        assert_eq!(open.between(10, 0), 5.0 + 5.0 * 0.25);
+        assert_eq!(OpenDays::new(day(5, 10), 60, 1.0).between(10, 0), 10.0);
     }
 
     #[test]

@@ -272,7 +272,7 @@ registry! {
             let blocks = x.message_blocks();
             let (base, days) = x.usual_messages(&blocks)?;
             let dispersion = x.dispersion(&blocks, base as f64 / days);
-            let recent = f64::from(x.w().meetings_recent_days);
+            let recent = x.open_recent(x.w().meetings_recent_days);
             Some(count_drop_midp(x.f.client_messages_recent, recent, base, days, dispersion))
         }),
         reason: |x, lang| {
@@ -393,14 +393,16 @@ registry! {
             if !x.seasoned() || f.touches_base < x.w().min_baseline_events {
                 return None;
             }
+            // The usual gap in open days, and the wait too: a gap across the New
+            // Year is not read as a client gone quiet.
             let usual = (x.touch_base_days()? / f.touches_base as f64).max(7.0);
             let days = x.days_without_touch();
-            x.m(f64::from(days) / usual, [f64::from(days), usual, 0.0, 0.0])
+            x.m(x.open_recent(days) / usual, [f64::from(days), usual, 0.0, 0.0])
         },
         chance: Some(|x| {
             // No touchpoint at all in the gap: twice the mid-p of a count of zero.
             let observed = x.touch_base_days()?;
-            let days = f64::from(x.days_without_touch());
+            let days = x.open_recent(x.days_without_touch());
             let per_day = x.f.touches_base as f64 / observed;
             let dispersion = x.dispersion(&x.engagement_blocks(), per_day);
             Some(2.0 * count_drop_midp(0, days, x.f.touches_base, observed, dispersion))
@@ -817,9 +819,9 @@ registry! {
             if !x.seasoned() || f.invoiced_recent == 0 || f.touches_base < w.min_baseline_events {
                 return None;
             }
-            let r = f64::from(w.meetings_recent_days);
-            let expected = f.touches_base as f64 * r / x.touch_base_days()?;
-            x.m(1.0 - f.touches_recent as f64 / expected, [f.touches_recent as f64, expected, r, 0.0])
+            let r = w.meetings_recent_days;
+            let expected = f.touches_base as f64 * x.open_recent(r) / x.touch_base_days()?;
+            x.m(1.0 - f.touches_recent as f64 / expected, [f.touches_recent as f64, expected, f64::from(r), 0.0])
         },
         chance: Some(|x| {
             let (f, w) = (x.f, x.w());
@@ -989,22 +991,32 @@ impl Ctx<'_> {
         ))
     }
 
-    /// Days of the baseline window (for a recent window of `length` days and a
-    /// baseline of `base` days) in which the account could leave rows: after its
-    /// contract started and after the table's first record (`from`). A usual rate is
-    /// per these days, so an account that started halfway through its baseline
-    /// window, or an export that begins after it, does not read as "usually half as
-    /// active". `None` when the days cover less than half the baseline or less than
-    /// the recent window: a rate learned over a short stretch is too noisy to call
-    /// usual (in a backtest, the first months after the export begins).
+    /// Open days ([`OpenDays`](crate::features::OpenDays)) of the baseline window (for a recent window of
+    /// `length` days and a baseline of `base` days) in which the account could leave
+    /// rows: after its contract started and after the table's first record (`from`).
+    /// A usual rate is per these days, so an account that started halfway through
+    /// its baseline window, or an export that begins after it, does not read as
+    /// "usually half as active", and a baseline holding Golden Week is not a quieter
+    /// usual. `None` when the calendar days cover less than half the baseline or
+    /// less than the recent window: a rate learned over a short stretch is too noisy
+    /// to call usual (in a backtest, the first months after the export begins).
     fn observed_base_days(&self, (length, base): (i32, i32), from: Option<i32>) -> Option<f64> {
         let day = self.snap.day;
-        let (start, end) = self.w().baseline(length, base);
-        let (start, end) = (day - start, day - end);
+        let (far, near) = self.w().baseline(length, base);
         let known_since = (day - self.f.history_days).max(from?);
-        // Windows hold the days after their start up to and including their end.
-        let days = (end - start.max(known_since - 1)).clamp(0, base);
-        (days >= length.min(base) && 2 * days >= base).then_some(f64::from(days))
+        // Windows hold the days after their start up to and including their end:
+        // back `near` to back `far` (excluded), or only since `known_since`.
+        let covered = far.min(day - known_since + 1);
+        let days = (covered - near).clamp(0, base);
+        (days >= length.min(base) && 2 * days >= base)
+            .then(|| self.snap.open.between(near + days, near))
+    }
+
+    /// Open days among the last `length` days: the exposure of a recent count whose
+    /// usual rate is per open day ([`Ctx::observed_base_days`], the activity
+    /// blocks), so a window holding the New Year expects fewer events.
+    fn open_recent(&self, length: i32) -> f64 {
+        self.snap.open.between(length, 0)
     }
 
     /// The account's counts of a series in its four-week `blocks` (features'
@@ -1123,8 +1135,9 @@ impl Ctx<'_> {
     fn rate_drop_over(&self, recent: i64, base: i64, observed: f64) -> Option<Measure> {
         let w = self.w();
         let (r, b) = (w.meetings_recent_days, w.meetings_baseline_days);
-        let expected = base as f64 * f64::from(r) / observed;
-        let prior = w.prior_events * f64::from(b) / observed;
+        let expected = base as f64 * self.open_recent(r) / observed;
+        let (far, near) = w.baseline(r, b);
+        let prior = w.prior_events * self.snap.open.between(far, near) / observed;
         let value = 1.0 - shrunk_rate(recent, expected, prior);
         self.m(value, [recent as f64, expected, f64::from(r), 0.0])
     }
@@ -1156,7 +1169,7 @@ impl Ctx<'_> {
         let observed = self.observed_base_days((r, b), from)?;
         Some(count_drop_midp(
             recent,
-            f64::from(r),
+            self.open_recent(r),
             base,
             observed,
             dispersion,
@@ -1495,7 +1508,8 @@ pub(crate) mod tests {
         Config::load(&path, &Signal::keys()).expect("shipped config")
     }
 
-    /// Day 20,000, with both exports covering every day before it.
+    /// Day 20,000, with both exports covering every day before it, for clients who
+    /// keep working through the holiday weeks (every day open).
     pub(crate) fn snapshot() -> Snapshot {
         Snapshot {
             as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 4).unwrap(),
@@ -1505,7 +1519,7 @@ pub(crate) mod tests {
             team_attendance: None,
             meetings_from: Some(0),
             messages_from: Some(0),
-            open: crate::features::OpenDays::new(20_000, 600),
+            open: crate::features::OpenDays::new(20_000, 600, 1.0),
             accounts: vec![],
         }
     }
@@ -1692,7 +1706,7 @@ pub(crate) mod tests {
         let snap = Snapshot {
             as_of: date,
             day,
-            open: crate::features::OpenDays::new(day, 600),
+            open: crate::features::OpenDays::new(day, 600, 1.0),
             ..snapshot()
         };
         // 4 events a week over the 180-day baseline (about 103), 17 weeks watched.
@@ -1745,9 +1759,12 @@ pub(crate) mod tests {
         let mut recovered = slide;
         recovered[0] = 6;
         assert!(chance(&account(recovered)) > chance(&slid));
-        // As of 2024-10-04, week 7 holds Obon (4 of its 7 days closed): one event
-        // in it is what its open days lead one to expect.
-        let obon = snapshot();
+        // As of 2024-10-04, week 7 holds Obon (4 of its 7 days closed, for clients
+        // who stop then): one event in it is what its open days lead one to expect.
+        let obon = Snapshot {
+            open: crate::features::OpenDays::new(20_000, 600, 0.0),
+            ..snapshot()
+        };
         let mut holiday = vec![4; 17];
         holiday[7] = 1;
         let p = s.chance(&account(holiday), &obon, &cfg).unwrap();

@@ -293,7 +293,7 @@ fn empty_snapshot() -> churnwatch::features::Snapshot {
         team_attendance: Some(0.7),
         meetings_from: Some(0),
         messages_from: Some(0),
-        open: churnwatch::features::OpenDays::new(20_000, 600),
+        open: churnwatch::features::OpenDays::new(20_000, 600, 1.0),
         accounts: vec![],
     }
 }
