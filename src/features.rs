@@ -279,14 +279,17 @@ struct HolidayActivity {
 }
 
 impl HolidayActivity {
-    /// From the day of every event (held meeting or client message).
-    fn new(days: impl Iterator<Item = i32> + Clone) -> HolidayActivity {
-        let (Some(first), Some(last)) = (days.clone().min(), days.clone().max()) else {
+    /// From the day of every event (held meeting or client message), all within
+    /// `span` (first and last day; `None` without events).
+    fn new(span: Option<(i32, i32)>, days: impl Iterator<Item = i32>) -> HolidayActivity {
+        let Some((first, last)) = span else {
             return HolidayActivity::default();
         };
-        let mut events = vec![0u64; (last - first + 1) as usize];
+        let mut events = vec![0u64; (last - first + 1).max(0) as usize];
         for day in days {
-            events[(day - first) as usize] += 1;
+            if let Some(n) = events.get_mut((day - first) as usize) {
+                *n += 1;
+            }
         }
         let mut sums = [0.0; 4];
         let cum = events
@@ -990,7 +993,19 @@ fn holiday_activity(frames: &Frames) -> PolarsResult<HolidayActivity> {
         .filter(|&row| statuses.get(row) == Some(held))
         .filter_map(|row| meeting_days.get(row));
     let messages = (0..message_days.len()).filter_map(|row| message_days.get(row));
-    Ok(HolidayActivity::new(meetings.chain(messages)))
+    // The span from polars' own minimum and maximum: one pass over the rows after.
+    let ends = |frame: &DataFrame, name: &str| -> PolarsResult<[Option<i32>; 2]> {
+        let days = frame.column(name)?.i32()?;
+        Ok([days.min(), days.max()])
+    };
+    let [m0, m1] = ends(&frames.meetings, "scheduled_at_day")?;
+    let [s0, s1] = ends(&frames.messages, "received_at_day")?;
+    let first = m0.into_iter().chain(s0).min();
+    let last = m1.into_iter().chain(s1).max();
+    Ok(HolidayActivity::new(
+        first.zip(last),
+        meetings.chain(messages),
+    ))
 }
 
 /// One polars plan: every table aggregated per account, joined onto the active
@@ -1743,7 +1758,8 @@ mod tests {
                 std::iter::repeat_n(d, n)
             })
             .collect();
-        let h = HolidayActivity::new(events.iter().copied());
+        let span = Some((day(4, 1), day(5, 31)));
+        let h = HolidayActivity::new(span, events.iter().copied());
         assert_eq!(h.on(day(4, 20)), 1.0, "no holiday seen yet");
         assert_eq!(h.on(day(3, 1)), 1.0, "before the first event");
         assert_eq!(h.on(day(5, 31)), 0.25);
@@ -1751,10 +1767,13 @@ mod tests {
         // No holiday quieter than an ordinary day: every day open.
         let flat: Vec<i32> = (day(4, 1)..=day(5, 31)).collect();
         assert_eq!(
-            HolidayActivity::new(flat.iter().copied()).on(day(5, 31)),
+            HolidayActivity::new(span, flat.iter().copied()).on(day(5, 31)),
             1.0
         );
-        assert_eq!(HolidayActivity::new(std::iter::empty()).on(day(5, 31)), 1.0);
+        assert_eq!(
+            HolidayActivity::new(None, std::iter::empty()).on(day(5, 31)),
+            1.0
+        );
         // The 10 days to May 10 hold Golden Week's last five (May 1–5).
         let open = OpenDays::new(day(5, 10), 60, 0.25);
         assert_eq!(open.between(10, 0), 5.0 + 5.0 * 0.25);
