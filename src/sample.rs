@@ -756,7 +756,7 @@ impl Activity {
                     .meetings
                     .iter_mut()
                     .filter(|m| m.1 == Status::Held && near(m) <= 10)
-                    .min_by_key(|m| (m.0.date() - day).num_days().abs())
+                    .min_by_key(near)
                 {
                     if rng.chance(0.5) {
                         (m.1, m.2) = (Status::CancelledByClient, None);

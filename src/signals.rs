@@ -150,7 +150,7 @@ registry! {
             if !x.seasoned() {
                 return None;
             }
-            let (recent, _, latest) = x.kpi_recent()?;
+            let (recent, latest) = x.kpi_recent()?;
             let days = x.w().outcomes_recent_days;
             let latest = f64::from(u8::from(latest));
             x.m(1.0 - recent, [recent * 100.0, f64::from(days), latest, 0.0])
@@ -161,7 +161,8 @@ registry! {
         // beat its target still is when it falls short.
         chance: Some(|x| {
             let f = x.f;
-            let (recent, nr, _) = x.kpi_recent()?;
+            let recent = x.kpi_recent()?.0;
+            let nr = f.kpi_recent_n.max(1) as f64;
             let (nb, prior) = (
                 f.kpi_base.map_or(0.0, |_| f.kpi_base_n as f64),
                 x.cfg.evidence.kpi_sd_prior_months,
@@ -188,7 +189,7 @@ registry! {
         shares: None,
         measure: |x| {
             let f = x.f;
-            let (recent, _, latest) = x.kpi_recent()?;
+            let (recent, latest) = x.kpi_recent()?;
             let base = f.kpi_base.filter(|&b| f.kpi_base_n >= 2 && b > 0.0)?;
             // Relative to the account's own level: 120% falling to 90% is a decline
             // the client feels even though the target is still nearly met.
@@ -197,8 +198,8 @@ registry! {
         },
         chance: Some(|x| {
             let f = x.f;
-            let ((recent, nr, _), base) = (x.kpi_recent()?, f.kpi_base?);
-            let nb = f.kpi_base_n.max(1) as f64;
+            let (recent, base) = (x.kpi_recent()?.0, f.kpi_base?);
+            let (nr, nb) = (f.kpi_recent_n.max(1) as f64, f.kpi_base_n.max(1) as f64);
             Some(x.kpi_tail(base - recent, (1.0 / nr + 1.0 / nb).sqrt()))
         }),
         reason: |x, lang| {
@@ -991,15 +992,16 @@ impl Ctx<'_> {
         ))
     }
 
-    /// Open days ([`OpenDays`](crate::features::OpenDays)) of the baseline window (for a recent window of
-    /// `length` days and a baseline of `base` days) in which the account could leave
-    /// rows: after its contract started and after the table's first record (`from`).
-    /// A usual rate is per these days, so an account that started halfway through
-    /// its baseline window, or an export that begins after it, does not read as
-    /// "usually half as active", and a baseline holding Golden Week is not a quieter
-    /// usual. `None` when the calendar days cover less than half the baseline or
-    /// less than the recent window: a rate learned over a short stretch is too noisy
-    /// to call usual (in a backtest, the first months after the export begins).
+    /// Open days ([`OpenDays`](crate::features::OpenDays)) of the baseline window
+    /// (for a recent window of `length` days and a baseline of `base` days) in which
+    /// the account could leave rows: after its contract started and after the
+    /// table's first record (`from`). A usual rate is per these days, so an account
+    /// that started halfway through its baseline window, or an export that begins
+    /// after it, does not read as "usually half as active", and a baseline holding
+    /// Golden Week is not a quieter usual. `None` when the calendar days cover less
+    /// than half the baseline or less than the recent window: a rate learned over a
+    /// short stretch is too noisy to call usual (in a backtest, the first months
+    /// after the export begins).
     fn observed_base_days(&self, (length, base): (i32, i32), from: Option<i32>) -> Option<f64> {
         let day = self.snap.day;
         let (far, near) = self.w().baseline(length, base);
@@ -1180,24 +1182,24 @@ impl Ctx<'_> {
     /// `se` single values' spreads: Student's t on the account's KPI spread, pulled
     /// towards the assumed one by its months, with the degrees of freedom of both
     /// (an estimated spread has heavier tails than a known one).
-    /// The recent KPI attainment the outcome signals judge, how many single values
-    /// the window holds, and whether it is the latest month's. The recent window's
-    /// mean, unless its latest month is above that mean: then the lower months came
-    /// before and the latest is back up, so the decline has not held and the latest
-    /// month is what is judged (one bad month decays as soon as a normal one follows
-    /// it; stress that goes on reaches the latest month and keeps the mean). Never
-    /// below the mean, with the window's count either way: never more alarming than
-    /// the mean alone, and the larger of two figures that each rise with every
-    /// month's attainment, so scores stay monotone.
-    fn kpi_recent(&self) -> Option<(f64, f64, bool)> {
+    /// The recent KPI attainment the outcome signals judge, and whether it is the
+    /// latest month's. The recent window's mean, unless its latest month is above
+    /// that mean: then the lower months came before and the latest is back up, so
+    /// the decline has not held and the latest month is what is judged (one bad
+    /// month decays as soon as a normal one follows it; stress that goes on reaches
+    /// the latest month and keeps the mean). Judged with the window's count of
+    /// values either way: never more alarming than the mean alone, and the larger
+    /// of two figures that each rise with every month's attainment, so scores stay
+    /// monotone.
+    fn kpi_recent(&self) -> Option<(f64, bool)> {
         let f = self.f;
         if f.kpi_recent_n < 1 {
             return None;
         }
-        let (mean, n) = (f.kpi_recent?, f.kpi_recent_n as f64);
+        let mean = f.kpi_recent?;
         Some(match f.kpi_recent_last {
-            Some(last) if last > mean => (last, n, true),
-            _ => (mean, n, false),
+            Some(last) if last > mean => (last, true),
+            _ => (mean, false),
         })
     }
 
