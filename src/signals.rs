@@ -1228,11 +1228,13 @@ impl Ctx<'_> {
     /// sum over the trailing weeks (Page's CUSUM read back from tonight, so a
     /// backfill gives what that night gave). Under "as usual" those sums are a
     /// likelihood-ratio martingale, so by Ville's inequality a statistic of `s` or
-    /// more happens with probability at most `e^(−s)`: that is its chance. The New
-    /// Year, Golden Week and Obon weeks count only their open days. The size is the
-    /// largest drop over trailing stretches of at least ENGAGEMENT_MIN_WEEKS, each
-    /// blended with `prior_events` at the usual rate: like the statistic, it can only
-    /// grow when any week holds fewer events, so scores stay monotone.
+    /// more happens with probability at most `e^(−s)`: that is its chance. A week
+    /// of the New Year, Golden Week or Obon counts its open days (a holiday day as
+    /// the share of activity clients keep then, [`crate::features::OpenDays`]). The
+    /// size is the largest drop over trailing stretches of at least
+    /// ENGAGEMENT_MIN_WEEKS, each blended with `prior_events` at the usual rate:
+    /// like the statistic, it can only grow when any week holds fewer events, so
+    /// scores stay monotone.
     fn engagement_cusum(&self) -> Option<Cusum> {
         let (f, w) = (self.f, self.w());
         if !self.seasoned() || f.engagement_weeks.is_empty() {
