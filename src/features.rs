@@ -658,7 +658,9 @@ fn business_minutes(day: i32, received: i32, until: i32, until_day: i32) -> i64 
 }
 
 impl ReplyLog {
-    fn new(messages: &DataFrame, w: &Windows) -> PolarsResult<ReplyLog> {
+    /// From every message, all received within `span` (the table's first and last
+    /// day received, `None` for none).
+    fn new(messages: &DataFrame, w: &Windows, span: Option<(i32, i32)>) -> PolarsResult<ReplyLog> {
         let (_, to) = w.baseline(w.replies_recent_days, w.replies_baseline_days);
         // A message in a baseline was received at least `to` days before its date's
         // cutoff; answered within `to - 2` days (a margin for time zones and DST),
@@ -668,7 +670,7 @@ impl ReplyLog {
         let (day, at) = (int("received_at_day")?, int("received_at")?);
         let (resp, resp_day) = (int("first_response_at")?, int("first_response_at_day")?);
         // Every day a message was received, so that any date's baseline is in the log.
-        let (first_day, last_day) = day.min().zip(day.max()).unwrap_or((0, -1));
+        let (first_day, last_day) = span.unwrap_or((0, -1));
         let (day, at) = (Values::of(&day), Values::of(&at));
         let (resp, resp_day) = (Values::of(&resp), Values::of(&resp_day));
         // A row's day received and, if settled, its delay.
@@ -780,13 +782,23 @@ pub struct TeamNorms {
 impl TeamNorms {
     /// From every account's rows, for any as-of date.
     pub fn new(frames: &Frames, w: &Windows) -> Result<TeamNorms, Error> {
-        Ok(TeamNorms {
-            replies: ReplyLog::new(&frames.messages, w).map_err(Error::polars("features"))?,
-            team: TeamLog::new(frames).map_err(Error::polars("features"))?,
-            holidays: holiday_activity(frames).map_err(Error::polars("features"))?,
-            meetings_from: first_day(&frames.meetings, "scheduled_at_day")?,
-            messages_from: first_day(&frames.messages, "received_at_day")?,
-        })
+        let norms = || -> PolarsResult<TeamNorms> {
+            let meetings = day_span(&frames.meetings, "scheduled_at_day")?;
+            let messages = day_span(&frames.messages, "received_at_day")?;
+            // Both tables' days: the span the holiday activity counts over.
+            let span = match (meetings, messages) {
+                (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+                (one, other) => one.or(other),
+            };
+            Ok(TeamNorms {
+                replies: ReplyLog::new(&frames.messages, w, messages)?,
+                team: TeamLog::new(frames)?,
+                holidays: holiday_activity(frames, span)?,
+                meetings_from: meetings.map(|(first, _)| first),
+                messages_from: messages.map(|(first, _)| first),
+            })
+        };
+        norms().map_err(Error::polars("features"))
     }
 
     /// `accounts`' features as of `at` with the team's norms on that date.
@@ -973,16 +985,15 @@ pub fn snapshot(
     Ok(norms.snapshot(&at, as_of, accounts))
 }
 
-/// The earliest day in a day-number column, `None` for an empty table.
-fn first_day(frame: &DataFrame, column: &str) -> Result<Option<i32>, Error> {
-    frame
-        .column(column)
-        .and_then(|s| s.i32().map(|v| v.min()))
-        .map_err(Error::polars("features"))
+/// The first and last day of a day-number column, `None` for an empty table.
+fn day_span(frame: &DataFrame, column: &str) -> PolarsResult<Option<(i32, i32)>> {
+    let days = frame.column(column)?.i32()?;
+    Ok(days.min().zip(days.max()))
 }
 
-/// [`HolidayActivity`] from every held meeting and client message.
-fn holiday_activity(frames: &Frames) -> PolarsResult<HolidayActivity> {
+/// [`HolidayActivity`] from every held meeting and client message, all within
+/// `span`.
+fn holiday_activity(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<HolidayActivity> {
     let meeting_days = one_chunk(&frames.meetings, "scheduled_at_day", Column::i32)?;
     let statuses = one_chunk(&frames.meetings, "status", Column::i32)?;
     let message_days = one_chunk(&frames.messages, "received_at_day", Column::i32)?;
@@ -993,19 +1004,7 @@ fn holiday_activity(frames: &Frames) -> PolarsResult<HolidayActivity> {
         .filter(|&row| statuses.get(row) == Some(held))
         .filter_map(|row| meeting_days.get(row));
     let messages = (0..message_days.len()).filter_map(|row| message_days.get(row));
-    // The span from polars' own minimum and maximum: one pass over the rows after.
-    let ends = |frame: &DataFrame, name: &str| -> PolarsResult<[Option<i32>; 2]> {
-        let days = frame.column(name)?.i32()?;
-        Ok([days.min(), days.max()])
-    };
-    let [m0, m1] = ends(&frames.meetings, "scheduled_at_day")?;
-    let [s0, s1] = ends(&frames.messages, "received_at_day")?;
-    let first = m0.into_iter().chain(s0).min();
-    let last = m1.into_iter().chain(s1).max();
-    Ok(HolidayActivity::new(
-        first.zip(last),
-        meetings.chain(messages),
-    ))
+    Ok(HolidayActivity::new(span, meetings.chain(messages)))
 }
 
 /// One polars plan: every table aggregated per account, joined onto the active
@@ -2042,7 +2041,8 @@ mod tests {
             "first_response_at_day" => answer_days.clone(),
         )
         .unwrap();
-        let log = ReplyLog::new(&frame, &w).unwrap();
+        let span = day_span(&frame, "received_at_day").unwrap();
+        let log = ReplyLog::new(&frame, &w, span).unwrap();
         for d in [
             19_900,
             20_000 + from - 5,

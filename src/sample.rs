@@ -626,11 +626,10 @@ impl Account {
             return None;
         }
         let apart = days(rng.range(21..=42));
-        let end = self.last.max(blip);
-        let day = if blip - apart >= end - days(90) {
+        let day = if blip - apart >= self.last - days(90) {
             blip - apart
         } else {
-            (blip + apart).min(end)
+            (blip + apart).min(self.last)
         };
         (self.start..=self.last).contains(&day).then_some(day)
     }

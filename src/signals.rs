@@ -1178,10 +1178,6 @@ impl Ctx<'_> {
         ))
     }
 
-    /// The chance of a KPI shortfall `diff` (in attainment) whose standard error is
-    /// `se` single values' spreads: Student's t on the account's KPI spread, pulled
-    /// towards the assumed one by its months, with the degrees of freedom of both
-    /// (an estimated spread has heavier tails than a known one).
     /// The recent KPI attainment the outcome signals judge, and whether it is the
     /// latest month's. The recent window's mean, unless its latest month is above
     /// that mean: then the lower months came before and the latest is back up, so
@@ -1203,6 +1199,10 @@ impl Ctx<'_> {
         })
     }
 
+    /// The chance of a KPI shortfall `diff` (in attainment) whose standard error is
+    /// `se` single values' spreads: Student's t on the account's KPI spread, pulled
+    /// towards the assumed one by its months, with the degrees of freedom of both
+    /// (an estimated spread has heavier tails than a known one).
     fn kpi_tail(&self, diff: f64, se: f64) -> f64 {
         let e = &self.cfg.evidence;
         let own_dof = (self.f.kpi_base_n - 1).max(0) as f64;
