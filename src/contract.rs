@@ -117,7 +117,7 @@ pub fn spec(table: &str) -> &'static TableSpec {
             prose("account_name", true),
             c("manager", Text, false),
             checked("plan", Text, false),
-            checked("monthly_fee", NonNegative, true),
+            c("monthly_fee", NonNegative, true),
             c("contract_start", Date, true),
             c("renewal_date", Date, false),
             c("outcome_agreed", Bool, false),

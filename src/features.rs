@@ -161,6 +161,9 @@ account_features! {
         /// by the days it has waited so far); disputed and all invoices in
         /// `disputes_days` and its baseline; invoices in the meetings' recent window.
         fee_recent: Option<f64>,
+        /// The latest positive invoice in the recent window (the smallest of that
+        /// day's, should there be several: an extra invoice comes on top of the fee).
+        fee_latest: Option<f64>,
         fee_base: Option<f64>,
         fee_base_min: Option<f64>,
         fee_base_max: Option<f64>,
@@ -181,6 +184,8 @@ account_features! {
         meeting_gaps_recent_n,
     }
     nums {
+        /// The contracted monthly fee, from the accounts export.
+        monthly_fee,
         kpi_recent,
         /// The latest recent month's attainment (the mean of its metrics): a decline
         /// that holds reaches it, a bad month before it is over.
@@ -423,6 +428,7 @@ impl AsOf<'_> {
                 acct(),
                 (lit(d) - col("contract_start")).alias("history_days"),
                 col("outcome_agreed"),
+                col("monthly_fee"),
             ])
     }
 
@@ -1501,6 +1507,7 @@ impl AsOf<'_> {
         const FEE: [u8; 2] = [0, 1];
         const LATE: [u8; 2] = [2, 3];
         let mut values: Vec<(usize, u8, f64)> = Vec::new();
+        let mut latest: Vec<Option<(i32, f64)>> = vec![None; accounts.len()];
         each_row_by(d, accounts, &acct, &issued, |f, i, row, issued| {
             let back = d - issued;
             let disputed = disputed.get(row) == Some(true);
@@ -1517,6 +1524,13 @@ impl AsOf<'_> {
             let until = paid.get(row).filter(|&p| p <= d).unwrap_or(d);
             let late = f64::from((until - due).max(0));
             let fee_in = inside_each(back, invoices_window);
+            if fee_in[0] {
+                let later =
+                    |(day, fee): (i32, f64)| issued > day || (issued == day && amount < fee);
+                if latest[i].is_none_or(later) {
+                    latest[i] = Some((issued, amount));
+                }
+            }
             let due_in = inside_each(d - due, invoices_window);
             for k in 0..2 {
                 if fee_in[k] {
@@ -1548,6 +1562,9 @@ impl AsOf<'_> {
             [f.pay_late_recent, f.pay_late_base] = [mean(late_recent), mean(late_base)];
             [f.pay_late_recent_n, f.pay_late_base_n] =
                 [late_recent.len(), late_base.len()].map(|n| n as i64);
+        }
+        for (f, latest) in accounts.iter_mut().zip(latest) {
+            f.fee_latest = latest.map(|(_, fee)| fee);
         }
         Ok(())
     }
@@ -1911,6 +1928,9 @@ mod tests {
         assert_eq!(f.pay_late_recent_n, 3);
         assert_eq!(f.pay_late_recent, Some((5.0 + unpaid_late + 0.0) / 3.0));
         assert_eq!(f.fee_recent, Some(100.0));
+        // The latest positive invoice by the date: not the credit, not one issued
+        // after the date.
+        assert_eq!(f.fee_latest, Some(100.0));
         assert_eq!((f.fee_base, f.pay_late_base_n), (None, 0));
         assert_eq!((f.disputes, f.invoiced_dispute_window), (2, 4));
     }

@@ -695,20 +695,31 @@ registry! {
             // Only where there is a fee: invoices that were flat in the baseline.
             // Usage-based amounts that vary month to month would read as "increases".
             let f = x.f;
-            let (recent, base) = (f.fee_recent?, f.fee_base?);
+            let base = f.fee_base?;
             let spread = (f.fee_base_max? - f.fee_base_min?) / base;
             if spread > FLAT_FEE_SPREAD {
                 return None;
             }
-            x.m(recent / base - 1.0, [recent, base, 0.0, 0.0])
+            // The fee now: the recent invoices' median (one extra invoice is not a
+            // new fee), unless the latest invoice is at the contracted monthly fee.
+            // Then the contract confirms it, and a raise shows from its first
+            // invoice instead of once most of the window's invoices carry it.
+            let contracted = f.fee_latest.filter(|&latest| {
+                f.monthly_fee.is_some_and(|fee| (latest - fee).abs() <= CONTRACT_MATCH * fee)
+            });
+            let recent = contracted.or(f.fee_recent)?;
+            let confirmed = f64::from(u8::from(contracted.is_some()));
+            x.m(recent / base - 1.0, [recent, base, confirmed, 0.0])
         },
         chance: None,
         reason: |x, lang| {
-            let [now, was, _, _] = x.raw;
+            let [now, was, confirmed, _] = x.raw;
             let up = num((now / was - 1.0) * 100.0);
-            match lang {
-                En => format!("fee up {up}% (now {}, was {})", yen(now), yen(was)),
-                Ja => format!("料金 {up}%増（現在 {}円、以前 {}円）", yen(now), yen(was)),
+            match (lang, confirmed > 0.0) {
+                (En, false) => format!("fee up {up}% (now {}, was {})", yen(now), yen(was)),
+                (Ja, false) => format!("料金 {up}%増（現在 {}円、以前 {}円）", yen(now), yen(was)),
+                (En, true) => format!("fee up {up}% (latest invoice {}, the contracted monthly fee; was {})", yen(now), yen(was)),
+                (Ja, true) => format!("料金 {up}%増（最新の請求 {}円＝契約月額、以前 {}円）", yen(now), yen(was)),
             }
         },
     },
@@ -843,6 +854,10 @@ registry! {
 
 /// Baseline invoices within this share of their median count as a flat fee.
 const FLAT_FEE_SPREAD: f64 = 0.1;
+
+/// How close the latest invoice must be to the accounts export's `monthly_fee` to be
+/// the contracted fee (half a percent: rounding, not a different amount).
+const CONTRACT_MATCH: f64 = 0.005;
 
 /// Shares of bad events (cancelled, unanswered, late) an account is assumed to have
 /// before its own baseline says otherwise, weighing `prior_events` events.
@@ -1588,6 +1603,44 @@ pub(crate) mod tests {
         );
         assert!(chance(24) > 0.4, "{}", chance(24));
         assert!(chance(46) > chance(48) && chance(46) < 0.05);
+    }
+
+    /// A fee raised at the contract shows from its first invoice: the latest invoice
+    /// at the accounts export's monthly fee, above the earlier flat fee. An extra
+    /// invoice that is not the contracted fee waits for the window's median, as
+    /// before, and is no raise while most invoices are at the old fee.
+    #[test]
+    fn a_raised_fee_shows_from_its_first_invoice_at_the_contracted_fee() {
+        let (cfg, snap) = (shipped(), snapshot());
+        let account = |latest: f64, monthly_fee: f64| AccountFeatures {
+            history_days: 2_000,
+            fee_base: Some(200_000.0),
+            fee_base_min: Some(200_000.0),
+            fee_base_max: Some(200_000.0),
+            fee_recent: Some(200_000.0),
+            fee_latest: Some(latest),
+            monthly_fee: Some(monthly_fee),
+            ..AccountFeatures::default()
+        };
+        let s = Signal::FeeIncrease;
+        let measure = |f: &AccountFeatures| s.measure(f, &snap, &cfg).unwrap();
+        let raised = measure(&account(260_000.0, 260_000.0));
+        assert!((raised.value - 0.3).abs() < 1e-9, "{raised:?}");
+        assert_eq!(raised.figures[..3], [260_000.0, 200_000.0, 1.0]);
+        let text = s.reason(raised.figures, Language::En);
+        assert!(
+            text.contains("latest invoice 260,000, the contracted monthly fee"),
+            "{text}"
+        );
+        // An extra invoice, not the contract's fee: the median speaks.
+        let extra = measure(&account(260_000.0, 200_000.0));
+        assert_eq!((extra.value, extra.figures[2]), (0.0, 0.0));
+        // Without a contracted fee to confirm it, the same.
+        let unknown = AccountFeatures {
+            monthly_fee: None,
+            ..account(260_000.0, 260_000.0)
+        };
+        assert_eq!(measure(&unknown).value, 0.0);
     }
 
     #[test]
