@@ -60,8 +60,9 @@ pub struct Evidence {
     /// Counts of held meetings and promises are this many times more variable than
     /// Poisson (weeks cluster).
     pub overdispersion: f64,
-    /// A client's four-weekly activity (meetings held, messages) moves by this
-    /// coefficient of variation beyond chance before its own blocks say otherwise
+    /// A client's four-weekly activity (meetings held, messages) moves by at least
+    /// this coefficient of variation beyond chance before its own blocks say
+    /// otherwise; by the team's, learned from the exports, where that is larger
     /// (optional, default 0.2)...
     #[serde(default = "default_activity_cv")]
     pub activity_cv: f64,

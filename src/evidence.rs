@@ -12,10 +12,34 @@
 //!   the account's own earlier ones (exact for small samples);
 //! - continuous measures: a normal tail of a z-score against the measure's spread, or
 //!   Student's t where that spread is itself estimated from a few months (KPIs);
+//! - how much a client's activity varies beyond Poisson: Pearson's X² over its
+//!   four-week blocks, by moments, pooled with the team's (`block_x2`);
 //! - meeting gaps: scheduled slots each missed with the account's own probability, so
 //!   a wait of m slots has the geometric tail `q^m`;
 //! - discrete tails are mid-p (half the probability of the observed value counts), so
 //!   small samples are neither over- nor under-confident on average.
+
+/// Pearson's X² of counts `(n, exposure)` against one common rate (total events
+/// over total exposure), with its degrees of freedom and the mean count per block:
+/// over-dispersion by moments, since X² is about `(B − 1)(1 + μ c²)` for `B`
+/// blocks of mean count `μ` whose rate moves by a coefficient of variation `c`.
+/// `None` below two blocks, or without events or exposure.
+pub fn block_x2(blocks: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
+    let (total, exposure) = blocks
+        .iter()
+        .fold((0.0, 0.0), |(n, o), b| (n + b.0, o + b.1));
+    let dof = blocks.len() as f64 - 1.0;
+    if dof < 1.0 || total <= 0.0 || exposure <= 0.0 {
+        return None;
+    }
+    let rate = total / exposure;
+    let x2 = blocks
+        .iter()
+        .filter(|(_, o)| *o > 0.0)
+        .map(|&(n, o)| (n - rate * o).powi(2) / (rate * o))
+        .sum();
+    Some((x2, dof, total / blocks.len() as f64))
+}
 
 /// `P(Z > z)` for a standard normal `Z`, from Abramowitz & Stegun's erfc 7.1.26
 /// (absolute error below 1.5e-7: ample for evidence that is full at 1e-3).
@@ -354,6 +378,22 @@ pub fn chi2_sf_even(x: f64, df: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pearson's X² by hand: blocks 4, 8, 12 over equal exposure against their mean
+    /// 8 are 2 + 0 + 2 = 4 on 2 degrees of freedom; half the exposure in one block
+    /// halves what it is expected to hold.
+    #[test]
+    fn block_x2_measures_spread_beyond_poisson() {
+        let (x2, dof, mean) = block_x2(&[(4.0, 28.0), (8.0, 28.0), (12.0, 28.0)]).unwrap();
+        assert!(
+            (x2 - 4.0).abs() < 1e-12 && dof == 2.0 && mean == 8.0,
+            "{x2} {dof} {mean}"
+        );
+        let (x2, _, _) = block_x2(&[(4.0, 14.0), (8.0, 28.0)]).unwrap();
+        assert!(x2.abs() < 1e-12, "{x2}");
+        assert_eq!(block_x2(&[(5.0, 28.0)]), None);
+        assert_eq!(block_x2(&[(0.0, 28.0), (0.0, 28.0)]), None);
+    }
 
     #[test]
     fn normal_tail_matches_tables() {

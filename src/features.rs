@@ -18,6 +18,7 @@ use polars::prelude::*;
 use crate::calendar::is_holiday_week;
 use crate::config::{ACTIVITY_BLOCK_DAYS, ACTIVITY_BLOCKS, Windows};
 use crate::error::Error;
+use crate::evidence::block_x2;
 use crate::validate::{col as c, day_number, epoch_minutes, status_code};
 
 /// The validated frames of one run; absent optional tables are empty frames.
@@ -225,7 +226,19 @@ pub struct Snapshot {
     /// from the as-of date over the engagement weeks and the activity blocks
     /// ([`OpenDays`], [`Windows::activity_reach`]).
     pub open: OpenDays,
+    /// How much the team's clients' four-weekly activity varies beyond chance
+    /// (the squared coefficient of variation), by [`Series`]: what an account with a
+    /// short record of its own is judged with ([`ActivityLog::spread`]).
+    pub activity_cv2: [Option<f64>; 2],
     pub accounts: Vec<AccountFeatures>,
+}
+
+/// The activity series whose spread is learned: held meetings and client messages
+/// together (engagement), and client messages alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Engagement = 0,
+    Messages = 1,
 }
 
 /// How open for business the days before an as-of date are, as cumulative counts:
@@ -780,6 +793,7 @@ pub struct TeamNorms {
     replies: ReplyLog,
     team: TeamLog,
     holidays: HolidayActivity,
+    activity: ActivityLog,
     /// The exports' first days: the same on every date.
     meetings_from: Option<i32>,
     messages_from: Option<i32>,
@@ -800,6 +814,7 @@ impl TeamNorms {
                 replies: ReplyLog::new(&frames.messages, w, messages)?,
                 team: TeamLog::new(frames)?,
                 holidays: holiday_activity(frames, span)?,
+                activity: ActivityLog::new(frames, span)?,
                 meetings_from: meetings.map(|(first, _)| first),
                 messages_from: messages.map(|(first, _)| first),
             })
@@ -810,6 +825,15 @@ impl TeamNorms {
     /// `accounts`' features as of `at` with the team's norms on that date.
     fn snapshot(&self, at: &AsOf, as_of: NaiveDate, accounts: Vec<AccountFeatures>) -> Snapshot {
         let (proposals_recorded, team_attendance) = self.team.norms(at);
+        let open = OpenDays::new(at.d, at.w.activity_reach(), self.holidays.on(at.d));
+        let touch_from = self.meetings_from.max(self.messages_from);
+        let activity_cv2 = [
+            (Series::Engagement, touch_from),
+            (Series::Messages, self.messages_from),
+        ]
+        .map(|(series, from)| {
+            from.and_then(|from| self.activity.spread(at, &open, &self.team, series, from))
+        });
         Snapshot {
             as_of,
             day: at.d,
@@ -818,7 +842,8 @@ impl TeamNorms {
             team_attendance,
             meetings_from: self.meetings_from,
             messages_from: self.messages_from,
-            open: OpenDays::new(at.d, at.w.activity_reach(), self.holidays.on(at.d)),
+            open,
+            activity_cv2,
             accounts,
         }
     }
@@ -932,16 +957,19 @@ impl TeamLog {
     /// before it) has a held proposal on record, and the study-session attendance
     /// of every active account's baseline: what [`snapshot`] reads off all
     /// accounts' features.
+    /// Whether account `a` is under contract on day `d`: started, not yet gone.
+    fn active(&self, a: usize, d: i32) -> bool {
+        self.started
+            .get(a)
+            .copied()
+            .flatten()
+            .is_some_and(|s| s <= d)
+            && self.churned.get(a).copied().flatten().is_none_or(|c| c > d)
+    }
+
     fn norms(&self, at: &AsOf) -> (bool, Option<f64>) {
         let d = at.d;
-        let active = |a: usize| {
-            self.started
-                .get(a)
-                .copied()
-                .flatten()
-                .is_some_and(|s| s <= d)
-                && self.churned.get(a).copied().flatten().is_none_or(|c| c > d)
-        };
+        let active = |a: usize| self.active(a, d);
         let proposals = (0..self.started.len())
             .any(|a| self.first_proposal[a].is_some_and(|p| p <= d) && active(a));
         let w = at.w;
@@ -1011,6 +1039,140 @@ fn holiday_activity(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<H
         .filter_map(|row| meeting_days.get(row));
     let messages = (0..message_days.len()).filter_map(|row| message_days.get(row));
     Ok(HolidayActivity::new(span, meetings.chain(messages)))
+}
+
+/// Accounts whose weeks [`ActivityLog`] keeps, at most: the team's spread is one
+/// figure, which a few thousand accounts estimate to within a few percent, and the
+/// log stays small at any size.
+const SPREAD_ACCOUNTS: usize = 4096;
+
+/// How much clients' activity varies beyond chance from one four-week block to the
+/// next, across the team, on any date ([`ActivityLog::spread`]), without a pass over
+/// the tables: the held meetings and client messages of every `stride`-th account,
+/// by week since the exports' first day.
+struct ActivityLog {
+    /// The first day of week 0.
+    from: i32,
+    weeks: usize,
+    stride: usize,
+    /// Account `stride × k`'s weekly counts at `[k × weeks ..][.. weeks]`, by
+    /// [`Series`].
+    counts: [Vec<u16>; 2],
+}
+
+impl ActivityLog {
+    fn new(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<ActivityLog> {
+        let (from, last) = span.unwrap_or((0, -1));
+        let weeks = ((last - from) / 7 + 1).max(0) as usize;
+        let ids = one_chunk(&frames.accounts, c::ACCT, Column::u32)?;
+        let n = ids.max().map_or(0, |a| a as usize + 1);
+        let stride = n.div_ceil(SPREAD_ACCOUNTS).max(1);
+        let kept = n.div_ceil(stride);
+        let mut log = ActivityLog {
+            from,
+            weeks,
+            stride,
+            counts: [vec![0; kept * weeks], vec![0; kept * weeks]],
+        };
+        let meetings = &frames.meetings;
+        let held = status_code("held");
+        let statuses = one_chunk(meetings, "status", Column::i32)?;
+        let statuses = Values::of(&statuses);
+        let mut count = |frame: &DataFrame,
+                         column: &str,
+                         series: &[Series],
+                         keep: &dyn Fn(usize) -> bool|
+         -> PolarsResult<()> {
+            let (ids, days) = (
+                one_chunk(frame, c::ACCT, Column::u32)?,
+                one_chunk(frame, column, Column::i32)?,
+            );
+            let (ids, days) = (Values::of(&ids), Values::of(&days));
+            for row in 0..ids.len() {
+                if let (Some(a), Some(day)) = (ids.get(row), days.get(row))
+                    && (a as usize).is_multiple_of(stride)
+                    && keep(row)
+                {
+                    let at = (a as usize / stride) * weeks + ((day - from) / 7) as usize;
+                    for &s in series {
+                        let slot = &mut log.counts[s as usize][at];
+                        *slot = slot.saturating_add(1);
+                    }
+                }
+            }
+            Ok(())
+        };
+        count(
+            meetings,
+            "scheduled_at_day",
+            &[Series::Engagement],
+            &|row| statuses.get(row) == Some(held),
+        )?;
+        count(
+            &frames.messages,
+            "received_at_day",
+            &[Series::Engagement, Series::Messages],
+            &|_| true,
+        )?;
+        Ok(log)
+    }
+
+    /// The team's squared coefficient of variation of four-weekly activity beyond
+    /// Poisson, as of `at`, for the series whose export starts on `series_from`
+    /// (`None` where no kept account has two blocks): over every kept account
+    /// under contract, its blocks of four of the log's weeks before the
+    /// engagement weeks that the exports and its contract cover (a year at most,
+    /// nearest first, as the account's own blocks), each expecting the account's
+    /// rate times its open days. By moments: Pearson's X² over an account's B
+    /// blocks is about (B − 1)(1 + μ c²) for a mean block count μ, so
+    /// c² = Σ(X² − (B − 1)) / Σ (B − 1) μ, never below 0.
+    fn spread(
+        &self,
+        at: &AsOf,
+        open: &OpenDays,
+        team: &TeamLog,
+        series: Series,
+        series_from: i32,
+    ) -> Option<f64> {
+        let d = at.d;
+        // Blocks hold days up to `end`; week k holds `from + 7k ..= from + 7k + 6`,
+        // and the nearest block ends with the last week complete by `end`.
+        let end = d - 7 * at.w.engagement_weeks() as i32;
+        let complete = (end - self.from + 1).div_euclid(7).min(self.weeks as i32);
+        let counts = &self.counts[series as usize];
+        let (mut excess, mut weight) = (0.0, 0.0);
+        let mut blocks: Vec<(f64, f64)> = Vec::with_capacity(ACTIVITY_BLOCKS);
+        for (k, weeks) in counts.chunks_exact(self.weeks.max(1)).enumerate() {
+            let a = k * self.stride;
+            let Some(started) = team.started.get(a).copied().flatten() else {
+                continue;
+            };
+            if !team.active(a, d) {
+                continue;
+            }
+            let known = started.max(series_from);
+            blocks.clear();
+            for b in 0..ACTIVITY_BLOCKS as i32 {
+                let first_week = complete - 4 * (b + 1);
+                let first = self.from + 7 * first_week;
+                if first_week < 0 || first < known {
+                    break;
+                }
+                let n: u32 = weeks[first_week as usize..][..4]
+                    .iter()
+                    .map(|&c| u32::from(c))
+                    .sum();
+                // The block holds days (d − far, d − near].
+                let (far, near) = (d - first + 1, d - (first + 27));
+                blocks.push((f64::from(n), open.between(far, near)));
+            }
+            if let Some((x2, dof, mean)) = block_x2(&blocks) {
+                excess += x2 - dof;
+                weight += dof * mean;
+            }
+        }
+        (weight > 0.0).then(|| (excess / weight).max(0.0))
+    }
 }
 
 /// One polars plan: every table aggregated per account, joined onto the active
@@ -1794,6 +1956,74 @@ mod tests {
         let open = OpenDays::new(day(5, 10), 60, 0.25);
         assert_eq!(open.between(10, 0), 5.0 + 5.0 * 0.25);
         assert_eq!(OpenDays::new(day(5, 10), 60, 1.0).between(10, 0), 10.0);
+    }
+
+    /// The team's spread of four-weekly activity, by moments over its accounts'
+    /// blocks: none for steady clients, the phases' for clients whose blocks swing
+    /// between 10 and 30; only accounts under contract count, and nothing after the
+    /// blocks' last day (a backfill learns what that night learned).
+    #[test]
+    fn the_teams_activity_spread_is_learned_from_its_accounts_blocks() {
+        let w = shipped_windows();
+        let weeks = 100;
+        // Week k of a steady client: 5 events; of a phased one: 2, 3, 2, 3 (10) in
+        // even four-week blocks, 7, 8, 7, 8 (30) in odd ones.
+        let steady = vec![5u16; weeks];
+        let phased: Vec<u16> = (0..weeks)
+            .map(|k| [[2, 3, 2, 3], [7, 8, 7, 8]][(k / 4) % 2][k % 4])
+            .collect();
+        let log = |accounts: &[&[u16]]| {
+            let counts: Vec<u16> = accounts.concat();
+            ActivityLog {
+                from: 0,
+                weeks,
+                stride: 1,
+                counts: [counts.clone(), counts],
+            }
+        };
+        let team = |churned: Vec<Option<i32>>| TeamLog {
+            started: vec![Some(0); churned.len()],
+            churned,
+            first_proposal: vec![None; 3],
+            sessions: Vec::new(),
+        };
+        // The blocks end with week 79: twelve whole blocks, each one phase.
+        let d = 7 * 80 + 7 * w.engagement_weeks() as i32 - 1;
+        let at = AsOf {
+            d,
+            cutoff: 0,
+            w: &w,
+        };
+        let open = OpenDays::new(d, w.activity_reach(), 1.0);
+        let spread =
+            |log: &ActivityLog, team: &TeamLog| log.spread(&at, &open, team, Series::Engagement, 0);
+        // Twelve blocks of 10 and 30 around 20: X² = 12 × 100 / 20 = 60 on 11
+        // degrees of freedom, so c² = (60 − 11) / (11 × 20).
+        let phases = (60.0 - 11.0) / (11.0 * 20.0);
+        let one = spread(&log(&[&phased]), &team(vec![None]));
+        assert!((one.unwrap() - phases).abs() < 1e-12, "{one:?}");
+        assert_eq!(spread(&log(&[&steady]), &team(vec![None])), Some(0.0));
+        // A steady account of the same volume halves the excess's weight's share.
+        let both = spread(&log(&[&phased, &steady]), &team(vec![None, None])).unwrap();
+        assert!(
+            (both - (60.0 - 22.0) / (22.0 * 20.0)).abs() < 1e-12,
+            "{both}"
+        );
+        // An account gone by the date is not the team's any more.
+        let gone = spread(&log(&[&phased, &steady]), &team(vec![None, Some(d)]));
+        assert_eq!(gone, one);
+        // Weeks after the blocks (the engagement weeks and later) change nothing.
+        let mut later = phased.clone();
+        later[80..].fill(60);
+        assert_eq!(spread(&log(&[&later]), &team(vec![None])), one);
+        // An export starting after the date's first blocks: only what it covers.
+        let young =
+            log(&[&phased]).spread(&at, &open, &team(vec![None]), Series::Engagement, 7 * 72);
+        let (x2, dof) = (2.0 * 100.0 / 20.0, 1.0);
+        assert!(
+            (young.unwrap() - (x2 - dof) / (dof * 20.0)).abs() < 1e-12,
+            "{young:?}"
+        );
     }
 
     #[test]

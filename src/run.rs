@@ -123,6 +123,9 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         as_of = %as_of,
         accounts = snap.accounts.len(),
         team_reply_h = snap.team_reply_h.map_or(f64::NAN, |h| (h * 10.0).round() / 10.0),
+        // The team's spread of four-weekly activity (coefficient of variation).
+        activity_cv = snap.activity_cv2[0].map_or(f64::NAN, |v| (v.sqrt() * 100.0).round() / 100.0),
+        message_cv = snap.activity_cv2[1].map_or(f64::NAN, |v| (v.sqrt() * 100.0).round() / 100.0),
         elapsed_ms = t.elapsed().as_millis() as u64,
         peak_rss_mb = peak_rss_mb(),
         "scored"

@@ -11,9 +11,9 @@
 use crate::config::{ACTIVITY_BLOCK_DAYS, Config, Language, SignalParams, Windows};
 use crate::evidence::{
     beta_binomial_lower_midp, beta_binomial_upper_midp, binomial_lower_midp, binomial_upper_midp,
-    count_drop_midp, mann_whitney_upper_midp, normal_sf, student_t_sf,
+    block_x2, count_drop_midp, mann_whitney_upper_midp, normal_sf, student_t_sf,
 };
-use crate::features::{AccountFeatures, Snapshot};
+use crate::features::{AccountFeatures, Series, Snapshot};
 use crate::vocabulary::Category;
 
 /// What a signal measured: the value scored against `start`/`full`, and the figures
@@ -272,7 +272,7 @@ registry! {
         chance: Some(|x| {
             let blocks = x.message_blocks();
             let (base, days) = x.usual_messages(&blocks)?;
-            let dispersion = x.dispersion(&blocks, base as f64 / days);
+            let dispersion = x.dispersion(&blocks, base as f64 / days, Series::Messages);
             let recent = x.open_recent(x.w().meetings_recent_days);
             Some(count_drop_midp(x.f.client_messages_recent, recent, base, days, dispersion))
         }),
@@ -405,7 +405,7 @@ registry! {
             let observed = x.touch_base_days()?;
             let days = x.open_recent(x.days_without_touch());
             let per_day = x.f.touches_base as f64 / observed;
-            let dispersion = x.dispersion(&x.engagement_blocks(), per_day);
+            let dispersion = x.dispersion(&x.engagement_blocks(), per_day, Series::Engagement);
             Some(2.0 * count_drop_midp(0, days, x.f.touches_base, observed, dispersion))
         }),
         reason: |x, lang| {
@@ -839,7 +839,7 @@ registry! {
             let (f, w) = (x.f, x.w());
             let window = (w.meetings_recent_days, w.touchpoint_baseline_days);
             let per_day = f.touches_base as f64 / x.touch_base_days()?;
-            let dispersion = x.dispersion(&x.engagement_blocks(), per_day);
+            let dispersion = x.dispersion(&x.engagement_blocks(), per_day, Series::Engagement);
             x.count_drop_over(f.touches_recent, f.touches_base, x.touch_from(), window, dispersion)
         }),
         reason: |x, lang| {
@@ -1095,23 +1095,19 @@ impl Ctx<'_> {
     /// blocks, and never below 0. A client who writes in bursts is judged against
     /// its own bursts: a quiet month after a busy one is not news for it. `per_day`
     /// is the usual rate where fewer than two blocks are covered.
-    fn dispersion(&self, covered: &[(f64, f64)], per_day: f64) -> f64 {
+    fn dispersion(&self, covered: &[(f64, f64)], per_day: f64, series: Series) -> f64 {
         let e = &self.cfg.evidence;
-        let (total, days) = totals(covered);
-        let dof = covered.len() as f64 - 1.0;
-        let prior = (e.activity_cv * e.activity_cv, e.activity_cv_blocks);
-        let (cv2, usual) = if dof >= 1.0 && total > 0.0 && days > 0.0 {
-            let rate = total / days;
-            let x2: f64 = covered
-                .iter()
-                .filter(|(_, o)| *o > 0.0)
-                .map(|&(n, o)| (n - rate * o).powi(2) / (rate * o))
-                .sum();
-            let usual = total / covered.len() as f64;
-            let own = (x2 / dof - 1.0) / usual;
-            ((dof * own + prior.1 * prior.0) / (dof + prior.1), usual)
-        } else {
-            (prior.0, per_day * f64::from(ACTIVITY_BLOCK_DAYS))
+        // Pooled with the team's spread (never below `activity_cv`): how much
+        // this team's clients vary is what a short record of one leans towards.
+        let floor = e.activity_cv * e.activity_cv;
+        let team = self.snap.activity_cv2[series as usize].map_or(floor, |t| t.max(floor));
+        let prior = (team, e.activity_cv_blocks);
+        let (cv2, usual) = match block_x2(covered) {
+            Some((x2, dof, usual)) => {
+                let own = (x2 / dof - 1.0) / usual;
+                ((dof * own + prior.1 * prior.0) / (dof + prior.1), usual)
+            }
+            None => (prior.0, per_day * f64::from(ACTIVITY_BLOCK_DAYS)),
         };
         1.0 + usual * cv2.max(0.0)
     }
@@ -1272,7 +1268,7 @@ impl Ctx<'_> {
             return None;
         }
         let per_day = base / days;
-        let dispersion = self.dispersion(&blocks, per_day);
+        let dispersion = self.dispersion(&blocks, per_day, Series::Engagement);
         // The usual rate per day is only known from the record: its gamma
         // posterior (Jeffreys prior), in quasi-Poisson units (counts over the
         // account's dispersion).
@@ -1546,6 +1542,7 @@ pub(crate) mod tests {
             meetings_from: Some(0),
             messages_from: Some(0),
             open: crate::features::OpenDays::new(20_000, 600, 1.0),
+            activity_cv2: [None; 2],
             accounts: vec![],
         }
     }
@@ -1576,6 +1573,45 @@ pub(crate) mod tests {
         // Without blocks of its own (a young export), the prior spread applies.
         let unknown = account(Vec::new());
         assert!(chance(&unknown) > chance(&steady) && chance(&unknown) < chance(&bursty));
+    }
+
+    /// A client with a short record leans on how much the team's clients vary: the
+    /// same quiet 60 days is news where clients are steady, less so where they
+    /// write in phases; and never judged steadier than `activity_cv` says.
+    #[test]
+    fn a_short_record_leans_on_the_teams_spread() {
+        let cfg = shipped();
+        let team = |cv2: Option<f64>| Snapshot {
+            activity_cv2: [cv2; 2],
+            ..snapshot()
+        };
+        // Four blocks of its own, ten messages each; 10 in the last 60 days.
+        let f = AccountFeatures {
+            history_days: 2_000,
+            client_messages_recent: 10,
+            client_messages_base: 60,
+            message_blocks: vec![10; 4],
+            ..AccountFeatures::default()
+        };
+        let chance = |snap: &Snapshot| Signal::ContactDrop.chance(&f, snap, &cfg).unwrap();
+        let (steady, phased) = (chance(&team(Some(0.0))), chance(&team(Some(0.25))));
+        assert!(steady < 0.05 && phased > 2.0 * steady, "{steady} {phased}");
+        // A team steadier than activity_cv, or none learned yet: activity_cv.
+        assert_eq!(steady, chance(&team(None)));
+        // Its own blocks weigh more as they grow: a year of steady blocks leans
+        // less on a phased team.
+        let year = AccountFeatures {
+            message_blocks: vec![10; 12],
+            ..f.clone()
+        };
+        let chance_year = |snap: &Snapshot| Signal::ContactDrop.chance(&year, snap, &cfg).unwrap();
+        let lean = |c: &dyn Fn(&Snapshot) -> f64| c(&team(Some(0.25))) / c(&team(Some(0.0)));
+        assert!(
+            lean(&chance_year) < lean(&chance),
+            "{} {}",
+            lean(&chance_year),
+            lean(&chance)
+        );
     }
 
     /// A sparse client's few replies, ranked among its earlier ones: three replies

@@ -294,6 +294,7 @@ fn empty_snapshot() -> churnwatch::features::Snapshot {
         meetings_from: Some(0),
         messages_from: Some(0),
         open: churnwatch::features::OpenDays::new(20_000, 600, 1.0),
+        activity_cv2: [Some(0.04); 2],
         accounts: vec![],
     }
 }
