@@ -162,12 +162,13 @@ account_features! {
         /// by the days it has waited so far); disputed and all invoices in
         /// `disputes_days` and its baseline; invoices in the meetings' recent window.
         fee_recent: Option<f64>,
-        /// The latest positive invoice in the recent window (the smallest of that
-        /// day's, should there be several: an extra invoice comes on top of the fee).
-        fee_latest: Option<f64>,
         fee_base: Option<f64>,
         fee_base_min: Option<f64>,
         fee_base_max: Option<f64>,
+        /// The latest invoice in the recent window at the contracted `monthly_fee`
+        /// (within [`CONTRACT_MATCH`]): the fee the contract confirms, whatever
+        /// extra invoices come after it.
+        fee_contracted: Option<f64>,
         pay_late_recent: Option<f64>,
         pay_late_recent_n: i64,
         pay_late_base: Option<f64>,
@@ -953,10 +954,6 @@ impl TeamLog {
         })
     }
 
-    /// Whether any account active on the date (started, and not churned on or
-    /// before it) has a held proposal on record, and the study-session attendance
-    /// of every active account's baseline: what [`snapshot`] reads off all
-    /// accounts' features.
     /// Whether account `a` is under contract on day `d`: started, not yet gone.
     fn active(&self, a: usize, d: i32) -> bool {
         self.started
@@ -967,6 +964,10 @@ impl TeamLog {
             && self.churned.get(a).copied().flatten().is_none_or(|c| c > d)
     }
 
+    /// Whether any account active on the date (started, and not churned on or
+    /// before it) has a held proposal on record, and the study-session attendance
+    /// of every active account's baseline: what [`snapshot`] reads off all
+    /// accounts' features.
     fn norms(&self, at: &AsOf) -> (bool, Option<f64>) {
         let d = at.d;
         let active = |a: usize| self.active(a, d);
@@ -1041,6 +1042,10 @@ fn holiday_activity(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<H
     Ok(HolidayActivity::new(span, meetings.chain(messages)))
 }
 
+/// How close an invoice must be to the accounts export's `monthly_fee` to be the
+/// contracted fee (half a percent: rounding, not a different amount).
+pub const CONTRACT_MATCH: f64 = 0.005;
+
 /// Accounts whose weeks [`ActivityLog`] keeps, at most: the team's spread is one
 /// figure, which a few thousand accounts estimate to within a few percent, and the
 /// log stays small at any size.
@@ -1063,7 +1068,7 @@ struct ActivityLog {
 impl ActivityLog {
     fn new(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<ActivityLog> {
         let (from, last) = span.unwrap_or((0, -1));
-        let weeks = ((last - from) / 7 + 1).max(0) as usize;
+        let weeks = ((last - from) / 7 + 1) as usize;
         let ids = one_chunk(&frames.accounts, c::ACCT, Column::u32)?;
         let n = ids.max().map_or(0, |a| a as usize + 1);
         let stride = n.div_ceil(SPREAD_ACCOUNTS).max(1);
@@ -1089,8 +1094,12 @@ impl ActivityLog {
             );
             let (ids, days) = (Values::of(&ids), Values::of(&days));
             for row in 0..ids.len() {
+                // Days outside the span and accounts outside the accounts frame
+                // have no slot (validation leaves none; the log does not rely on it).
                 if let (Some(a), Some(day)) = (ids.get(row), days.get(row))
                     && (a as usize).is_multiple_of(stride)
+                    && (from..=last).contains(&day)
+                    && a as usize / stride < kept
                     && keep(row)
                 {
                     let at = (a as usize / stride) * weeks + ((day - from) / 7) as usize;
@@ -1119,11 +1128,13 @@ impl ActivityLog {
 
     /// The team's squared coefficient of variation of four-weekly activity beyond
     /// Poisson, as of `at`, for the series whose export starts on `series_from`
-    /// (`None` where no kept account has two blocks): over every kept account
-    /// under contract, its blocks of four of the log's weeks before the
-    /// engagement weeks that the exports and its contract cover (a year at most,
-    /// nearest first, as the account's own blocks), each expecting the account's
-    /// rate times its open days. By moments: Pearson's X² over an account's B
+    /// (`None` where no kept account has two blocks holding events): over every
+    /// kept account under contract, its blocks of four of the log's weeks before
+    /// the engagement weeks that the exports and its contract cover (a year at
+    /// most, nearest first), each expecting the account's rate times its open
+    /// days. The blocks follow the log's weeks, so they end up to six days before
+    /// an account's own ([`AsOf::count_activity`]): a team figure needs the same
+    /// year, not the same days. By moments: Pearson's X² over an account's B
     /// blocks is about (B − 1)(1 + μ c²) for a mean block count μ, so
     /// c² = Σ(X² − (B − 1)) / Σ (B − 1) μ, never below 0.
     fn spread(
@@ -1144,13 +1155,11 @@ impl ActivityLog {
         let mut blocks: Vec<(f64, f64)> = Vec::with_capacity(ACTIVITY_BLOCKS);
         for (k, weeks) in counts.chunks_exact(self.weeks.max(1)).enumerate() {
             let a = k * self.stride;
-            let Some(started) = team.started.get(a).copied().flatten() else {
-                continue;
-            };
             if !team.active(a, d) {
                 continue;
             }
-            let known = started.max(series_from);
+            // Active, so started: the blocks its contract and the export cover.
+            let known = team.started[a].map_or(series_from, |s| s.max(series_from));
             blocks.clear();
             for b in 0..ACTIVITY_BLOCKS as i32 {
                 let first_week = complete - 4 * (b + 1);
@@ -1669,7 +1678,7 @@ impl AsOf<'_> {
         const FEE: [u8; 2] = [0, 1];
         const LATE: [u8; 2] = [2, 3];
         let mut values: Vec<(usize, u8, f64)> = Vec::new();
-        let mut latest: Vec<Option<(i32, f64)>> = vec![None; accounts.len()];
+        let mut contracted: Vec<Option<i32>> = vec![None; accounts.len()];
         each_row_by(d, accounts, &acct, &issued, |f, i, row, issued| {
             let back = d - issued;
             let disputed = disputed.get(row) == Some(true);
@@ -1686,12 +1695,12 @@ impl AsOf<'_> {
             let until = paid.get(row).filter(|&p| p <= d).unwrap_or(d);
             let late = f64::from((until - due).max(0));
             let fee_in = inside_each(back, invoices_window);
-            if fee_in[0] {
-                let later =
-                    |(day, fee): (i32, f64)| issued > day || (issued == day && amount < fee);
-                if latest[i].is_none_or(later) {
-                    latest[i] = Some((issued, amount));
-                }
+            let at_contract = f
+                .monthly_fee
+                .is_some_and(|fee| (amount - fee).abs() <= CONTRACT_MATCH * fee);
+            if fee_in[0] && at_contract && contracted[i].is_none_or(|day| issued >= day) {
+                contracted[i] = Some(issued);
+                f.fee_contracted = Some(amount);
             }
             let due_in = inside_each(d - due, invoices_window);
             for k in 0..2 {
@@ -1724,9 +1733,6 @@ impl AsOf<'_> {
             [f.pay_late_recent, f.pay_late_base] = [mean(late_recent), mean(late_base)];
             [f.pay_late_recent_n, f.pay_late_base_n] =
                 [late_recent.len(), late_base.len()].map(|n| n as i64);
-        }
-        for (f, latest) in accounts.iter_mut().zip(latest) {
-            f.fee_latest = latest.map(|(_, fee)| fee);
         }
         Ok(())
     }
@@ -1983,8 +1989,8 @@ mod tests {
         };
         let team = |churned: Vec<Option<i32>>| TeamLog {
             started: vec![Some(0); churned.len()],
+            first_proposal: vec![None; churned.len()],
             churned,
-            first_proposal: vec![None; 3],
             sessions: Vec::new(),
         };
         // The blocks end with week 79: twelve whole blocks, each one phase.
@@ -2012,6 +2018,21 @@ mod tests {
         // An account gone by the date is not the team's any more.
         let gone = spread(&log(&[&phased, &steady]), &team(vec![None, Some(d)]));
         assert_eq!(gone, one);
+        // Mid-week, the blocks are the same whole weeks.
+        let later_day = AsOf {
+            d: d + 3,
+            cutoff: 0,
+            w: &w,
+        };
+        let open_later = OpenDays::new(d + 3, w.activity_reach(), 1.0);
+        let mid_week = log(&[&phased]).spread(
+            &later_day,
+            &open_later,
+            &team(vec![None]),
+            Series::Engagement,
+            0,
+        );
+        assert_eq!(mid_week, one);
         // Weeks after the blocks (the engagement weeks and later) change nothing.
         let mut later = phased.clone();
         later[80..].fill(60);
@@ -2158,11 +2179,57 @@ mod tests {
         assert_eq!(f.pay_late_recent_n, 3);
         assert_eq!(f.pay_late_recent, Some((5.0 + unpaid_late + 0.0) / 3.0));
         assert_eq!(f.fee_recent, Some(100.0));
-        // The latest positive invoice by the date: not the credit, not one issued
-        // after the date.
-        assert_eq!(f.fee_latest, Some(100.0));
         assert_eq!((f.fee_base, f.pay_late_base_n), (None, 0));
         assert_eq!((f.disputes, f.invoiced_dispute_window), (2, 4));
+    }
+
+    /// The fee the contract confirms: the latest recent invoice at the accounts
+    /// export's `monthly_fee` (to half a percent), whatever extra invoices come
+    /// after it or on its day; none issued after the date, none where no invoice
+    /// is at the contracted fee.
+    #[test]
+    fn the_contracted_fee_is_the_latest_invoice_at_monthly_fee() {
+        let w = shipped_windows();
+        let d = 1000;
+        let rows: [(i32, f64); 6] = [
+            (d - 80, 200.0), // the old fee
+            (d - 50, 260.0), // the raise
+            (d - 45, 30.0),  // an extra invoice after it
+            (d - 20, 261.0), // the fee again, rounded differently
+            (d - 20, 30.0),  // an extra invoice on its day
+            (d + 5, 260.0),  // issued after the date
+        ];
+        let frame = df!(
+            c::ACCT => vec![3u32; rows.len()],
+            "issued_on" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "due_on" => rows.iter().map(|r| Some(r.0 + 30)).collect::<Vec<_>>(),
+            "amount" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "paid_on" => rows.iter().map(|r| Some(r.0 + 20)).collect::<Vec<_>>(),
+            "disputed" => vec![Some(false); rows.len()],
+        )
+        .unwrap();
+        let at = AsOf {
+            d,
+            cutoff: 0,
+            w: &w,
+        };
+        let contracted = |monthly_fee: Option<f64>| {
+            let mut accounts = vec![AccountFeatures {
+                acct: 3,
+                monthly_fee,
+                ..AccountFeatures::default()
+            }];
+            at.invoice_figures(&mut accounts, &frame).unwrap();
+            accounts[0].fee_contracted
+        };
+        assert!(
+            w.invoices_recent_days > 80,
+            "the rows sit in the recent window"
+        );
+        assert_eq!(contracted(Some(260.0)), Some(261.0));
+        assert_eq!(contracted(Some(200.0)), Some(200.0));
+        assert_eq!(contracted(Some(300.0)), None);
+        assert_eq!(contracted(None), None);
     }
 
     #[test]

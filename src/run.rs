@@ -10,6 +10,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::digest::{ManagerRows, digest_html};
 use crate::error::Error;
+use crate::features::{Series, Snapshot};
 use crate::output::{Outcome, OutputBatch, OutputLock, RunSummary, TableSummary};
 use crate::pipeline::{Loaded, check_budget, load, score_as_of};
 use crate::report::{
@@ -123,9 +124,10 @@ pub fn run(cfg: &Config, as_of: NaiveDate) -> Result<RunSummary, Error> {
         as_of = %as_of,
         accounts = snap.accounts.len(),
         team_reply_h = snap.team_reply_h.map_or(f64::NAN, |h| (h * 10.0).round() / 10.0),
-        // The team's spread of four-weekly activity (coefficient of variation).
-        activity_cv = snap.activity_cv2[0].map_or(f64::NAN, |v| (v.sqrt() * 100.0).round() / 100.0),
-        message_cv = snap.activity_cv2[1].map_or(f64::NAN, |v| (v.sqrt() * 100.0).round() / 100.0),
+        // The team's spread of four-weekly activity (coefficient of variation) as
+        // learned, before `activity_cv`'s floor.
+        team_activity_cv = team_cv(&snap, Series::Engagement),
+        team_message_cv = team_cv(&snap, Series::Messages),
         elapsed_ms = t.elapsed().as_millis() as u64,
         peak_rss_mb = peak_rss_mb(),
         "scored"
@@ -408,6 +410,11 @@ fn stage_summary(
 
 /// The process's peak resident memory so far, for the stage log lines (Linux; `0`
 /// where /proc is not there).
+/// The team's coefficient of variation of a series, to two decimals (NaN unknown).
+fn team_cv(snap: &Snapshot, series: Series) -> f64 {
+    snap.activity_cv2[series as usize].map_or(f64::NAN, |v| (v.sqrt() * 100.0).round() / 100.0)
+}
+
 fn peak_rss_mb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -689,7 +689,7 @@ registry! {
         key: "fee_increase",
         category: Category::Cost,
         windows: &["invoices_recent_days", "invoices_baseline_days"],
-        value: "recent median invoice / earlier median − 1 (only where earlier invoices were a flat fee, within 10%)",
+        value: "fee now / earlier median invoice − 1 (only where earlier invoices were a flat fee, within 10%); the fee now is the latest recent invoice at the contracted monthly_fee, else the recent median",
         shares: None,
         measure: |x| {
             // Only where there is a fee: invoices that were flat in the baseline.
@@ -700,15 +700,12 @@ registry! {
             if spread > FLAT_FEE_SPREAD {
                 return None;
             }
-            // The fee now: the recent invoices' median (one extra invoice is not a
-            // new fee), unless the latest invoice is at the contracted monthly fee.
-            // Then the contract confirms it, and a raise shows from its first
-            // invoice instead of once most of the window's invoices carry it.
-            let contracted = f.fee_latest.filter(|&latest| {
-                f.monthly_fee.is_some_and(|fee| (latest - fee).abs() <= CONTRACT_MATCH * fee)
-            });
-            let recent = contracted.or(f.fee_recent)?;
-            let confirmed = f64::from(u8::from(contracted.is_some()));
+            // The fee now: the latest recent invoice at the contracted monthly fee,
+            // where there is one (the contract confirms it, so a raise shows from
+            // its first invoice instead of once most of the window's invoices carry
+            // it); else the recent invoices' median (one extra invoice is no raise).
+            let recent = f.fee_contracted.or(f.fee_recent)?;
+            let confirmed = f64::from(u8::from(f.fee_contracted.is_some()));
             x.m(recent / base - 1.0, [recent, base, confirmed, 0.0])
         },
         chance: None,
@@ -718,8 +715,8 @@ registry! {
             match (lang, confirmed > 0.0) {
                 (En, false) => format!("fee up {up}% (now {}, was {})", yen(now), yen(was)),
                 (Ja, false) => format!("料金 {up}%増（現在 {}円、以前 {}円）", yen(now), yen(was)),
-                (En, true) => format!("fee up {up}% (latest invoice {}, the contracted monthly fee; was {})", yen(now), yen(was)),
-                (Ja, true) => format!("料金 {up}%増（最新の請求 {}円＝契約月額、以前 {}円）", yen(now), yen(was)),
+                (En, true) => format!("fee up {up}% (invoiced {}, the contracted monthly fee; was {})", yen(now), yen(was)),
+                (Ja, true) => format!("料金 {up}%増（請求 {}円＝契約月額、以前 {}円）", yen(now), yen(was)),
             }
         },
     },
@@ -854,10 +851,6 @@ registry! {
 
 /// Baseline invoices within this share of their median count as a flat fee.
 const FLAT_FEE_SPREAD: f64 = 0.1;
-
-/// How close the latest invoice must be to the accounts export's `monthly_fee` to be
-/// the contracted fee (half a percent: rounding, not a different amount).
-const CONTRACT_MATCH: f64 = 0.005;
 
 /// Shares of bad events (cancelled, unanswered, late) an account is assumed to have
 /// before its own baseline says otherwise, weighing `prior_events` events.
@@ -1091,10 +1084,12 @@ impl Ctx<'_> {
     /// four-week block to the next (negative-binomial, μ the block's usual count).
     /// `c²` is read from the account's `covered` blocks ([`Ctx::covered_blocks`]):
     /// Pearson's X² / (B − 1) − 1 over μ, each block expecting the account's rate
-    /// times its open days; pooled with `activity_cv` weighing `activity_cv_blocks`
-    /// blocks, and never below 0. A client who writes in bursts is judged against
-    /// its own bursts: a quiet month after a busy one is not news for it. `per_day`
-    /// is the usual rate where fewer than two blocks are covered.
+    /// times its open days ([`block_x2`]); pooled with the team's `c²` for the
+    /// `series` on the date ([`Snapshot::activity_cv2`], never below
+    /// `activity_cv`²) weighing `activity_cv_blocks` blocks, and never below 0. A
+    /// client who writes in bursts is judged against its own bursts: a quiet month
+    /// after a busy one is not news for it. `per_day` is the usual rate where fewer
+    /// than two blocks are covered.
     fn dispersion(&self, covered: &[(f64, f64)], per_day: f64, series: Series) -> f64 {
         let e = &self.cfg.evidence;
         // Pooled with the team's spread (never below `activity_cv`): how much
@@ -1641,42 +1636,36 @@ pub(crate) mod tests {
         assert!(chance(46) > chance(48) && chance(46) < 0.05);
     }
 
-    /// A fee raised at the contract shows from its first invoice: the latest invoice
-    /// at the accounts export's monthly fee, above the earlier flat fee. An extra
-    /// invoice that is not the contracted fee waits for the window's median, as
-    /// before, and is no raise while most invoices are at the old fee.
+    /// A fee raised at the contract shows from its first invoice: an invoice at the
+    /// accounts export's monthly fee, above the earlier flat fee. Without one, the
+    /// window's median speaks, and is no raise while most invoices are at the old
+    /// fee.
     #[test]
     fn a_raised_fee_shows_from_its_first_invoice_at_the_contracted_fee() {
         let (cfg, snap) = (shipped(), snapshot());
-        let account = |latest: f64, monthly_fee: f64| AccountFeatures {
+        let account = |contracted: Option<f64>| AccountFeatures {
             history_days: 2_000,
             fee_base: Some(200_000.0),
             fee_base_min: Some(200_000.0),
             fee_base_max: Some(200_000.0),
             fee_recent: Some(200_000.0),
-            fee_latest: Some(latest),
-            monthly_fee: Some(monthly_fee),
+            fee_contracted: contracted,
             ..AccountFeatures::default()
         };
         let s = Signal::FeeIncrease;
         let measure = |f: &AccountFeatures| s.measure(f, &snap, &cfg).unwrap();
-        let raised = measure(&account(260_000.0, 260_000.0));
+        let raised = measure(&account(Some(260_000.0)));
         assert!((raised.value - 0.3).abs() < 1e-9, "{raised:?}");
         assert_eq!(raised.figures[..3], [260_000.0, 200_000.0, 1.0]);
         let text = s.reason(raised.figures, Language::En);
         assert!(
-            text.contains("latest invoice 260,000, the contracted monthly fee"),
+            text.contains("invoiced 260,000, the contracted monthly fee"),
             "{text}"
         );
-        // An extra invoice, not the contract's fee: the median speaks.
-        let extra = measure(&account(260_000.0, 200_000.0));
-        assert_eq!((extra.value, extra.figures[2]), (0.0, 0.0));
-        // Without a contracted fee to confirm it, the same.
-        let unknown = AccountFeatures {
-            monthly_fee: None,
-            ..account(260_000.0, 260_000.0)
-        };
-        assert_eq!(measure(&unknown).value, 0.0);
+        // No invoice at the contracted fee (an extra one, or no fee on record):
+        // the median of the recent invoices speaks, still the old fee.
+        let unconfirmed = measure(&account(None));
+        assert_eq!((unconfirmed.value, unconfirmed.figures[2]), (0.0, 0.0));
     }
 
     #[test]
