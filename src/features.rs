@@ -157,14 +157,15 @@ account_features! {
         /// Invoices issued by the date, from [`AsOf::invoice_figures`]: the median
         /// fee (positive amounts) in the invoices' recent window and its baseline
         /// (medians on both sides: one-off extra invoices are not a fee increase),
-        /// the baseline's lowest and highest; the mean days late of the positive
+        /// the baseline's invoices and how many of them are the flat fee (within
+        /// [`FLAT_FEE_SPREAD`] of its median); the mean days late of the positive
         /// invoices that came due in each window and how many (an unpaid one is late
         /// by the days it has waited so far); disputed and all invoices in
         /// `disputes_days` and its baseline; invoices in the meetings' recent window.
         fee_recent: Option<f64>,
         fee_base: Option<f64>,
-        fee_base_min: Option<f64>,
-        fee_base_max: Option<f64>,
+        fee_base_n: i64,
+        fee_base_flat: i64,
         /// The latest invoice in the recent window at the contracted `monthly_fee`
         /// (within [`CONTRACT_MATCH`]): the fee the contract confirms, whatever
         /// extra invoices come after it.
@@ -1042,6 +1043,10 @@ fn holiday_activity(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<H
     Ok(HolidayActivity::new(span, meetings.chain(messages)))
 }
 
+/// Baseline invoices within this share of their median are the flat fee (a
+/// monthly fee, not usage-based amounts that vary month to month).
+pub const FLAT_FEE_SPREAD: f64 = 0.05;
+
 /// How close an invoice must be to the accounts export's `monthly_fee` to be the
 /// contracted fee (half a percent: rounding, not a different amount).
 pub const CONTRACT_MATCH: f64 = 0.005;
@@ -1724,8 +1729,11 @@ impl AsOf<'_> {
             let [fee_recent, fee_base, late_recent, late_base] = &mut by_what;
             f.fee_recent = median_f64(fee_recent);
             f.fee_base = median_f64(fee_base);
-            f.fee_base_min = fee_base.iter().copied().reduce(f64::min);
-            f.fee_base_max = fee_base.iter().copied().reduce(f64::max);
+            f.fee_base_n = fee_base.len() as i64;
+            f.fee_base_flat = f.fee_base.map_or(0, |median| {
+                let flat = |fee: &&f64| (*fee - median).abs() <= FLAT_FEE_SPREAD * median;
+                fee_base.iter().filter(flat).count() as i64
+            });
             // Whole days, so the sum is exact in any order: the mean as polars had it.
             let mean = |days: &[f64]| {
                 (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64)
@@ -2186,18 +2194,21 @@ mod tests {
     /// The fee the contract confirms: the latest recent invoice at the accounts
     /// export's `monthly_fee` (to half a percent), whatever extra invoices come
     /// after it or on its day; none issued after the date, none where no invoice
-    /// is at the contracted fee.
+    /// is at the contracted fee. And how many baseline invoices are the flat fee.
     #[test]
     fn the_contracted_fee_is_the_latest_invoice_at_monthly_fee() {
         let w = shipped_windows();
         let d = 1000;
-        let rows: [(i32, f64); 6] = [
-            (d - 80, 200.0), // the old fee
-            (d - 50, 260.0), // the raise
-            (d - 45, 30.0),  // an extra invoice after it
-            (d - 20, 261.0), // the fee again, rounded differently
-            (d - 20, 30.0),  // an extra invoice on its day
-            (d + 5, 260.0),  // issued after the date
+        let rows: [(i32, f64); 9] = [
+            (d - 260, 200.0), // the baseline: the old fee,
+            (d - 230, 50.0),  // an extra invoice,
+            (d - 200, 205.0), // and the old fee within 5%
+            (d - 80, 200.0),  // the old fee
+            (d - 50, 260.0),  // the raise
+            (d - 45, 30.0),   // an extra invoice after it
+            (d - 20, 261.0),  // the fee again, rounded differently
+            (d - 20, 30.0),   // an extra invoice on its day
+            (d + 5, 260.0),   // issued after the date
         ];
         let frame = df!(
             c::ACCT => vec![3u32; rows.len()],
@@ -2213,18 +2224,27 @@ mod tests {
             cutoff: 0,
             w: &w,
         };
-        let contracted = |monthly_fee: Option<f64>| {
+        let features = |monthly_fee: Option<f64>| {
             let mut accounts = vec![AccountFeatures {
                 acct: 3,
                 monthly_fee,
                 ..AccountFeatures::default()
             }];
             at.invoice_figures(&mut accounts, &frame).unwrap();
-            accounts[0].fee_contracted
+            accounts.remove(0)
         };
+        let contracted = |monthly_fee| features(monthly_fee).fee_contracted;
         assert!(
             w.invoices_recent_days > 80,
             "the rows sit in the recent window"
+        );
+        let (from, to) = w.baseline(w.invoices_recent_days, w.invoices_baseline_days);
+        assert!(to <= 200 && 260 < from, "and the baseline");
+        // Two of the baseline's three invoices are the flat fee.
+        let f = features(None);
+        assert_eq!(
+            (f.fee_base, f.fee_base_n, f.fee_base_flat),
+            (Some(200.0), 3, 2)
         );
         assert_eq!(contracted(Some(260.0)), Some(261.0));
         assert_eq!(contracted(Some(200.0)), Some(200.0));

@@ -689,15 +689,16 @@ registry! {
         key: "fee_increase",
         category: Category::Cost,
         windows: &["invoices_recent_days", "invoices_baseline_days"],
-        value: "fee now / earlier median invoice − 1 (only where earlier invoices were a flat fee, within 10%); the fee now is the latest recent invoice at the contracted monthly_fee, else the recent median",
+        value: "fee now / earlier median invoice − 1 (only where three in four earlier invoices were a flat fee, within 5% of their median); the fee now is the latest recent invoice at the contracted monthly_fee, else the recent median",
         shares: None,
         measure: |x| {
             // Only where there is a fee: invoices that were flat in the baseline.
             // Usage-based amounts that vary month to month would read as "increases".
+            // Flat for three in four of them, so an extra invoice for additional
+            // work does not hide a fee.
             let f = x.f;
             let base = f.fee_base?;
-            let spread = (f.fee_base_max? - f.fee_base_min?) / base;
-            if spread > FLAT_FEE_SPREAD {
+            if 4 * f.fee_base_flat < 3 * f.fee_base_n {
                 return None;
             }
             // The fee now: the latest recent invoice at the contracted monthly fee,
@@ -848,9 +849,6 @@ registry! {
         },
     },
 }
-
-/// Baseline invoices within this share of their median count as a flat fee.
-const FLAT_FEE_SPREAD: f64 = 0.1;
 
 /// Shares of bad events (cancelled, unanswered, late) an account is assumed to have
 /// before its own baseline says otherwise, weighing `prior_events` events.
@@ -1646,8 +1644,8 @@ pub(crate) mod tests {
         let account = |contracted: Option<f64>| AccountFeatures {
             history_days: 2_000,
             fee_base: Some(200_000.0),
-            fee_base_min: Some(200_000.0),
-            fee_base_max: Some(200_000.0),
+            fee_base_n: 6,
+            fee_base_flat: 5,
             fee_recent: Some(200_000.0),
             fee_contracted: contracted,
             ..AccountFeatures::default()
@@ -1666,6 +1664,13 @@ pub(crate) mod tests {
         // the median of the recent invoices speaks, still the old fee.
         let unconfirmed = measure(&account(None));
         assert_eq!((unconfirmed.value, unconfirmed.figures[2]), (0.0, 0.0));
+        // A fee only where three in four earlier invoices were flat: one extra
+        // invoice among six does not hide it, usage-based amounts have none.
+        let usage = AccountFeatures {
+            fee_base_flat: 4,
+            ..account(Some(260_000.0))
+        };
+        assert_eq!(s.measure(&usage, &snap, &cfg), None);
     }
 
     #[test]
