@@ -198,7 +198,11 @@ pub fn generate(opts: &SampleOptions) -> io::Result<SampleSummary> {
     for (i, &mix) in world.mix.iter().enumerate() {
         // One stream per account, so an account's data does not depend on its neighbours.
         let mut rng = Rng::new(opts.seed.rotate_left(17) ^ (i as u64 + 1).wrapping_mul(GOLDEN));
-        let account = new_account(&world, i, mix, &mut rng);
+        let mut account = new_account(&world, i, mix, &mut rng);
+        // Routine billing changes from a stream of their own, so every other row is
+        // what it was before they existed.
+        let mut billing = Rng::new(opts.seed.rotate_left(41) ^ (i as u64 + 1).wrapping_mul(GOLDEN));
+        billing_events(&world, &mut account, &mut billing);
         activity.simulate(&world, &account, &mut rng);
         out.write_account(&world, &account, &activity)?;
         // What managers add, from a stream of its own: the exports above stay what
@@ -392,8 +396,15 @@ struct Account {
     manager: Option<usize>,
     plan: &'static str,
     fee_base: i64,
-    /// Fee after a cost-stress increase (equals `fee_base` otherwise).
+    /// Fee after a cost-stress increase or a price revision (equals `fee_base`
+    /// otherwise): the accounts export's `monthly_fee`.
     fee_now: i64,
+    /// The day a calm varied account's price revision took effect
+    /// ([`billing_events`]).
+    revised: Option<NaiveDate>,
+    /// Extra invoices (additional work) of a varied account: the day issued and
+    /// the share of the fee billed ([`billing_events`]).
+    extra_invoices: Vec<(NaiveDate, f64)>,
     contract_start: NaiveDate,
     renewal: Option<NaiveDate>,
     outcome_agreed: Option<bool>,
@@ -490,6 +501,8 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
         plan,
         fee_base,
         fee_now: round_to(fee_base as f64 * raise, 1_000.0),
+        revised: None,
+        extra_invoices: Vec::new(),
         contract_start,
         renewal: next_anniversary(contract_start, end).filter(|_| !rng.chance(0.08)),
         outcome_agreed: (!rng.chance(0.03)).then(|| rng.chance(agreed_p)),
@@ -605,8 +618,9 @@ impl Account {
     // Cost: the fee goes up at onset, payments come 15–45 days late (with probability
     // s), ~30% of invoices are disputed.
     fn fee_on(&self, day: NaiveDate) -> i64 {
-        match self.onset {
-            Some(onset) if self.category == Category::Cost && day >= onset => self.fee_now,
+        match (self.onset, self.revised) {
+            (Some(onset), _) if self.category == Category::Cost && day >= onset => self.fee_now,
+            (_, Some(revised)) if day >= revised => self.fee_now,
             _ => self.fee_base,
         }
     }
@@ -639,6 +653,42 @@ impl Account {
 /// healthy_blip account holds a second bad event: about half of them have at least
 /// one ([`Account::other_bad_day`]).
 const OTHER_BAD_EVENT_P: f64 = 0.2;
+
+/// The share of calm varied accounts (healthy, with a bad week, quiet) whose price
+/// is revised once, by 3–15% ([`billing_events`]): routine revisions, not stress.
+const FEE_REVISION_P: f64 = 0.1;
+
+/// The chance of an extra invoice (additional work, 10–50% of the fee) in any month
+/// of a varied account ([`billing_events`]).
+const EXTRA_INVOICE_P: f64 = 0.03;
+
+/// What real billing holds beside the monthly fee (varied exports only): a price
+/// revision on some calm accounts, from a day at least 60 days into the history on
+/// (the accounts export shows the revised fee), and now and then an extra invoice.
+/// Drawn from the account's billing stream; the invoices themselves are written by
+/// `gen_invoices`.
+fn billing_events(w: &World, a: &mut Account, rng: &mut Rng) {
+    if !w.varied {
+        return;
+    }
+    let calm = matches!(
+        a.scenario,
+        Scenario::Healthy | Scenario::HealthyBlip | Scenario::Quiet
+    );
+    let span = (a.last - a.start).num_days();
+    if calm && span > 60 && rng.chance(FEE_REVISION_P) {
+        a.revised = Some(a.start + days(rng.range(60..=span)));
+        a.fee_now = round_to(a.fee_base as f64 * rng.uniform(1.03..1.15), 1_000.0);
+    }
+    let mut month = first_of_month(a.start);
+    while month <= a.last {
+        if rng.chance(EXTRA_INVOICE_P) {
+            let day = month + days(rng.range(5..=25));
+            a.extra_invoices.push((day, rng.uniform(0.1..0.5)));
+        }
+        month = month_end(month) + days(1);
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -914,6 +964,14 @@ impl Activity {
                 .min_by_key(|i| (i.0 - day).num_days().abs())
             {
                 i.3 = Some(i.1 + days(late)).filter(|d| *d <= a.last);
+            }
+        }
+        for &(day, share) in &a.extra_invoices {
+            if (a.start..=a.last).contains(&day) {
+                let amount = round_to(a.fee_on(day) as f64 * share, 1_000.0);
+                let paid = Some(day + days(20)).filter(|d| *d <= a.last);
+                self.invoices
+                    .push(Invoice(day, day + days(30), amount, paid, false));
             }
         }
         self.invoices.sort_by_key(|i| i.0);
