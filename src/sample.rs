@@ -38,7 +38,9 @@ pub struct SampleOptions {
     pub truth_path: PathBuf,
     /// Vary what real exports vary: sparse, medium and dense accounts, each account's
     /// own month-to-month KPI spread (0–15%), and the New Year, Golden Week and Obon
-    /// weeks when most meetings and messages do not happen. Off, the generator writes
+    /// weeks when most meetings and messages do not happen, clients writing in
+    /// phases, and routine billing (price revisions, extra invoices:
+    /// [`billing_events`]). Off, the generator writes
     /// what it always wrote (medium volumes, ±10% KPI noise, no holidays), byte for
     /// byte, for the shipped `data/` and the tests pinned to it.
     pub varied: bool,
