@@ -110,9 +110,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE", default_value = "truth/sample_truth.csv")]
         truth: PathBuf,
         /// Vary what real exports vary: sparse, medium and dense accounts, each
-        /// account's own KPI spread, and the New Year, Golden Week and Obon weeks.
+        /// account's own KPI spread, the New Year, Golden Week and Obon weeks,
+        /// clients writing in phases, price revisions and extra invoices.
         #[arg(long)]
         varied: bool,
+        /// With --varied: the widest spread (log scale) of an account's four-weekly
+        /// message rate; each account's own is drawn from 0 to this. Larger makes
+        /// clients burstier than the exports the thresholds were chosen on.
+        #[arg(long, value_name = "MAX", default_value_t = crate::sample::PHASE_SPREAD, requires = "varied")]
+        phase_spread: f64,
+        /// With --varied: the widest month-to-month spread of an account's KPI
+        /// attainment (0.15 is ±15%); each account's own is drawn from 0 to this.
+        #[arg(long, value_name = "MAX", default_value_t = crate::sample::KPI_NOISE, requires = "varied")]
+        kpi_noise: f64,
     },
 }
 
@@ -210,9 +220,23 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
             out,
             truth,
             varied,
+            phase_spread,
+            kpi_noise,
         } => {
+            for (flag, value, max) in [
+                ("--phase-spread", phase_spread, 2.0),
+                ("--kpi-noise", kpi_noise, 1.0),
+            ] {
+                if !(value > 0.0 && value <= max) {
+                    return Err(Error::Usage(format!(
+                        "{flag} must be above 0 and at most {max}, not {value}"
+                    )));
+                }
+            }
             let opts = crate::sample::SampleOptions {
                 varied,
+                phase_spread,
+                kpi_noise,
                 seed,
                 accounts,
                 end,

@@ -44,7 +44,25 @@ pub struct SampleOptions {
     /// what it always wrote (medium volumes, ±10% KPI noise, no holidays), byte for
     /// byte, for the shipped `data/` and the tests pinned to it.
     pub varied: bool,
+    /// With `varied`: the widest spread (log scale) of an account's four-weekly
+    /// message rate ([`PHASE_SPREAD`] by default), each account's own drawn from 0
+    /// to this...
+    pub phase_spread: f64,
+    /// ...and the widest month-to-month spread of its KPI attainment
+    /// ([`KPI_NOISE`] by default). Larger values make exports harder than the
+    /// ones the thresholds were chosen on: a check of how detection generalises.
+    pub kpi_noise: f64,
 }
+
+/// The widest spread (log scale) of a varied account's four-weekly message rate, by
+/// default: at 0.6 a month's rate is within ×0.5–×1.8 of the usual one about nine
+/// months in ten, so a 60-day count varies about twice as much as Poisson at 8
+/// messages.
+pub const PHASE_SPREAD: f64 = 0.6;
+
+/// The widest month-to-month spread of a varied account's KPI attainment, by default
+/// (issue #10's "steady to ±15% monthly").
+pub const KPI_NOISE: f64 = 0.15;
 
 /// What [`generate`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +240,9 @@ pub fn generate(opts: &SampleOptions) -> io::Result<SampleSummary> {
 /// Everything shared by all accounts of one run.
 struct World {
     varied: bool,
+    /// [`SampleOptions::phase_spread`] and [`SampleOptions::kpi_noise`].
+    phase_spread: f64,
+    kpi_noise: f64,
     end: NaiveDate,
     history_start: NaiveDate,
     /// Study-session dates, ascending: every 14 days on a weekday, up to `end`.
@@ -247,6 +268,8 @@ impl World {
         sessions.reverse();
         World {
             varied: opts.varied,
+            phase_spread: opts.phase_spread,
+            kpi_noise: opts.kpi_noise,
             end,
             history_start,
             sessions,
@@ -380,8 +403,11 @@ struct Account {
     /// [`SampleOptions::varied`].
     varied: bool,
     volume: Volume,
-    /// Month-to-month spread of KPI attainment (standard deviation, 0–15%).
+    /// Month-to-month spread of KPI attainment (standard deviation, 0–15% by
+    /// default).
     kpi_noise: f64,
+    /// The widest spread of its four-weekly message rate ([`World::phase_spread`]).
+    phase_spread: f64,
     id: String,
     scenario: Scenario,
     category: Category,
@@ -484,11 +510,12 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
     Account {
         volume,
         kpi_noise: if w.varied {
-            rng.uniform(0.0..0.15)
+            rng.uniform(0.0..w.kpi_noise)
         } else {
             0.0
         },
         varied: w.varied,
+        phase_spread: w.phase_spread,
         id: format!("A{:0width$}", index + 1, width = w.id_width),
         scenario,
         category,
@@ -552,11 +579,6 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
 /// Holiday weeks (New Year, Golden Week, Obon): most meetings and messages do not
 /// happen; what remains is the share kept.
 const HOLIDAY_ACTIVITY: f64 = 0.25;
-
-/// The widest spread (log scale) of a varied account's four-weekly message rate:
-/// at 0.6 a month's rate is within ×0.5–×1.8 of the usual one about nine months in
-/// ten, so a 60-day count varies about twice as much as Poisson at 8 messages.
-const PHASE_SIGMA_MAX: f64 = 0.6;
 
 fn holiday(day: NaiveDate) -> bool {
     crate::calendar::is_holiday_week(crate::calendar::day_number(day))
@@ -827,9 +849,10 @@ impl Activity {
         // Varied exports: clients write in phases (a project, a quiet month), so
         // counts vary more than Poisson, by a per-account amount: each four weeks'
         // rate is the usual one times a log-normal factor of mean 1 and spread
-        // `phase_sigma` (0 to PHASE_SIGMA_MAX; drawn from this table's own stream).
+        // `phase_sigma` (0 to the account's `phase_spread`; drawn from this
+        // table's own stream).
         let phase_sigma = if a.varied {
-            rng.uniform(0.0..PHASE_SIGMA_MAX)
+            rng.uniform(0.0..a.phase_spread)
         } else {
             0.0
         };
@@ -1545,6 +1568,8 @@ mod tests {
             out_dir: dir.join("crm"),
             truth_path: dir.join("truth").join("truth.csv"),
             varied,
+            phase_spread: PHASE_SPREAD,
+            kpi_noise: KPI_NOISE,
         };
         let summary = generate(&opts).expect("generate sample");
         assert_eq!(summary.accounts, accounts);

@@ -213,6 +213,83 @@ impl Strata {
         e.1 += usize::from(flagged);
     }
 
+    /// Every test seed's `sample` with `extra` flags, scored as of END: each
+    /// stressed account by category and volume tier, onset age and severity, each
+    /// calm one by tier and scenario.
+    fn collect(extra: &[&str]) -> Strata {
+        let mut s = Strata::default();
+        for seed in SEEDS {
+            let ws = Workspace::sample_with(seed, 400, extra).without_overrides();
+            let scores = scores_by_id(&ws, seed);
+            let end = chrono::NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
+            for t in ws.truth() {
+                let Some(score) = scores.get(&t["account_id"]) else {
+                    continue;
+                };
+                let flagged = score["flagged"] == "true";
+                let risk: f64 = score["risk_score"].parse().unwrap();
+                let volume = t["volume"].clone();
+                match t["scenario"].as_str() {
+                    "stressed" => {
+                        let cat = t["category"].clone();
+                        let onset =
+                            chrono::NaiveDate::parse_from_str(&t["onset"], "%Y-%m-%d").unwrap();
+                        let old = (end - onset).num_days() >= 75;
+                        let age = if old {
+                            "began ≥75 d ago"
+                        } else {
+                            "began <75 d ago"
+                        };
+                        let severity: f64 = t["severity"].parse().unwrap();
+                        let strength = if severity >= 0.8 { "strong" } else { "mild" };
+                        s.stressed_risks.push((cat.clone(), old, risk));
+                        for stratum in ["all", volume.as_str(), age, strength] {
+                            Strata::add(&mut s.stressed, format!("{cat:<12} {stratum}"), flagged);
+                        }
+                        if flagged {
+                            s.right.1 += 1;
+                            s.right.0 += usize::from(score["primary_category"] == cat);
+                        }
+                    }
+                    "healthy" | "healthy_blip" | "quiet" | "new" => {
+                        s.calm_risks.push(risk);
+                        for group in ["all", volume.as_str(), t["scenario"].as_str()] {
+                            Strata::add(&mut s.calm, group.to_owned(), flagged);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        s
+    }
+
+    /// Prints every figure under `title`; returns the primary-category accuracy.
+    fn print(&self, title: &str) -> f64 {
+        let rate = |(n, f): (usize, usize)| f as f64 / n.max(1) as f64;
+        println!("{title}, seeds {SEEDS:?}, 400 accounts each, shipped config");
+        println!("  recall (flagged / planted):");
+        for (key, v) in &self.stressed {
+            println!("    {key:<30} {:.3} of {}", rate(*v), v.0);
+        }
+        println!("  false positives (flagged / calm):");
+        for (key, v) in &self.calm {
+            println!("    {key:<30} {:.3} of {}", rate(*v), v.0);
+        }
+        let accuracy = self.right.0 as f64 / self.right.1.max(1) as f64;
+        println!("  primary-category accuracy {accuracy:.3}");
+        println!("  recall (all / began ≥75 d ago) at a fixed false-positive rate, any threshold:");
+        for fpr in [0.02, 0.03] {
+            let (threshold, rows) = self.recall_at(fpr);
+            let rows: Vec<String> = rows
+                .iter()
+                .map(|(c, all, old)| format!("{c} {all:.3}/{old:.3}"))
+                .collect();
+            println!("    at {fpr} (risk ≥ {threshold}): {}", rows.join(", "));
+        }
+        accuracy
+    }
+
     /// Recall per category (all, and stress begun ≥ 75 days ago) at the lowest
     /// whole-point risk that flags at most `fpr` of the calm accounts. Two scorers
     /// are better or worse only at the same false-positive rate: compared at the
@@ -254,70 +331,9 @@ impl Strata {
 /// the issue's 0.90 is not reached on sparse accounts yet (see the README).
 #[test]
 fn varied_exports_stratified_by_volume_onset_and_severity() {
-    let mut s = Strata::default();
-    for seed in SEEDS {
-        let ws = Workspace::sample_with(seed, 400, &["--varied"]).without_overrides();
-        let scores = scores_by_id(&ws, seed);
-        let end = chrono::NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
-        for t in ws.truth() {
-            let Some(score) = scores.get(&t["account_id"]) else {
-                continue;
-            };
-            let flagged = score["flagged"] == "true";
-            let risk: f64 = score["risk_score"].parse().unwrap();
-            let volume = t["volume"].clone();
-            match t["scenario"].as_str() {
-                "stressed" => {
-                    let cat = t["category"].clone();
-                    let onset = chrono::NaiveDate::parse_from_str(&t["onset"], "%Y-%m-%d").unwrap();
-                    let age = if (end - onset).num_days() >= 75 {
-                        "began ≥75 d ago"
-                    } else {
-                        "began <75 d ago"
-                    };
-                    let severity: f64 = t["severity"].parse().unwrap();
-                    let strength = if severity >= 0.8 { "strong" } else { "mild" };
-                    let old = (end - onset).num_days() >= 75;
-                    s.stressed_risks.push((cat.clone(), old, risk));
-                    for stratum in ["all", volume.as_str(), age, strength] {
-                        Strata::add(&mut s.stressed, format!("{cat:<12} {stratum}"), flagged);
-                    }
-                    if flagged {
-                        s.right.1 += 1;
-                        s.right.0 += usize::from(score["primary_category"] == cat);
-                    }
-                }
-                "healthy" | "healthy_blip" | "quiet" | "new" => {
-                    s.calm_risks.push(risk);
-                    for group in ["all", volume.as_str(), t["scenario"].as_str()] {
-                        Strata::add(&mut s.calm, group.to_owned(), flagged);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
+    let s = Strata::collect(&["--varied"]);
+    let accuracy = s.print("varied exports");
     let rate = |(n, f): (usize, usize)| f as f64 / n.max(1) as f64;
-    println!("varied exports, seeds {SEEDS:?}, 400 accounts each, shipped config");
-    println!("  recall (flagged / planted):");
-    for (key, v) in &s.stressed {
-        println!("    {key:<30} {:.3} of {}", rate(*v), v.0);
-    }
-    println!("  false positives (flagged / calm):");
-    for (key, v) in &s.calm {
-        println!("    {key:<30} {:.3} of {}", rate(*v), v.0);
-    }
-    let accuracy = s.right.0 as f64 / s.right.1.max(1) as f64;
-    println!("  primary-category accuracy {accuracy:.3}");
-    println!("  recall (all / began ≥75 d ago) at a fixed false-positive rate, any threshold:");
-    for fpr in [0.02, 0.03] {
-        let (threshold, rows) = s.recall_at(fpr);
-        let rows: Vec<String> = rows
-            .iter()
-            .map(|(c, all, old)| format!("{c} {all:.3}/{old:.3}"))
-            .collect();
-        println!("    at {fpr} (risk ≥ {threshold}): {}", rows.join(", "));
-    }
     let mut failures = Vec::new();
     for (group, limit) in [
         ("all", 0.03),
@@ -346,6 +362,23 @@ fn varied_exports_stratified_by_volume_onset_and_severity() {
         failures.push(format!("primary accuracy {accuracy:.3} < 0.90"));
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// How detection generalises: the varied exports made harder than the ones the
+/// thresholds were chosen on, with clients up to twice as bursty (four-weekly
+/// message rates spread up to 1.2 on the log scale, not 0.6) and KPIs up to ±25% a
+/// month (not 15%). Every figure is printed; asserted are the limits a manager
+/// would still accept (issue #10's per-tier 0.05 over all calm accounts, and the
+/// primary category right nine times in ten): the figures to watch when a change
+/// helps the usual exports only.
+#[test]
+fn harder_exports_than_the_thresholds_were_chosen_on() {
+    let s = Strata::collect(&["--varied", "--phase-spread", "1.2", "--kpi-noise", "0.25"]);
+    let accuracy = s.print("harder varied exports (--phase-spread 1.2 --kpi-noise 0.25)");
+    let all = s.calm["all"];
+    let fp = all.1 as f64 / all.0 as f64;
+    assert!(fp <= 0.05, "false positives {fp:.3} > 0.05");
+    assert!(accuracy >= 0.90, "primary accuracy {accuracy:.3} < 0.90");
 }
 
 /// Each signal's chance means what its reason says: on calm accounts of varied
