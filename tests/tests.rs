@@ -774,3 +774,33 @@ fn proposal_gap_needs_proposals_in_the_export() {
             .any(|e| e["signal"] == "proposal_gap" && e["evidence"].contains("no new proposal"))
     );
 }
+
+/// The generator's spreads are checked like any flag: out of range, or without
+/// `--varied` (where they mean nothing), the command exits 2 and names the flag.
+#[test]
+fn sample_spreads_out_of_range_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("data");
+    let truth = dir.path().join("truth.csv");
+    let (out, truth) = (out.to_str().unwrap(), truth.to_str().unwrap());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["sample", "--accounts", "20", "--out", out, "--truth", truth];
+        args.extend_from_slice(extra);
+        churnwatch(&args)
+    };
+    for (extra, flag) in [
+        (&["--varied", "--kpi-noise", "0"][..], "--kpi-noise"),
+        (&["--varied", "--phase-spread", "3"][..], "--phase-spread"),
+        (&["--phase-spread", "1.0"][..], "--varied"),
+    ] {
+        let result = run(extra);
+        assert_eq!(result.status.code(), Some(2), "{extra:?}");
+        assert!(
+            stderr(&result).contains(flag),
+            "{extra:?}: {}",
+            stderr(&result)
+        );
+    }
+    let harder = run(&["--varied", "--phase-spread", "1.2", "--kpi-noise", "0.25"]);
+    assert!(harder.status.success(), "{}", stderr(&harder));
+}
