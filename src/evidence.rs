@@ -19,15 +19,20 @@
 //! - discrete tails are mid-p (half the probability of the observed value counts), so
 //!   small samples are neither over- nor under-confident on average.
 
+/// The events and the exposure of counts `(n, exposure)`, summed.
+pub fn totals(blocks: &[(f64, f64)]) -> (f64, f64) {
+    blocks
+        .iter()
+        .fold((0.0, 0.0), |(n, d), &(bn, bd)| (n + bn, d + bd))
+}
+
 /// Pearson's X² of counts `(n, exposure)` against one common rate (total events
 /// over total exposure), with its degrees of freedom and the mean count per block:
 /// over-dispersion by moments, since X² is about `(B − 1)(1 + μ c²)` for `B`
 /// blocks of mean count `μ` whose rate moves by a coefficient of variation `c`.
 /// `None` below two blocks, or without events or exposure.
 pub fn block_x2(blocks: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
-    let (total, exposure) = blocks
-        .iter()
-        .fold((0.0, 0.0), |(n, o), b| (n + b.0, o + b.1));
+    let (total, exposure) = totals(blocks);
     let dof = blocks.len() as f64 - 1.0;
     if dof < 1.0 || total <= 0.0 || exposure <= 0.0 {
         return None;

@@ -299,18 +299,9 @@ struct HolidayActivity {
 }
 
 impl HolidayActivity {
-    /// From the day of every event (held meeting or client message), all within
-    /// `span` (first and last day; `None` without events).
-    fn new(span: Option<(i32, i32)>, days: impl Iterator<Item = i32>) -> HolidayActivity {
-        let Some((first, last)) = span else {
-            return HolidayActivity::default();
-        };
-        let mut events = vec![0u64; (last - first + 1).max(0) as usize];
-        for day in days {
-            if let Some(n) = events.get_mut((day - first) as usize) {
-                *n += 1;
-            }
-        }
+    /// From the events (held meetings and client messages) of each day from
+    /// `first`, counted in [`TeamNorms::new`]'s pass over them.
+    fn new(first: i32, events: &[u64]) -> HolidayActivity {
         let mut sums = [0.0; 4];
         let cum = events
             .iter()
@@ -812,11 +803,25 @@ impl TeamNorms {
                 (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
                 (one, other) => one.or(other),
             };
+            // One pass over every held meeting and client message: their days for
+            // the holiday activity, and a sample of accounts' weeks for the log.
+            let (first, last) = span.unwrap_or((0, -1));
+            let mut daily = vec![0u64; (last - first + 1).max(0) as usize];
+            let mut activity = ActivityLog::new(&frames.accounts, span)?;
+            engagement_events(frames, |acct, day, message| {
+                if let Some(n) = daily.get_mut((day - first) as usize) {
+                    *n += 1;
+                }
+                if let Some(acct) = acct {
+                    activity.add(acct, day, message);
+                }
+            })?;
+            let holidays = HolidayActivity::new(first, &daily);
             Ok(TeamNorms {
                 replies: ReplyLog::new(&frames.messages, w, messages)?,
                 team: TeamLog::new(frames)?,
-                holidays: holiday_activity(frames, span)?,
-                activity: ActivityLog::new(frames, span)?,
+                holidays,
+                activity,
                 meetings_from: meetings.map(|(first, _)| first),
                 messages_from: messages.map(|(first, _)| first),
             })
@@ -1027,20 +1032,34 @@ fn day_span(frame: &DataFrame, column: &str) -> PolarsResult<Option<(i32, i32)>>
     Ok(days.min().zip(days.max()))
 }
 
-/// [`HolidayActivity`] from every held meeting and client message, all within
-/// `span`.
-fn holiday_activity(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<HolidayActivity> {
-    let meeting_days = one_chunk(&frames.meetings, "scheduled_at_day", Column::i32)?;
-    let statuses = one_chunk(&frames.meetings, "status", Column::i32)?;
-    let message_days = one_chunk(&frames.messages, "received_at_day", Column::i32)?;
-    let (meeting_days, statuses) = (Values::of(&meeting_days), Values::of(&statuses));
-    let message_days = Values::of(&message_days);
+/// Every held meeting and client message: its account (where known), its day, and
+/// whether it is a message. What the holiday activity and the activity log count.
+fn engagement_events(
+    frames: &Frames,
+    mut each: impl FnMut(Option<u32>, i32, bool),
+) -> PolarsResult<()> {
     let held = status_code("held");
-    let meetings = (0..meeting_days.len())
-        .filter(|&row| statuses.get(row) == Some(held))
-        .filter_map(|row| meeting_days.get(row));
-    let messages = (0..message_days.len()).filter_map(|row| message_days.get(row));
-    Ok(HolidayActivity::new(span, meetings.chain(messages)))
+    let meetings = &frames.meetings;
+    let statuses = one_chunk(meetings, "status", Column::i32)?;
+    let statuses = Values::of(&statuses);
+    for (frame, column, message) in [
+        (meetings, "scheduled_at_day", false),
+        (&frames.messages, "received_at_day", true),
+    ] {
+        let (ids, days) = (
+            one_chunk(frame, c::ACCT, Column::u32)?,
+            one_chunk(frame, column, Column::i32)?,
+        );
+        let (ids, days) = (Values::of(&ids), Values::of(&days));
+        for row in 0..days.len() {
+            if let Some(day) = days.get(row)
+                && (message || statuses.get(row) == Some(held))
+            {
+                each(ids.get(row), day, message);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Baseline invoices within this share of their median are the flat fee (a
@@ -1071,64 +1090,46 @@ struct ActivityLog {
 }
 
 impl ActivityLog {
-    fn new(frames: &Frames, span: Option<(i32, i32)>) -> PolarsResult<ActivityLog> {
+    /// An empty log for the accounts of `accounts` over the days of `span`.
+    fn new(accounts: &DataFrame, span: Option<(i32, i32)>) -> PolarsResult<ActivityLog> {
         let (from, last) = span.unwrap_or((0, -1));
         let weeks = ((last - from) / 7 + 1) as usize;
-        let ids = one_chunk(&frames.accounts, c::ACCT, Column::u32)?;
+        let ids = one_chunk(accounts, c::ACCT, Column::u32)?;
         let n = ids.max().map_or(0, |a| a as usize + 1);
         let stride = n.div_ceil(SPREAD_ACCOUNTS).max(1);
         let kept = n.div_ceil(stride);
-        let mut log = ActivityLog {
+        Ok(ActivityLog {
             from,
             weeks,
             stride,
             counts: [vec![0; kept * weeks], vec![0; kept * weeks]],
+        })
+    }
+
+    /// Counts a held meeting (engagement) or a client message (engagement and
+    /// messages) of account `acct` on `day`, if the log keeps that account. Days
+    /// outside the span and accounts outside the accounts frame have no slot
+    /// (validation leaves none; the log does not rely on it).
+    fn add(&mut self, acct: u32, day: i32, message: bool) {
+        let a = acct as usize;
+        let last = self.from + 7 * self.weeks as i32 - 1;
+        let kept = self.counts[0].len() / self.weeks.max(1);
+        if !a.is_multiple_of(self.stride)
+            || a / self.stride >= kept
+            || !(self.from..=last).contains(&day)
+        {
+            return;
+        }
+        let at = (a / self.stride) * self.weeks + ((day - self.from) / 7) as usize;
+        let series: &[Series] = if message {
+            &[Series::Engagement, Series::Messages]
+        } else {
+            &[Series::Engagement]
         };
-        let meetings = &frames.meetings;
-        let held = status_code("held");
-        let statuses = one_chunk(meetings, "status", Column::i32)?;
-        let statuses = Values::of(&statuses);
-        let mut count = |frame: &DataFrame,
-                         column: &str,
-                         series: &[Series],
-                         keep: &dyn Fn(usize) -> bool|
-         -> PolarsResult<()> {
-            let (ids, days) = (
-                one_chunk(frame, c::ACCT, Column::u32)?,
-                one_chunk(frame, column, Column::i32)?,
-            );
-            let (ids, days) = (Values::of(&ids), Values::of(&days));
-            for row in 0..ids.len() {
-                // Days outside the span and accounts outside the accounts frame
-                // have no slot (validation leaves none; the log does not rely on it).
-                if let (Some(a), Some(day)) = (ids.get(row), days.get(row))
-                    && (a as usize).is_multiple_of(stride)
-                    && (from..=last).contains(&day)
-                    && a as usize / stride < kept
-                    && keep(row)
-                {
-                    let at = (a as usize / stride) * weeks + ((day - from) / 7) as usize;
-                    for &s in series {
-                        let slot = &mut log.counts[s as usize][at];
-                        *slot = slot.saturating_add(1);
-                    }
-                }
-            }
-            Ok(())
-        };
-        count(
-            meetings,
-            "scheduled_at_day",
-            &[Series::Engagement],
-            &|row| statuses.get(row) == Some(held),
-        )?;
-        count(
-            &frames.messages,
-            "received_at_day",
-            &[Series::Engagement, Series::Messages],
-            &|_| true,
-        )?;
-        Ok(log)
+        for &s in series {
+            let slot = &mut self.counts[s as usize][at];
+            *slot = slot.saturating_add(1);
+        }
     }
 
     /// The team's squared coefficient of variation of four-weekly activity beyond
@@ -1944,28 +1945,19 @@ mod tests {
     fn holiday_activity_is_learned_up_to_each_date() {
         let day = |m, d| crate::calendar::day_number(NaiveDate::from_ymd_opt(2026, m, d).unwrap());
         // Four events every day from April 1 to May 31, one on Golden Week's days.
-        let events: Vec<i32> = (day(4, 1)..=day(5, 31))
-            .flat_map(|d| {
-                let n = if is_holiday_week(d) { 1 } else { 4 };
-                std::iter::repeat_n(d, n)
-            })
+        let first = day(4, 1);
+        let events: Vec<u64> = (first..=day(5, 31))
+            .map(|d| if is_holiday_week(d) { 1 } else { 4 })
             .collect();
-        let span = Some((day(4, 1), day(5, 31)));
-        let h = HolidayActivity::new(span, events.iter().copied());
+        let h = HolidayActivity::new(first, &events);
         assert_eq!(h.on(day(4, 20)), 1.0, "no holiday seen yet");
         assert_eq!(h.on(day(3, 1)), 1.0, "before the first event");
         assert_eq!(h.on(day(5, 31)), 0.25);
         assert_eq!(h.on(day(12, 31)), 0.25, "after the last event: all of it");
         // No holiday quieter than an ordinary day: every day open.
-        let flat: Vec<i32> = (day(4, 1)..=day(5, 31)).collect();
-        assert_eq!(
-            HolidayActivity::new(span, flat.iter().copied()).on(day(5, 31)),
-            1.0
-        );
-        assert_eq!(
-            HolidayActivity::new(None, std::iter::empty()).on(day(5, 31)),
-            1.0
-        );
+        let flat = vec![1u64; events.len()];
+        assert_eq!(HolidayActivity::new(first, &flat).on(day(5, 31)), 1.0);
+        assert_eq!(HolidayActivity::new(0, &[]).on(day(5, 31)), 1.0);
         // The 10 days to May 10 hold Golden Week's last five (May 1–5).
         let open = OpenDays::new(day(5, 10), 60, 0.25);
         assert_eq!(open.between(10, 0), 5.0 + 5.0 * 0.25);

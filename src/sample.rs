@@ -406,8 +406,6 @@ struct Account {
     /// Month-to-month spread of KPI attainment (standard deviation, 0–15% by
     /// default).
     kpi_noise: f64,
-    /// The widest spread of its four-weekly message rate ([`World::phase_spread`]).
-    phase_spread: f64,
     id: String,
     scenario: Scenario,
     category: Category,
@@ -515,7 +513,6 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
             0.0
         },
         varied: w.varied,
-        phase_spread: w.phase_spread,
         id: format!("A{:0width$}", index + 1, width = w.id_width),
         scenario,
         category,
@@ -762,7 +759,7 @@ impl Activity {
         }
         // A stream per table, so changing one table's logic leaves the others unchanged.
         self.gen_meetings(a, &mut rng.fork());
-        self.gen_messages(a, &mut rng.fork());
+        self.gen_messages(w, a, &mut rng.fork());
         self.gen_action_items(a, &mut rng.fork());
         self.gen_study(w, a, &mut rng.fork());
         self.gen_invoices(a, &mut rng.fork());
@@ -842,17 +839,17 @@ impl Activity {
         self.meetings.sort_by_key(|m| m.0);
     }
 
-    fn gen_messages(&mut self, a: &Account, rng: &mut Rng) {
+    fn gen_messages(&mut self, w: &World, a: &Account, rng: &mut Rng) {
         // Replies that would come after the last day are simply not there (yet).
         let cutoff = at(a.last + days(1), 0);
         let mut week = a.start - days(a.start.weekday().num_days_from_monday().into());
         // Varied exports: clients write in phases (a project, a quiet month), so
         // counts vary more than Poisson, by a per-account amount: each four weeks'
         // rate is the usual one times a log-normal factor of mean 1 and spread
-        // `phase_sigma` (0 to the account's `phase_spread`; drawn from this
-        // table's own stream).
+        // `phase_sigma` (0 to the world's `phase_spread`; drawn from this table's
+        // own stream).
         let phase_sigma = if a.varied {
-            rng.uniform(0.0..a.phase_spread)
+            rng.uniform(0.0..w.phase_spread)
         } else {
             0.0
         };

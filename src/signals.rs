@@ -11,7 +11,7 @@
 use crate::config::{ACTIVITY_BLOCK_DAYS, Config, Language, SignalParams, Windows};
 use crate::evidence::{
     beta_binomial_lower_midp, beta_binomial_upper_midp, binomial_lower_midp, binomial_upper_midp,
-    block_x2, count_drop_midp, mann_whitney_upper_midp, normal_sf, student_t_sf,
+    block_x2, count_drop_midp, mann_whitney_upper_midp, normal_sf, student_t_sf, totals,
 };
 use crate::features::{AccountFeatures, Series, Snapshot};
 use crate::vocabulary::Category;
@@ -152,7 +152,7 @@ registry! {
             }
             let (recent, latest) = x.kpi_recent()?;
             let days = x.w().outcomes_recent_days;
-            let latest = f64::from(u8::from(latest));
+            let latest = flag(latest);
             x.m(1.0 - recent, [recent * 100.0, f64::from(days), latest, 0.0])
         },
         // Below target *for this account*: the null is its own usual level (pulled
@@ -193,7 +193,7 @@ registry! {
             let base = f.kpi_base.filter(|&b| f.kpi_base_n >= 2 && b > 0.0)?;
             // Relative to the account's own level: 120% falling to 90% is a decline
             // the client feels even though the target is still nearly met.
-            let latest = f64::from(u8::from(latest));
+            let latest = flag(latest);
             x.m(1.0 - recent / base, [recent * 100.0, base * 100.0, latest, 0.0])
         },
         chance: Some(|x| {
@@ -706,7 +706,7 @@ registry! {
             // its first invoice instead of once most of the window's invoices carry
             // it); else the recent invoices' median (one extra invoice is no raise).
             let recent = f.fee_contracted.or(f.fee_recent)?;
-            let confirmed = f64::from(u8::from(f.fee_contracted.is_some()));
+            let confirmed = flag(f.fee_contracted.is_some());
             x.m(recent / base - 1.0, [recent, base, confirmed, 0.0])
         },
         chance: None,
@@ -850,6 +850,11 @@ registry! {
     },
 }
 
+/// A yes/no among a measure's figures (1 or 0), for the reason to choose its words.
+fn flag(yes: bool) -> f64 {
+    f64::from(u8::from(yes))
+}
+
 /// Shares of bad events (cancelled, unanswered, late) an account is assumed to have
 /// before its own baseline says otherwise, weighing `prior_events` events.
 const PRIOR_BAD_SHARE: f64 = 0.1;
@@ -857,20 +862,11 @@ const PRIOR_BAD_SHARE: f64 = 0.1;
 /// The team's study-session attendance assumed where the export has none.
 const PRIOR_ATTENDANCE: f64 = 0.7;
 
-/// An account's meeting gaps are assumed to vary this much (coefficient of
-/// variation) before its own gaps say otherwise, weighing this many gaps.
 /// The engagement CUSUM's alternative: the client's meetings and messages at half
 /// their usual weekly rate, the drop domain.md names as expectation stress (meetings
 /// thinning to a third or half, the client writing less). A CUSUM is quickest for
 /// the change it is tuned to and still sees larger and somewhat smaller ones.
 const ENGAGEMENT_DROP: f64 = 0.5;
-
-/// Events and open days over [`Ctx::covered_blocks`].
-fn totals(blocks: &[(f64, f64)]) -> (f64, f64) {
-    blocks
-        .iter()
-        .fold((0.0, 0.0), |(n, d), &(bn, bd)| (n + bn, d + bd))
-}
 
 /// The fewest activity blocks (four weeks each) that engagement_decline and
 /// contact_drop take the usual rate from; with fewer they read the meetings
