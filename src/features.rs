@@ -1070,6 +1070,38 @@ pub const FLAT_FEE_SPREAD: f64 = 0.05;
 /// contracted fee (half a percent: rounding, not a different amount).
 pub const CONTRACT_MATCH: f64 = 0.005;
 
+/// Days in an average month, for the whole months between two invoices.
+const DAYS_PER_MONTH: f64 = 365.25 / 12.0;
+
+/// An invoice's amount per month billed, and the months it bills. Many accounts
+/// are not billed every month: skipped months are billed with the next one, so an
+/// invoice three months after the previous one may bill three months at once
+/// (three times the fee is not a tripled fee); or an invoice is missing from the
+/// export, and the next one bills its own month. Of the two readings, the one
+/// nearer the contracted fee (`monthly_fee`, by ratio) holds: every whole month
+/// since the previous invoice that billed a month (`previous`), or one month. Read
+/// against the contract only to count months, so an earlier, lower fee billed
+/// three months at once still reads as that lower fee. An extra invoice under
+/// half the contracted fee bills no month (its own amount; the months after it
+/// count from the invoice before it). Without a previous invoice or a contracted
+/// fee, an invoice bills one month.
+fn per_month(amount: f64, issued: i32, previous: Option<i32>, contract: Option<f64>) -> (f64, f64) {
+    let Some(contract) = contract.filter(|&c| c > 0.0) else {
+        return (amount, 1.0);
+    };
+    if (amount / contract).round() < 1.0 {
+        return (amount, 0.0);
+    }
+    let since = previous.map_or(1.0, |p| (f64::from(issued - p) / DAYS_PER_MONTH).round());
+    let off = |months: f64| (amount / months / contract).ln().abs();
+    let months = if since > 1.0 && off(since) < off(1.0) {
+        since
+    } else {
+        1.0
+    };
+    (amount / months, months)
+}
+
 /// Accounts whose weeks [`ActivityLog`] keeps, at most: the team's spread is one
 /// figure, which a few thousand accounts estimate to within a few percent, and the
 /// log stays small at any size.
@@ -1679,12 +1711,12 @@ impl AsOf<'_> {
         let (amounts, disputed) = (Values::of(&amounts), Bools::of(&disputed));
         let (issued, due, paid) = (Values::of(&issued), Values::of(&due), Values::of(&paid));
 
-        // Fees and days late by window, `(account index, what, value)`: taken per
-        // account after the pass (rows are contiguous by account, so these are too).
-        const FEE: [u8; 2] = [0, 1];
-        const LATE: [u8; 2] = [2, 3];
+        // Days late by window, `(account index, what, value)`, and every positive
+        // invoice as `(account index, issued, amount)`: taken per account after the
+        // pass (rows are contiguous by account, so these are too).
+        const LATE: [u8; 2] = [0, 1];
         let mut values: Vec<(usize, u8, f64)> = Vec::new();
-        let mut contracted: Vec<Option<i32>> = vec![None; accounts.len()];
+        let mut bills: Vec<(usize, i32, f64)> = Vec::new();
         each_row_by(d, accounts, &acct, &issued, |f, i, row, issued| {
             let back = d - issued;
             let disputed = disputed.get(row) == Some(true);
@@ -1697,37 +1729,47 @@ impl AsOf<'_> {
             let Some(amount) = amounts.get(row).filter(|&a| a > 0.0) else {
                 return;
             };
+            bills.push((i, issued, amount));
             let due = due.get(row).unwrap_or(issued + w.payment_terms_days);
             let until = paid.get(row).filter(|&p| p <= d).unwrap_or(d);
             let late = f64::from((until - due).max(0));
-            let fee_in = inside_each(back, invoices_window);
-            let at_contract = f
-                .monthly_fee
-                .is_some_and(|fee| (amount - fee).abs() <= CONTRACT_MATCH * fee);
-            if fee_in[0] && at_contract && contracted[i].is_none_or(|day| issued >= day) {
-                contracted[i] = Some(issued);
-                f.fee_contracted = Some(amount);
-            }
             let due_in = inside_each(d - due, invoices_window);
             for k in 0..2 {
-                if fee_in[k] {
-                    values.push((i, FEE[k], amount));
-                }
                 if due_in[k] {
                     values.push((i, LATE[k], late));
                 }
             }
         });
-        let mut by_what: [Vec<f64>; 4] = Default::default();
-        for run in values.chunk_by(|a, b| a.0 == b.0) {
-            for v in by_what.iter_mut() {
+        let mut fees: [Vec<f64>; 2] = Default::default();
+        for run in bills.chunk_by_mut(|a, b| a.0 == b.0) {
+            // By day issued (then amount, so that the order of the export's rows
+            // does not matter), for the months each invoice bills.
+            run.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)));
+            let f = &mut accounts[run[0].0];
+            for v in fees.iter_mut() {
                 v.clear();
             }
-            for &(_, what, value) in run {
-                by_what[what as usize].push(value);
+            let mut previous = None;
+            for &(_, issued, amount) in run.iter() {
+                let (fee, months) = per_month(amount, issued, previous, f.monthly_fee);
+                if months > 0.0 {
+                    previous = Some(issued);
+                }
+                let fee_in = inside_each(d - issued, invoices_window);
+                // The latest (issued last) recent invoice at the contracted fee.
+                let at_contract = f
+                    .monthly_fee
+                    .is_some_and(|contract| (fee - contract).abs() <= CONTRACT_MATCH * contract);
+                if fee_in[0] && at_contract {
+                    f.fee_contracted = Some(fee);
+                }
+                for k in 0..2 {
+                    if fee_in[k] {
+                        fees[k].push(fee);
+                    }
+                }
             }
-            let f = &mut accounts[run[0].0];
-            let [fee_recent, fee_base, late_recent, late_base] = &mut by_what;
+            let [fee_recent, fee_base] = &mut fees;
             f.fee_recent = median_f64(fee_recent);
             f.fee_base = median_f64(fee_base);
             f.fee_base_n = fee_base.len() as i64;
@@ -1735,6 +1777,17 @@ impl AsOf<'_> {
                 let flat = |fee: &&f64| (*fee - median).abs() <= FLAT_FEE_SPREAD * median;
                 fee_base.iter().filter(flat).count() as i64
             });
+        }
+        let mut late: [Vec<f64>; 2] = Default::default();
+        for run in values.chunk_by(|a, b| a.0 == b.0) {
+            for v in late.iter_mut() {
+                v.clear();
+            }
+            for &(_, what, value) in run {
+                late[what as usize].push(value);
+            }
+            let f = &mut accounts[run[0].0];
+            let [late_recent, late_base] = &late;
             // Whole days, so the sum is exact in any order: the mean as polars had it.
             let mean = |days: &[f64]| {
                 (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64)
@@ -2134,23 +2187,16 @@ mod tests {
         assert_eq!(median_f64(&mut [12.5, 10.0, 20.0, 11.0]), Some(11.75));
     }
 
-    /// Invoices judged as of day 1000 at the shipped windows: late by the days to
-    /// payment or, unpaid, to the date; due after the payment terms when no due date
-    /// is given; never early; disputes counted whatever the amount.
-    #[test]
-    fn invoices_are_late_from_their_due_date() {
-        let w = shipped_windows();
-        let d = 1000;
-        let terms = w.payment_terms_days;
-        /// (issued, due, amount, paid, disputed)
-        type Invoice = (i32, Option<i32>, f64, Option<i32>, Option<bool>);
-        let rows: [Invoice; 5] = [
-            (d - 40, Some(d - 20), 100.0, Some(d - 15), None), // paid 5 days late
-            (d - 35, None, 120.0, None, Some(true)),           // unpaid since its terms
-            (d - 30, Some(d - 10), 100.0, Some(d - 12), None), // paid early: 0
-            (d - 25, Some(d - 5), -30.0, None, Some(true)),    // a credit: no fee, no lateness
-            (d + 5, Some(d + 30), 100.0, None, Some(true)),    // issued after the date
-        ];
+    /// (issued, due, amount, paid, disputed)
+    type Invoice = (i32, Option<i32>, f64, Option<i32>, Option<bool>);
+
+    /// One account's invoice features as of day `d`.
+    fn invoice_features(
+        w: &Windows,
+        d: i32,
+        rows: &[Invoice],
+        monthly_fee: Option<f64>,
+    ) -> AccountFeatures {
         let frame = df!(
             c::ACCT => vec![3u32; rows.len()],
             "issued_on" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
@@ -2160,17 +2206,48 @@ mod tests {
             "disputed" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
         )
         .unwrap();
-        let at = AsOf {
-            d,
-            cutoff: 0,
-            w: &w,
-        };
+        let at = AsOf { d, cutoff: 0, w };
         let mut accounts = vec![AccountFeatures {
             acct: 3,
+            monthly_fee,
             ..AccountFeatures::default()
         }];
         at.invoice_figures(&mut accounts, &frame).unwrap();
-        let f = &accounts[0];
+        accounts.remove(0)
+    }
+
+    /// Invoices `(issued, amount)`, each due 30 days and paid 20 days after it was
+    /// issued, undisputed.
+    fn fee_rows(rows: &[(i32, f64)]) -> Vec<Invoice> {
+        rows.iter()
+            .map(|&(issued, amount)| {
+                (
+                    issued,
+                    Some(issued + 30),
+                    amount,
+                    Some(issued + 20),
+                    Some(false),
+                )
+            })
+            .collect()
+    }
+
+    /// Invoices judged as of day 1000 at the shipped windows: late by the days to
+    /// payment or, unpaid, to the date; due after the payment terms when no due date
+    /// is given; never early; disputes counted whatever the amount.
+    #[test]
+    fn invoices_are_late_from_their_due_date() {
+        let w = shipped_windows();
+        let d = 1000;
+        let terms = w.payment_terms_days;
+        let rows: [Invoice; 5] = [
+            (d - 40, Some(d - 20), 100.0, Some(d - 15), None), // paid 5 days late
+            (d - 35, None, 120.0, None, Some(true)),           // unpaid since its terms
+            (d - 30, Some(d - 10), 100.0, Some(d - 12), None), // paid early: 0
+            (d - 25, Some(d - 5), -30.0, None, Some(true)),    // a credit: no fee, no lateness
+            (d + 5, Some(d + 30), 100.0, None, Some(true)),    // issued after the date
+        ];
+        let f = &invoice_features(&w, d, &rows, None);
         assert!(
             w.invoices_recent_days > 40 && w.disputes_days > 35,
             "the rows sit in the recent windows"
@@ -2202,29 +2279,7 @@ mod tests {
             (d - 20, 30.0),   // an extra invoice on its day
             (d + 5, 260.0),   // issued after the date
         ];
-        let frame = df!(
-            c::ACCT => vec![3u32; rows.len()],
-            "issued_on" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            "due_on" => rows.iter().map(|r| Some(r.0 + 30)).collect::<Vec<_>>(),
-            "amount" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            "paid_on" => rows.iter().map(|r| Some(r.0 + 20)).collect::<Vec<_>>(),
-            "disputed" => vec![Some(false); rows.len()],
-        )
-        .unwrap();
-        let at = AsOf {
-            d,
-            cutoff: 0,
-            w: &w,
-        };
-        let features = |monthly_fee: Option<f64>| {
-            let mut accounts = vec![AccountFeatures {
-                acct: 3,
-                monthly_fee,
-                ..AccountFeatures::default()
-            }];
-            at.invoice_figures(&mut accounts, &frame).unwrap();
-            accounts.remove(0)
-        };
+        let features = |monthly_fee| invoice_features(&w, d, &fee_rows(&rows), monthly_fee);
         let contracted = |monthly_fee| features(monthly_fee).fee_contracted;
         assert!(
             w.invoices_recent_days > 80,
@@ -2242,6 +2297,46 @@ mod tests {
         assert_eq!(contracted(Some(200.0)), Some(200.0));
         assert_eq!(contracted(Some(300.0)), None);
         assert_eq!(contracted(None), None);
+    }
+
+    /// Accounts billed irregularly: an invoice two or three months after the
+    /// previous one that bills those months at once reads per month, even at the
+    /// fee before a raise; an extra invoice bills no month (the months after it
+    /// count from the invoice before); a missing invoice leaves the next one at one
+    /// month. Without a contracted fee, amounts are read as they are.
+    #[test]
+    fn an_invoice_billing_several_months_reads_per_month() {
+        let w = shipped_windows();
+        let d = 1000;
+        let rows: [(i32, f64); 10] = [
+            (d - 400, 100.0), // the baseline, before a raise to 130
+            (d - 370, 100.0),
+            (d - 280, 300.0), // three months at once
+            (d - 250, 30.0),  // an extra invoice
+            (d - 220, 200.0), // two months at once, counted from d - 280
+            (d - 190, 100.0),
+            (d - 160, 100.0),
+            (d - 130, 100.0), // between the windows
+            (d - 70, 260.0),  // two months at the raised fee
+            (d - 10, 130.0),  // one month (the one before it is missing)
+        ];
+        let features = |monthly_fee| invoice_features(&w, d, &fee_rows(&rows), monthly_fee);
+        let (from, to) = w.baseline(w.invoices_recent_days, w.invoices_baseline_days);
+        assert!(to <= 160 && 400 < from && 130 < to && 70 < w.invoices_recent_days);
+        let f = features(Some(130.0));
+        assert_eq!(
+            (f.fee_base, f.fee_base_n, f.fee_base_flat),
+            (Some(100.0), 7, 6)
+        );
+        assert_eq!((f.fee_recent, f.fee_contracted), (Some(130.0), Some(130.0)));
+        let f = features(None);
+        assert_eq!(
+            (f.fee_base, f.fee_base_flat, f.fee_recent),
+            (Some(100.0), 4, Some(195.0))
+        );
+        // The first invoice, and a contracted fee of zero: one month.
+        assert_eq!(per_month(300.0, d, None, Some(100.0)), (300.0, 1.0));
+        assert_eq!(per_month(300.0, d, Some(d - 90), Some(0.0)), (300.0, 1.0));
     }
 
     #[test]

@@ -431,6 +431,9 @@ struct Account {
     /// Extra invoices (additional work) of a varied account: the day issued and
     /// the share of the fee billed ([`billing_events`]).
     extra_invoices: Vec<(NaiveDate, f64)>,
+    /// Months whose invoice a varied account is not sent: billed with the next
+    /// month's ([`billing_events`]); the first of each month.
+    unbilled: Vec<NaiveDate>,
     contract_start: NaiveDate,
     renewal: Option<NaiveDate>,
     outcome_agreed: Option<bool>,
@@ -529,6 +532,7 @@ fn new_account(w: &World, index: usize, mix: (Scenario, Category), rng: &mut Rng
         fee_now: round_to(fee_base as f64 * raise, 1_000.0),
         revised: None,
         extra_invoices: Vec::new(),
+        unbilled: Vec::new(),
         contract_start,
         renewal: next_anniversary(contract_start, end).filter(|_| !rng.chance(0.08)),
         outcome_agreed: (!rng.chance(0.03)).then(|| rng.chance(agreed_p)),
@@ -683,9 +687,18 @@ const FEE_REVISION_P: f64 = 0.1;
 /// of a varied account ([`billing_events`]).
 const EXTRA_INVOICE_P: f64 = 0.03;
 
+/// The share of varied accounts billed irregularly, by volume tier (sparse,
+/// medium, dense): a month's invoice skipped and billed with the next month's,
+/// for two or three invoices a quarter ([`billing_events`]).
+const IRREGULAR_BILLING_P: [f64; 3] = [0.5, 0.15, 0.05];
+
+/// How often an irregularly billed account skips a month's invoice: between these.
+const SKIPPED_MONTH_P: std::ops::Range<f64> = 0.15..0.4;
+
 /// What real billing holds beside the monthly fee (varied exports only): a price
 /// revision on some calm accounts, from a day at least 60 days into the history on
-/// (the accounts export shows the revised fee), and now and then an extra invoice.
+/// (the accounts export shows the revised fee), now and then an extra invoice, and
+/// on some accounts (most of them sparse) months billed together with the next.
 /// Drawn from the account's billing stream; the invoices themselves are written by
 /// `gen_invoices`.
 fn billing_events(w: &World, a: &mut Account, rng: &mut Rng) {
@@ -708,6 +721,16 @@ fn billing_events(w: &World, a: &mut Account, rng: &mut Rng) {
             a.extra_invoices.push((day, rng.uniform(0.1..0.5)));
         }
         month = month_end(month) + days(1);
+    }
+    if rng.chance(IRREGULAR_BILLING_P[a.volume as usize]) {
+        let skip = rng.uniform(SKIPPED_MONTH_P);
+        let mut month = first_of_month(a.start);
+        while month <= a.last {
+            if rng.chance(skip) {
+                a.unbilled.push(month);
+            }
+            month = month_end(month) + days(1);
+        }
     }
 }
 
@@ -945,6 +968,8 @@ impl Activity {
         if month < a.start {
             month = month_end(month) + days(1);
         }
+        // What skipped months left to bill with the next invoice.
+        let mut carried = 0;
         while month <= a.last {
             let s_cost = a.stress(Category::Cost, month);
             let due = a
@@ -960,10 +985,19 @@ impl Activity {
             let paid = Some(paid).filter(|d| *d <= a.last);
             let amount = a.fee_on(month);
             let disputed = rng.chance(Account::disputed_p(s_cost));
+            let credit_on = month + days(rng.range(10..=30));
+            let credited = disputed && rng.chance(0.3);
+            // A month not billed on its own (the same draws either way, so every
+            // other invoice is as it would be): the next invoice bills it too.
+            if a.unbilled.contains(&month) {
+                carried += amount;
+                month = month_end(month) + days(1);
+                continue;
+            }
+            let amount = amount + std::mem::take(&mut carried);
             self.invoices
                 .push(Invoice(month, due, amount, paid, disputed));
-            let credit_on = month + days(rng.range(10..=30));
-            if disputed && rng.chance(0.3) && credit_on <= a.last {
+            if credited && credit_on <= a.last {
                 // Some disputes end in a partial credit note, settled when issued.
                 let credit = -round_to(amount as f64 * rng.uniform(0.1..0.3), 1_000.0);
                 self.invoices.push(Invoice(
@@ -1721,6 +1755,57 @@ mod tests {
             varied > 1.5,
             "varied exports vary only {varied:.2}x Poisson"
         );
+    }
+
+    /// Varied exports bill some accounts irregularly, sparse ones most: a month
+    /// without an invoice is billed with the next, so every month is billed once
+    /// (an invoice is the fee times the months since the previous one).
+    #[test]
+    fn varied_billing_skips_months_and_bills_them_with_the_next() {
+        let dir = run_with(13, 400, "billing", true);
+        let truth: HashMap<String, HashMap<String, String>> = read(&dir.join("truth/truth.csv"))
+            .into_iter()
+            .map(|r| (r["account_id"].clone(), r))
+            .collect();
+        let fees: HashMap<String, f64> = read(&dir.join("crm/accounts.csv"))
+            .into_iter()
+            .map(|r| (r["account_id"].clone(), r["monthly_fee"].parse().unwrap()))
+            .collect();
+        // The monthly invoices (issued on the 1st, positive) of healthy accounts.
+        let mut monthly: HashMap<String, Vec<(NaiveDate, f64)>> = HashMap::new();
+        for i in read(&dir.join("crm/invoices.csv")) {
+            let (day, amount) = (date(&i["issued_on"]), i["amount"].parse::<f64>().unwrap());
+            if day.day() == 1 && amount > 0.0 && truth[&i["account_id"]]["scenario"] == "healthy" {
+                monthly
+                    .entry(i["account_id"].clone())
+                    .or_default()
+                    .push((day, amount));
+            }
+        }
+        fs::remove_dir_all(dir).expect("clean up");
+        // (accounts, with a skipped month) by volume tier
+        let mut skipping: HashMap<String, (usize, usize)> = HashMap::new();
+        for (id, invoices) in &monthly {
+            let fee = fees[id];
+            // Accounts whose price was revised bill two fees: left out.
+            if invoices.iter().any(|(_, a)| (a / fee).fract() != 0.0) {
+                continue;
+            }
+            let mut skipped = false;
+            for pair in invoices.windows(2) {
+                let months = (pair[1].0.year() - pair[0].0.year()) * 12 + pair[1].0.month() as i32
+                    - pair[0].0.month() as i32;
+                assert_eq!(pair[1].1, fee * f64::from(months), "{id}: {pair:?}");
+                skipped |= months > 1;
+            }
+            let e = skipping.entry(truth[id]["volume"].clone()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(skipped);
+        }
+        let share = |tier: &str| skipping[tier].1 as f64 / skipping[tier].0 as f64;
+        assert!(share("sparse") > 0.3, "sparse: {:?}", skipping["sparse"]);
+        assert!(share("dense") < 0.2, "dense: {:?}", skipping["dense"]);
+        assert!(share("sparse") > share("medium"), "{skipping:?}");
     }
 
     #[test]
