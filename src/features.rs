@@ -29,6 +29,7 @@ pub struct Frames {
     pub action_items: DataFrame,
     pub study_sessions: DataFrame,
     pub invoices: DataFrame,
+    /// One reading per account and period ([`kpi_periods`]), not the export's rows.
     pub outcomes: DataFrame,
     pub churn_events: DataFrame,
 }
@@ -506,7 +507,7 @@ impl AsOf<'_> {
         .expect("four windows")
     }
 
-    /// KPI attainment per account.
+    /// KPI attainment per account, from its periods' readings ([`kpi_periods`]).
     fn outcomes(&self, frame: &DataFrame) -> LazyFrame {
         let AsOf { d, w, .. } = *self;
         let acct = || col(c::ACCT);
@@ -518,7 +519,6 @@ impl AsOf<'_> {
             .clone()
             .lazy()
             .filter(col("period_end").lt_eq(lit(d)))
-            .with_columns([attainment().alias("attainment")])
             .group_by([acct()])
             .agg([
                 // Summed in sorted order: a float sum depends on its order, and the
@@ -550,6 +550,54 @@ impl AsOf<'_> {
                     .alias("kpi_recent_last"),
             ])
     }
+}
+
+/// The outcomes export as one reading per account and period: the mean attainment
+/// of the metrics the period reports, by account and then period. A bad month pulls
+/// a client's metrics down together, so the three metrics of one month are one
+/// reading, not three independent ones (read as three, one bad month looked like a
+/// trend to the KPI tests). Summed in sorted order, and flagged sorted by account as
+/// `validate` flags its frames, so that a cohort's accounts get exactly the full
+/// run's figures.
+pub fn kpi_periods(outcomes: &DataFrame) -> PolarsResult<DataFrame> {
+    let rows = outcomes
+        .clone()
+        .lazy()
+        .select([
+            col(c::ACCT),
+            col("period_end"),
+            attainment().alias("attainment"),
+        ])
+        .collect()?;
+    let (acct, day, attained) = (
+        one_chunk(&rows, c::ACCT, Column::u32)?,
+        one_chunk(&rows, "period_end", Column::i32)?,
+        one_chunk(&rows, "attainment", Column::f64)?,
+    );
+    let (acct, day, attained) = (Values::of(&acct), Values::of(&day), Values::of(&attained));
+    let mut readings: Vec<(u32, i32, f64)> = (0..acct.len())
+        .filter_map(|row| Some((acct.get(row)?, day.get(row)?, attained.get(row)?)))
+        .collect();
+    readings.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+    let periods: Vec<&[(u32, i32, f64)]> =
+        readings.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).collect();
+    let mean = |p: &&[(u32, i32, f64)]| p.iter().map(|r| r.2).sum::<f64>() / p.len() as f64;
+    let mut acct = Column::new(
+        c::ACCT.into(),
+        periods.iter().map(|p| p[0].0).collect::<Vec<_>>(),
+    );
+    acct.set_sorted_flag(polars::series::IsSorted::Ascending);
+    DataFrame::new_infer_height(vec![
+        acct,
+        Column::new(
+            "period_end".into(),
+            periods.iter().map(|p| p[0].1).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "attainment".into(),
+            periods.iter().map(mean).collect::<Vec<_>>(),
+        ),
+    ])
 }
 
 /// A KPI row's attainment: actual / target, inverted where lower is better, and
@@ -2337,6 +2385,38 @@ mod tests {
         // The first invoice, and a contracted fee of zero: one month.
         assert_eq!(per_month(300.0, d, None, Some(100.0)), (300.0, 1.0));
         assert_eq!(per_month(300.0, d, Some(d - 90), Some(0.0)), (300.0, 1.0));
+    }
+
+    /// A period is one KPI reading: its metrics' attainments averaged (lower is
+    /// better inverted), by account and period whatever the rows' order.
+    #[test]
+    fn a_period_is_one_reading_of_its_metrics() {
+        let frame = df!(
+            c::ACCT => [2u32, 1, 1, 1],
+            "period_end" => [30i32, 60, 30, 30],
+            "target" => [10.0, 10.0, 10.0, 10.0],
+            "actual" => [8.0, 7.0, 9.0, 8.0],
+            "higher_is_better" => [Some(true), None, Some(true), Some(false)],
+        )
+        .unwrap();
+        let periods = kpi_periods(&frame).unwrap();
+        let column = |name: &str| {
+            periods
+                .column(name)
+                .unwrap()
+                .as_materialized_series()
+                .clone()
+        };
+        assert_eq!(
+            column(c::ACCT).u32().unwrap().to_vec(),
+            [Some(1), Some(1), Some(2)]
+        );
+        assert_eq!(
+            column("period_end").i32().unwrap().to_vec(),
+            [Some(30), Some(60), Some(30)]
+        );
+        let attained = column("attainment").f64().unwrap().to_vec();
+        assert_eq!(attained, [Some((0.9 + 1.25) / 2.0), Some(0.7), Some(0.8)]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use crate::config::{Config, TABLES};
 use crate::error::Error;
 pub use crate::features::{Cohort, TeamNorms};
-use crate::features::{Frames, Snapshot, snapshot};
+use crate::features::{Frames, Snapshot, kpi_periods, snapshot};
 use crate::ingest::open_source;
 use crate::report::AccountInfo;
 use crate::scoring::{AccountScore, score};
@@ -107,7 +107,7 @@ pub fn load(cfg: &Config) -> Result<Loaded, Error> {
         action_items: frame("action_items"),
         study_sessions: frame("study_sessions"),
         invoices: frame("invoices"),
-        outcomes: frame("outcomes"),
+        outcomes: kpi_periods(&frame("outcomes")).map_err(Error::polars("features"))?,
         churn_events: frame("churn_events"),
     };
     let info = AccountInfo::from_frame(&frames.accounts)?;
