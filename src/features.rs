@@ -1759,12 +1759,10 @@ impl AsOf<'_> {
         let (amounts, disputed) = (Values::of(&amounts), Bools::of(&disputed));
         let (issued, due, paid) = (Values::of(&issued), Values::of(&due), Values::of(&paid));
 
-        // Days late by window, `(account index, what, value)`, and every positive
-        // invoice as `(account index, issued, amount)`: taken per account after the
-        // pass (rows are contiguous by account, so these are too).
-        const LATE: [u8; 2] = [0, 1];
-        let mut values: Vec<(usize, u8, f64)> = Vec::new();
-        let mut bills: Vec<(usize, i32, f64)> = Vec::new();
+        // Every positive invoice as (account index, issued, amount, due, days
+        // late): taken per account after the pass (rows are contiguous by account,
+        // so these are too).
+        let mut bills: Vec<(usize, i32, f64, i32, f64)> = Vec::new();
         each_row_by(d, accounts, &acct, &issued, |f, i, row, issued| {
             let back = d - issued;
             let disputed = disputed.get(row) == Some(true);
@@ -1777,28 +1775,23 @@ impl AsOf<'_> {
             let Some(amount) = amounts.get(row).filter(|&a| a > 0.0) else {
                 return;
             };
-            bills.push((i, issued, amount));
             let due = due.get(row).unwrap_or(issued + w.payment_terms_days);
             let until = paid.get(row).filter(|&p| p <= d).unwrap_or(d);
-            let late = f64::from((until - due).max(0));
-            let due_in = inside_each(d - due, invoices_window);
-            for k in 0..2 {
-                if due_in[k] {
-                    values.push((i, LATE[k], late));
-                }
-            }
+            bills.push((i, issued, amount, due, f64::from((until - due).max(0))));
         });
-        let mut fees: [Vec<f64>; 2] = Default::default();
+        // Fees by the window they were issued in, days late by the window they
+        // came due in: [recent, baseline].
+        let (mut fees, mut late): ([Vec<f64>; 2], [Vec<f64>; 2]) = Default::default();
         for run in bills.chunk_by_mut(|a, b| a.0 == b.0) {
             // By day issued (then amount, so that the order of the export's rows
             // does not matter), for the months each invoice bills.
             run.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)));
             let f = &mut accounts[run[0].0];
-            for v in fees.iter_mut() {
+            for v in fees.iter_mut().chain(late.iter_mut()) {
                 v.clear();
             }
             let mut previous = None;
-            for &(_, issued, amount) in run.iter() {
+            for &(_, issued, amount, due, days_late) in run.iter() {
                 let (fee, months) = per_month(amount, issued, previous, f.monthly_fee);
                 if months > 0.0 {
                     previous = Some(issued);
@@ -1811,9 +1804,13 @@ impl AsOf<'_> {
                 if fee_in[0] && at_contract {
                     f.fee_contracted = Some(fee);
                 }
+                let due_in = inside_each(d - due, invoices_window);
                 for k in 0..2 {
                     if fee_in[k] {
                         fees[k].push(fee);
+                    }
+                    if due_in[k] {
+                        late[k].push(days_late);
                     }
                 }
             }
@@ -1825,16 +1822,6 @@ impl AsOf<'_> {
                 let flat = |fee: &&f64| (*fee - median).abs() <= FLAT_FEE_SPREAD * median;
                 fee_base.iter().filter(flat).count() as i64
             });
-        }
-        let mut late: [Vec<f64>; 2] = Default::default();
-        for run in values.chunk_by(|a, b| a.0 == b.0) {
-            for v in late.iter_mut() {
-                v.clear();
-            }
-            for &(_, what, value) in run {
-                late[what as usize].push(value);
-            }
-            let f = &mut accounts[run[0].0];
             let [late_recent, late_base] = &late;
             // Whole days, so the sum is exact in any order: the mean as polars had it.
             let mean = |days: &[f64]| {

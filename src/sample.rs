@@ -714,23 +714,17 @@ fn billing_events(w: &World, a: &mut Account, rng: &mut Rng) {
         a.revised = Some(a.start + days(rng.range(60..=span)));
         a.fee_now = round_to(a.fee_base as f64 * rng.uniform(1.03..1.15), 1_000.0);
     }
-    let mut month = first_of_month(a.start);
-    while month <= a.last {
+    for month in months(a.start, a.last) {
         if rng.chance(EXTRA_INVOICE_P) {
             let day = month + days(rng.range(5..=25));
             a.extra_invoices.push((day, rng.uniform(0.1..0.5)));
         }
-        month = month_end(month) + days(1);
     }
     if rng.chance(IRREGULAR_BILLING_P[a.volume as usize]) {
         let skip = rng.uniform(SKIPPED_MONTH_P);
-        let mut month = first_of_month(a.start);
-        while month <= a.last {
-            if rng.chance(skip) {
-                a.unbilled.push(month);
-            }
-            month = month_end(month) + days(1);
-        }
+        a.unbilled = months(a.start, a.last)
+            .filter(|_| rng.chance(skip))
+            .collect();
     }
 }
 
@@ -923,8 +917,7 @@ impl Activity {
     }
 
     fn gen_action_items(&mut self, a: &Account, rng: &mut Rng) {
-        let mut month = first_of_month(a.start);
-        while month <= a.last {
+        for month in months(a.start, a.last) {
             let month_days = (month_end(month) - month).num_days();
             for _ in 0..rng.poisson(a.actions_per_month) {
                 let promised = next_weekday(month + days(rng.range(0..=month_days)));
@@ -946,7 +939,6 @@ impl Activity {
                     self.action_items.push(ActionItem(promised, due, done));
                 }
             }
-            month = month_end(month) + days(1);
         }
         self.action_items.sort_by_key(|i| i.0);
     }
@@ -964,13 +956,10 @@ impl Activity {
     }
 
     fn gen_invoices(&mut self, a: &Account, rng: &mut Rng) {
-        let mut month = first_of_month(a.start);
-        if month < a.start {
-            month = month_end(month) + days(1);
-        }
         // What skipped months left to bill with the next invoice.
         let mut carried = 0;
-        while month <= a.last {
+        // Billed from the first whole month.
+        for month in months(a.start, a.last).filter(|m| *m >= a.start) {
             let s_cost = a.stress(Category::Cost, month);
             let due = a
                 .churned_on
@@ -991,7 +980,6 @@ impl Activity {
             // other invoice is as it would be): the next invoice bills it too.
             if a.unbilled.contains(&month) {
                 carried += amount;
-                month = month_end(month) + days(1);
                 continue;
             }
             let amount = amount + std::mem::take(&mut carried);
@@ -1008,7 +996,6 @@ impl Activity {
                     false,
                 ));
             }
-            month = month_end(month) + days(1);
         }
         if let Some(day) = a.other_bad_day(rng) {
             // A second bad event: one invoice paid two or three weeks late.
@@ -1453,6 +1440,14 @@ fn first_of_month(day: NaiveDate) -> NaiveDate {
 
 fn month_end(day: NaiveDate) -> NaiveDate {
     first_of_month(first_of_month(day) + days(32)) - days(1)
+}
+
+/// The first day of every month from `from`'s month up to `to`.
+fn months(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    std::iter::successors(Some(first_of_month(from)), |m| {
+        Some(month_end(*m) + days(1))
+    })
+    .take_while(move |m| *m <= to)
 }
 
 /// The first anniversary of `start` strictly after `after`.
